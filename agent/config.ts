@@ -1,0 +1,148 @@
+// Command-line flags of runbox-agent, parsed into one immutable config.
+import { parseArgs } from 'node:util';
+import os from 'node:os';
+import path from 'node:path';
+
+export type ListenTarget = { kind: 'tcp'; host: string; port: number } | { kind: 'unix'; path: string };
+
+/** Per-run limits: the default used when a request leaves a field at 0, and the most a request may ask for. */
+export interface RunLimitDefaults {
+  timeoutMs: number;
+  compileTimeoutMs: number;
+  outputLimitBytes: number;
+  memoryBytes: number;
+  maxProcesses: number;
+}
+
+export interface AgentConfig {
+  listen: ListenTarget[];
+  tokenFile: string | undefined;
+  /** Who runs user code; undefined = decide at start (runbox if root and it exists, else ourselves). */
+  user: string | undefined;
+  maxConcurrent: number;
+  maxSourceBytes: number;
+  maxMessageBytes: number;
+  cgroups: 'auto' | 'off';
+  workDir: string;
+  cacheDir: string;
+  defaults: RunLimitDefaults;
+  maximums: RunLimitDefaults;
+}
+
+export const USAGE = `Usage: runbox-agent [options]
+
+Serves the runbox gRPC API (proto/runbox/v1) for running code, shells and files.
+
+Options:
+  --listen URL            tcp://HOST:PORT or unix:///PATH; repeatable
+                          (default: tcp://0.0.0.0:5000 and unix:///run/runbox/agent.sock)
+  --token-file FILE       require "authorization: Bearer <token>" on every RPC but Health;
+                          the token is the file's content, trailing whitespace/NULs trimmed
+                          (a raw block device works)
+  --user NAME             run user code as NAME (default: runbox when the agent is root
+                          and that user exists, else the agent's own user)
+  --max-concurrent N      concurrent runs before RESOURCE_EXHAUSTED (default 32)
+  --max-source-bytes N    largest source/argv+env accepted (default 4194304)
+  --max-message-bytes N   largest gRPC message accepted (default 16777216)
+  --cgroups auto|off      per-run memory/process limits with cgroup v2 (default auto)
+  --work-dir DIR          parent of per-run private directories
+  --cache-dir DIR         compile cache (Go/Rust binaries, Go build cache)
+  --default-timeout-ms N  run-stage wall limit when a request gives none (default 30000)
+  --default-output-bytes N
+                          bytes kept per stream per stage (default 1048576)
+  --default-memory-bytes N
+                          cgroup memory.max per run (default 536870912)
+  --default-max-processes N
+                          cgroup pids.max per run (default 256)
+  --help                  print this help
+`;
+
+export class ConfigError extends Error {}
+
+export function parseListen(url: string): ListenTarget {
+  const tcp = /^tcp:\/\/(\[[^\]]+\]|[^:/]+):(\d{1,5})$/.exec(url);
+  if (tcp) {
+    const port = Number(tcp[2]);
+    if (port > 65535) throw new ConfigError(`--listen ${url}: port must be 0-65535`);
+    return { kind: 'tcp', host: tcp[1]!.replace(/^\[|\]$/g, ''), port };
+  }
+  if (url.startsWith('unix://')) {
+    const socketPath = url.slice('unix://'.length);
+    if (!path.isAbsolute(socketPath)) throw new ConfigError(`--listen ${url}: unix socket path must be absolute (unix:///path)`);
+    return { kind: 'unix', path: socketPath };
+  }
+  throw new ConfigError(`--listen ${url}: expected tcp://HOST:PORT or unix:///PATH`);
+}
+
+function positiveInt(flag: string, value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n <= 0) throw new ConfigError(`--${flag} ${value}: expected a positive integer`);
+  return n;
+}
+
+export function parseConfig(argv: string[]): AgentConfig | 'help' {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        listen: { type: 'string', multiple: true },
+        'token-file': { type: 'string' },
+        user: { type: 'string' },
+        'max-concurrent': { type: 'string' },
+        'max-source-bytes': { type: 'string' },
+        'max-message-bytes': { type: 'string' },
+        cgroups: { type: 'string' },
+        'work-dir': { type: 'string' },
+        'cache-dir': { type: 'string' },
+        'default-timeout-ms': { type: 'string' },
+        'default-output-bytes': { type: 'string' },
+        'default-memory-bytes': { type: 'string' },
+        'default-max-processes': { type: 'string' },
+        help: { type: 'boolean' },
+      },
+    });
+  } catch (error) {
+    throw new ConfigError((error as Error).message);
+  }
+  const v = parsed.values;
+  if (v.help) return 'help';
+  const cgroups = v.cgroups ?? 'auto';
+  if (cgroups !== 'auto' && cgroups !== 'off') throw new ConfigError(`--cgroups ${cgroups}: expected auto or off`);
+  const isRoot = process.getuid?.() === 0;
+  const defaults: RunLimitDefaults = {
+    timeoutMs: positiveInt('default-timeout-ms', v['default-timeout-ms'], 30_000),
+    compileTimeoutMs: 120_000,
+    outputLimitBytes: positiveInt('default-output-bytes', v['default-output-bytes'], 1 << 20),
+    memoryBytes: positiveInt('default-memory-bytes', v['default-memory-bytes'], 512 << 20),
+    maxProcesses: positiveInt('default-max-processes', v['default-max-processes'], 256),
+  };
+  const maxSourceBytes = positiveInt('max-source-bytes', v['max-source-bytes'], 4 << 20);
+  const maxMessageBytes = positiveInt('max-message-bytes', v['max-message-bytes'], 16 << 20);
+  if (maxMessageBytes <= maxSourceBytes) {
+    throw new ConfigError('--max-message-bytes must be larger than --max-source-bytes so oversized sources get a precise error');
+  }
+  return {
+    listen: (v.listen ?? ['tcp://0.0.0.0:5000', 'unix:///run/runbox/agent.sock']).map(parseListen),
+    tokenFile: v['token-file'],
+    user: v.user,
+    maxConcurrent: positiveInt('max-concurrent', v['max-concurrent'], 32),
+    maxSourceBytes,
+    maxMessageBytes,
+    cgroups,
+    workDir: v['work-dir'] ?? (isRoot ? '/var/lib/runbox/runs' : path.join(os.tmpdir(), 'runbox-runs')),
+    cacheDir: v['cache-dir'] ?? (isRoot ? '/var/cache/runbox' : path.join(os.homedir(), '.cache', 'runbox-agent')),
+    defaults,
+    // What a request may ask for at most: generous, but bounded so one run can't hold the agent forever.
+    maximums: {
+      timeoutMs: 60 * 60_000,
+      compileTimeoutMs: 30 * 60_000,
+      outputLimitBytes: 64 << 20,
+      memoryBytes: Math.max(defaults.memoryBytes, os.totalmem()),
+      maxProcesses: 32_768,
+    },
+  };
+}

@@ -1,0 +1,52 @@
+// AgentService: Health, ListLanguages and SystemInfo.
+import { create } from '@bufbuild/protobuf';
+import * as grpc from '@grpc/grpc-js';
+import type { ImplementationOf } from '../proto/grpc.js';
+import {
+  AgentService,
+  HealthResponseSchema,
+  LanguageSchema,
+  LimitsBackend,
+  ListLanguagesResponseSchema,
+} from '../proto/gen/runbox/v1/agent_pb.js';
+import type { AgentContext } from './context.js';
+import { AGENT_VERSION } from './version.js';
+import { collectSystemInfo } from './sysinfo.js';
+import { log } from './log.js';
+
+export function agentService(ctx: AgentContext): ImplementationOf<typeof AgentService> {
+  return {
+    health: (_call, callback) => {
+      callback(
+        null,
+        create(HealthResponseSchema, {
+          version: AGENT_VERSION,
+          uptimeSeconds: (Date.now() - ctx.startedAt) / 1000,
+          limitsBackend: ctx.limits.kind === 'cgroup_v2' ? LimitsBackend.CGROUP_V2 : LimitsBackend.NONE,
+          limitsDetail: ctx.limits.detail,
+          runAsUser: ctx.runAs.name,
+          activeRuns: ctx.admission.active,
+          maxConcurrentRuns: ctx.admission.max,
+          authRequired: ctx.config.tokenFile !== undefined,
+        }),
+      );
+    },
+    listLanguages: (_call, callback) => {
+      callback(
+        null,
+        create(ListLanguagesResponseSchema, {
+          languages: ctx.languages.list().map((l) => create(LanguageSchema, l)),
+        }),
+      );
+    },
+    systemInfo: (_call, callback) => {
+      collectSystemInfo().then(
+        (info) => callback(null, info),
+        (error: Error) => {
+          log.error('sysinfo.failed', { error: error.message });
+          callback({ code: grpc.status.INTERNAL, details: `collecting system information failed: ${error.message}` });
+        },
+      );
+    },
+  };
+}

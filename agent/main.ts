@@ -1,0 +1,79 @@
+// runbox-agent entry point: parse flags, detect what this machine offers, serve, stop cleanly.
+import { parseConfig, ConfigError, USAGE } from './config.js';
+import { resolveRunAs } from './users.js';
+import { readToken } from './auth.js';
+import { detectLanguages } from './languages.js';
+import { initLimits } from './limits.js';
+import { Admission, type AgentContext } from './context.js';
+import { createServer, listen } from './server.js';
+import { AGENT_VERSION } from './version.js';
+import { log } from './log.js';
+
+const SHUTDOWN_GRACE_MS = 3_000;
+
+async function main(): Promise<number> {
+  let config;
+  try {
+    config = parseConfig(process.argv.slice(2));
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`runbox-agent: ${error.message}\n\n${USAGE}`);
+    return 2;
+  }
+  if (config === 'help') {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  const startedAt = Date.now();
+  const token = config.tokenFile === undefined ? undefined : readToken(config.tokenFile);
+  const runAs = resolveRunAs(config.user);
+  const [languages, limits] = await Promise.all([detectLanguages(config), initLimits(config)]);
+  const ctx: AgentContext = {
+    config,
+    runAs,
+    startedAt,
+    languages,
+    limits,
+    admission: new Admission(config.maxConcurrent),
+    live: new Set(),
+  };
+  const server = createServer(ctx, token);
+  await listen(server, config.listen);
+  log.info('agent.ready', {
+    version: AGENT_VERSION,
+    run_as: runAs.name,
+    limits: limits.kind,
+    auth: token !== undefined,
+    languages: languages.list().map((l) => l.name).join(','),
+    start_ms: Date.now() - startedAt,
+  });
+
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = (signal: NodeJS.Signals) => {
+      if (stopping) return;
+      stopping = true;
+      log.info('agent.stopping', { signal, live: ctx.live.size });
+      for (const item of [...ctx.live]) item.kill(`agent received ${signal}`);
+      const force = setTimeout(() => server.forceShutdown(), SHUTDOWN_GRACE_MS);
+      server.tryShutdown(() => {
+        clearTimeout(force);
+        resolve(0);
+      });
+    };
+    process.on('SIGTERM', stop);
+    process.on('SIGINT', stop);
+  });
+}
+
+main().then(
+  (code) => {
+    // Give in-flight stderr lines a moment to flush, then exit even if a handle lingers.
+    setTimeout(() => process.exit(code), 50).unref();
+    process.exitCode = code;
+  },
+  (error: Error) => {
+    log.error('agent.failed', { error: error.message });
+    process.exit(1);
+  },
+);

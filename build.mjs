@@ -1,0 +1,82 @@
+// Builds dist/: the agent as ONE CommonJS file (+ node-pty's native binary beside it) for
+// the images' Node 18, and the host SDK + CLI as ESM with type declarations.
+import { build } from 'esbuild';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, copyFileSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+
+const require = createRequire(import.meta.url);
+const { version } = JSON.parse(readFileSync('package.json', 'utf8'));
+const agentDir = 'dist/agent';
+
+// node-pty looks for pty.node under build/Release or prebuilds/ relative to itself; in the
+// bundle it lives right beside runbox-agent.js, so its loader is swapped for one that says so.
+const ptyBesideBundle = {
+  name: 'pty-beside-bundle',
+  setup(b) {
+    b.onLoad({ filter: /node-pty[\\/]lib[\\/]utils\.js$/ }, () => ({
+      loader: 'js',
+      contents: `
+        exports.assign = function (target, ...sources) {
+          sources.forEach((s) => Object.keys(s).forEach((k) => (target[k] = s[k])));
+          return target;
+        };
+        exports.loadNativeModule = function (name) {
+          const dir = __dirname + '/';
+          return { dir, module: require(dir + name + '.node') };
+        };`,
+    }));
+  },
+};
+
+function kib(file) {
+  return `${(statSync(file).size / 1024).toFixed(0)} KiB`;
+}
+
+async function buildAgent() {
+  rmSync(agentDir, { recursive: true, force: true });
+  mkdirSync(agentDir, { recursive: true });
+  await build({
+    entryPoints: ['agent/main.ts'],
+    outfile: `${agentDir}/runbox-agent.js`,
+    bundle: true,
+    platform: 'node',
+    target: 'node18',
+    format: 'cjs',
+    minifySyntax: true,
+    legalComments: 'none',
+    banner: { js: '#!/usr/bin/env node' },
+    define: { RUNBOX_VERSION: JSON.stringify(version) },
+    plugins: [ptyBesideBundle],
+    logLevel: 'warning',
+  });
+  const ptyNative = path.join(path.dirname(require.resolve('node-pty/package.json')), 'build/Release/pty.node');
+  copyFileSync(ptyNative, `${agentDir}/pty.node`);
+  // The repo's package.json says "type": "module"; this marker keeps the CJS bundle CJS when run from dist/.
+  writeFileSync(`${agentDir}/package.json`, '{"type":"commonjs"}\n');
+  console.log(`agent: ${agentDir}/runbox-agent.js ${kib(`${agentDir}/runbox-agent.js`)}, pty.node ${kib(`${agentDir}/pty.node`)}`);
+}
+
+async function buildHost() {
+  rmSync('dist/host', { recursive: true, force: true });
+  await build({
+    entryPoints: { index: 'host/index.ts', cli: 'host/cli.ts' },
+    outdir: 'dist/host',
+    bundle: true,
+    splitting: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'esm',
+    packages: 'external',
+    define: { RUNBOX_VERSION: JSON.stringify(version) },
+    logLevel: 'warning',
+  });
+  chmodSync('dist/host/cli.js', 0o755);
+  execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
+  console.log(`host: dist/host/index.js ${kib('dist/host/index.js')}, dist/host/cli.js ${kib('dist/host/cli.js')}`);
+}
+
+const only = process.argv[2];
+if (only !== 'host') await buildAgent();
+if (only !== 'agent') await buildHost();

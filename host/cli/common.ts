@@ -1,0 +1,98 @@
+// Shared plumbing of the CLI verbs: flag parsing with usage on error, connecting, exit codes.
+import { readFileSync } from 'node:fs';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { Sandbox } from '../sandbox.js';
+import { RunboxError } from '../errors.js';
+
+/** Exit codes scripts can rely on. A program's own exit code passes through unchanged. */
+export const EXIT = {
+  ok: 0,
+  /** A bad flag or argument: usage was printed. */
+  usage: 2,
+  /** The run hit its wall-clock limit (like coreutils `timeout`). */
+  timeout: 124,
+  /** runbox itself failed: unreachable agent, bad token, rejected request. */
+  runbox: 125,
+} as const;
+
+export class UsageError extends Error {}
+
+type Options = NonNullable<ParseArgsConfig['options']>;
+
+/** Flags every verb that talks to an agent takes. */
+export const TARGET_OPTIONS = {
+  target: { type: 'string', short: 't' },
+  'token-file': { type: 'string' },
+  'wait-ms': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const satisfies Options;
+
+export const TARGET_USAGE = `  -t, --target T       the agent: tcp://HOST:PORT, unix:///PATH or vsock:///PATH:PORT
+                       (default: $RUNBOX_TARGET)
+      --token-file F   file holding the agent's token (default: $RUNBOX_TOKEN_FILE)
+      --wait-ms N      wait up to N ms for the agent to answer (default 10000)
+  -h, --help           show this help`;
+
+export function parse<O extends Options>(argv: string[], options: O, allowPositionals = true) {
+  try {
+    return parseArgs({ args: argv, options, allowPositionals, strict: true });
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+}
+
+export function intFlag(name: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n < 0) throw new UsageError(`--${name} ${value}: expected a non-negative integer`);
+  return n;
+}
+
+export function readToken(file: string | undefined): string | undefined {
+  const path = file ?? process.env.RUNBOX_TOKEN_FILE;
+  if (!path) return undefined;
+  try {
+    return readFileSync(path, 'utf8').replace(/\0+$/, '').trim();
+  } catch (error) {
+    throw new RunboxError(`--token-file ${path}: ${(error as Error).message}`);
+  }
+}
+
+/** Connects to --target and waits until the agent answers, so later errors are about the work. */
+export async function connect(values: { target?: string; 'token-file'?: string; 'wait-ms'?: string }): Promise<Sandbox> {
+  const target = values.target ?? process.env.RUNBOX_TARGET;
+  if (!target) throw new UsageError('--target is required (or set RUNBOX_TARGET), e.g. --target tcp://172.16.0.2:5000');
+  const sandbox = await Sandbox.connect(target, { token: readToken(values['token-file']) });
+  try {
+    await sandbox.waitReady({ timeoutMs: intFlag('wait-ms', values['wait-ms']) ?? 10_000 });
+  } catch (error) {
+    await sandbox.close();
+    throw error;
+  }
+  return sandbox;
+}
+
+/**
+ * Runs a verb: usage errors print the usage and give 2, runbox errors print one line and
+ * give 125; anything else is a bug and prints its stack.
+ */
+export async function runVerb(usage: string, body: () => Promise<number>): Promise<number> {
+  try {
+    return await body();
+  } catch (error) {
+    if (error instanceof UsageError) {
+      process.stderr.write(`runbox: ${error.message}\n\n${usage}`);
+      return EXIT.usage;
+    }
+    if (error instanceof RunboxError) {
+      process.stderr.write(`runbox: ${error.message}\n`);
+      return EXIT.runbox;
+    }
+    process.stderr.write(`runbox: internal error: ${(error as Error).stack ?? String(error)}\n`);
+    return EXIT.runbox;
+  }
+}
+
+export function printJson(value: unknown): void {
+  process.stdout.write(JSON.stringify(value, null, 2) + '\n');
+}

@@ -1,0 +1,40 @@
+// runbox info: the sandbox's health and system information.
+import { TARGET_OPTIONS, TARGET_USAGE, connect, parse, printJson, runVerb } from './common.js';
+
+const USAGE = `Usage: runbox info --target T [--json]
+
+Shows the agent's health and the sandbox's CPU, memory, disks, OS and network.
+
+${TARGET_USAGE}
+      --json           print JSON
+`;
+
+const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
+
+export function main(argv: string[]): Promise<number> {
+  return runVerb(USAGE, async () => {
+    const { values } = parse(argv, { ...TARGET_OPTIONS, json: { type: 'boolean' } }, false);
+    if (values.help) return (process.stdout.write(USAGE), 0);
+    const sandbox = await connect(values);
+    try {
+      const [health, info] = await Promise.all([sandbox.health(), sandbox.systemInfo()]);
+      if (values.json) {
+        printJson({ health, system: info });
+        return 0;
+      }
+      const lines = [
+        `agent     runbox-agent ${health.version}, up ${health.uptimeSeconds.toFixed(0)} s, user code runs as ${health.runAsUser}`,
+        `limits    ${health.limitsBackend} (${health.limitsDetail}); ${health.activeRuns}/${health.maxConcurrentRuns} runs active; token ${health.authRequired ? 'required' : 'not required'}`,
+        `os        ${info.os.distro} ${info.os.release}, kernel ${info.os.kernel}, ${info.os.arch}, host ${info.os.hostname}, up ${info.uptimeSeconds.toFixed(0)} s`,
+        `cpu       ${info.cpu.manufacturer} ${info.cpu.brand}, ${info.cpu.cores} cores; load ${info.load.avg1.toFixed(2)} ${info.load.avg5.toFixed(2)} ${info.load.avg15.toFixed(2)}`,
+        `memory    ${mib(info.memory.totalBytes)} total, ${mib(info.memory.availableBytes)} available`,
+        ...info.disks.map((d) => `disk      ${d.mount} ${d.fsType} ${mib(d.sizeBytes)}, ${mib(d.availableBytes)} free (${d.device})`),
+        ...info.interfaces.map((i) => `network   ${i.name} ${i.ip4 || '-'} ${i.state}`),
+      ];
+      process.stdout.write(lines.join('\n') + '\n');
+      return 0;
+    } finally {
+      await sandbox.close();
+    }
+  });
+}

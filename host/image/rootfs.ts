@@ -1,0 +1,241 @@
+// Builds the image's root directory tree: mmdebstrap (Debian bookworm, minbase) then the runbox
+// customization (user, agent, services, network, hostname, fstab, spec files, warm-up commands).
+import { cp, mkdir, readdir, writeFile, chmod, chown, symlink, rm, lstat, lutimes } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import type { WriteStream } from 'node:fs';
+import { join, dirname } from 'node:path';
+import { run } from './exec.js';
+import type { InitSystem, ResolvedSpec } from './spec.js';
+import { initDir } from './paths.js';
+
+export const RUNBOX_UID = 1000;
+const MIRROR = 'http://deb.debian.org/debian';
+const SECURITY_MIRROR = 'http://deb.debian.org/debian-security';
+
+/** Packages every image carries besides the spec's own. */
+export function basePackages(init: InitSystem): string[] {
+  const initPkgs = init === 'systemd' ? ['systemd', 'systemd-sysv'] : ['openrc'];
+  return [...initPkgs, 'nodejs', 'socat', 'iproute2', 'ca-certificates'];
+}
+
+// Units that only slow a one-purpose microVM's boot down (or fail without hardware/dbus).
+const SYSTEMD_MASKS = [
+  'getty@.service', 'autovt@.service', 'console-getty.service',
+  'apt-daily.timer', 'apt-daily-upgrade.timer', 'apt-daily.service', 'apt-daily-upgrade.service',
+  'dpkg-db-backup.timer', 'dpkg-db-backup.service', 'e2scrub_all.timer', 'e2scrub_reap.service', 'fstrim.timer',
+  'systemd-tmpfiles-clean.timer', 'man-db.timer', 'systemd-logind.service', 'systemd-timesyncd.service',
+  'systemd-networkd-wait-online.service', 'systemd-update-utmp.service', 'systemd-update-utmp-runlevel.service',
+  'systemd-firstboot.service', 'systemd-machine-id-commit.service', 'systemd-pstore.service',
+  'systemd-hwdb-update.service', 'systemd-journal-catalog-update.service', 'ldconfig.service',
+  'modprobe@.service', 'sys-kernel-debug.mount', 'sys-kernel-tracing.mount', 'sys-fs-fuse-connections.mount',
+  'dev-hugepages.mount', 'dev-mqueue.mount', 'systemd-binfmt.service', 'proc-sys-fs-binfmt_misc.automount',
+  'systemd-ask-password-console.path', 'systemd-ask-password-wall.path', 'cryptsetup.target', 'remote-fs.target',
+];
+
+export interface RootfsOptions {
+  spec: ResolvedSpec;
+  init: InitSystem;
+  agentDir: string;
+  /** Target directory (must not exist or be empty). */
+  root: string;
+  epoch: number;
+  log: WriteStream;
+  /** Short progress lines (mmdebstrap's own "I:" lines, warm-up commands). */
+  onInfo: (line: string) => void;
+}
+
+function buildEnv(epoch: number): NodeJS.ProcessEnv {
+  return {
+    PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+    LC_ALL: 'C.UTF-8',
+    SOURCE_DATE_EPOCH: String(epoch),
+    DEBIAN_FRONTEND: 'noninteractive',
+  };
+}
+
+/** mmdebstrap: bookworm + updates + security (+ backports), no recommends, no docs/man/locales. */
+export async function debootstrap(o: RootfsOptions): Promise<void> {
+  const sources = [
+    `deb ${MIRROR} bookworm main`,
+    `deb ${MIRROR} bookworm-updates main`,
+    `deb ${SECURITY_MIRROR} bookworm-security main`,
+  ];
+  // Backports get apt's default priority 100: only packages that exist nowhere else (golang-1.23) come from there.
+  if (o.spec.backports) sources.push(`deb ${MIRROR} bookworm-backports main`);
+  const include = [...basePackages(o.init), ...o.spec.packages];
+  const argv = [
+    'mmdebstrap', '--mode=root', '--variant=minbase', '--format=directory',
+    '--hook-dir=/usr/share/mmdebstrap/hooks/merged-usr',
+    '--aptopt=APT::Install-Recommends "false"', '--aptopt=APT::Install-Suggests "false"',
+    '--aptopt=Acquire::Languages "none"',
+    '--dpkgopt=path-exclude=/usr/share/doc/*', '--dpkgopt=path-include=/usr/share/doc/*/copyright',
+    '--dpkgopt=path-exclude=/usr/share/man/*', '--dpkgopt=path-exclude=/usr/share/locale/*',
+    '--dpkgopt=path-exclude=/usr/share/info/*', '--dpkgopt=path-exclude=/usr/share/lintian/*',
+    `--include=${include.join(',')}`,
+    'bookworm', o.root, ...sources,
+  ];
+  await run(argv, {
+    env: buildEnv(o.epoch),
+    log: o.log,
+    onLine: (l) => { if (/^[IEW]: /.test(l)) o.onInfo(l); },
+  });
+}
+
+async function chroot(o: RootfsOptions, argv: string[]): Promise<string> {
+  return run(['chroot', o.root, ...argv], { env: buildEnv(o.epoch), log: o.log, captureStdout: true });
+}
+
+async function writeGuestFile(root: string, path: string, content: string | Buffer, mode: number, uid = 0): Promise<void> {
+  const dst = join(root, path);
+  await mkdir(dirname(dst), { recursive: true });
+  await writeFile(dst, content);
+  await chmod(dst, mode);
+  await chown(dst, uid, uid);
+}
+
+function envFile(env: Record<string, string>): string {
+  // Values are validated single-line strings; single-quote them so the file is safe to source.
+  return Object.entries(env).map(([k, v]) => `${k}='${v.replace(/'/g, `'\\''`)}'`).join('\n') + (Object.keys(env).length ? '\n' : '');
+}
+
+/** Everything runbox adds on top of the Debian tree. */
+export async function customize(o: RootfsOptions): Promise<void> {
+  const { root, spec } = o;
+  const g = (p: string) => join(root, p);
+
+  // Unprivileged user for user code; fixed uid/gid so images and the agent agree.
+  await chroot(o, ['groupadd', '--gid', String(RUNBOX_UID), 'runbox']);
+  await chroot(o, ['useradd', '--uid', String(RUNBOX_UID), '--gid', 'runbox', '--create-home', '--home-dir', '/home/runbox',
+    '--shell', '/bin/bash', 'runbox']);
+
+  // Agent bundle: whatever files dist/agent holds (runbox-agent.js, pty.node, ...).
+  await mkdir(g('/opt/runbox'), { recursive: true });
+  for (const f of await readdir(o.agentDir)) await cp(join(o.agentDir, f), g(`/opt/runbox/${f}`), { recursive: true });
+  for (const f of ['start-agent', 'net-setup']) {
+    await cp(join(initDir(), 'runbox', f), g(`/opt/runbox/${f}`));
+    await chmod(g(`/opt/runbox/${f}`), 0o755);
+  }
+  await run(['chown', '-R', 'root:root', g('/opt/runbox')], { log: o.log });
+
+  // State directories: the cache is the runbox user's (Go build cache...), run dirs are made by the agent.
+  for (const d of ['/etc/runbox', '/var/lib/runbox', '/var/lib/runbox/runs']) await mkdir(g(d), { recursive: true, mode: 0o755 });
+  await mkdir(g('/var/cache/runbox'), { recursive: true });
+  await chown(g('/var/cache/runbox'), RUNBOX_UID, RUNBOX_UID);
+  await chmod(g('/var/cache/runbox'), 0o755);
+  await writeGuestFile(root, '/etc/runbox/env', envFile(spec.env), 0o644);
+
+  // Identity and mounts. No fsck at boot (pass 0): the image is checked at build time and boot speed matters.
+  await writeGuestFile(root, '/etc/hostname', 'runbox\n', 0o644);
+  await writeGuestFile(root, '/etc/hosts', '127.0.0.1\tlocalhost\n127.0.1.1\trunbox\n::1\tlocalhost ip6-localhost ip6-loopback\n', 0o644);
+  await writeGuestFile(root, '/etc/fstab', '# <device> <mount> <type> <options> <dump> <pass>\n/dev/vda\t/\text4\trw,noatime,errors=remount-ro\t0\t0\n', 0o644);
+
+  if (o.init === 'systemd') await setupSystemd(o);
+  else await setupOpenrc(o);
+
+  for (const f of spec.files) {
+    const uid = f.owner === 'runbox' ? RUNBOX_UID : 0;
+    await writeGuestFile(root, f.path, f.content, parseInt(f.mode ?? '0644', 8), uid);
+    // Parent directories created for a runbox-owned file belong to runbox too when under its cache/home.
+    if (uid !== 0) await chownParents(root, f.path, uid);
+  }
+  for (const w of spec.warmup) await warmup(o, w.argv, w.cwd, { ...spec.env, ...w.env });
+
+  // Build-time leftovers that would differ between two builds.
+  await rm(g('/var/cache/ldconfig/aux-cache'), { force: true });
+  for (const f of ['/etc/passwd-', '/etc/group-', '/etc/shadow-', '/etc/gshadow-', '/etc/subuid-', '/etc/subgid-']) await rm(g(f), { force: true });
+}
+
+async function chownParents(root: string, path: string, uid: number): Promise<void> {
+  for (let d = dirname(path); d.startsWith('/var/cache/runbox/') || d.startsWith('/home/runbox/'); d = dirname(d)) {
+    await chown(join(root, d), uid, uid);
+  }
+}
+
+async function setupSystemd(o: RootfsOptions): Promise<void> {
+  const units = ['runbox-agent.service', 'runbox-vsock.service', 'runbox-net.service'];
+  for (const u of units) {
+    await cp(join(initDir(), 'systemd', u), join(o.root, '/etc/systemd/system', u));
+    await chmod(join(o.root, '/etc/systemd/system', u), 0o644);
+  }
+  await run(['systemctl', `--root=${o.root}`, 'enable', ...units], { log: o.log });
+  const present = SYSTEMD_MASKS; // masking a unit that is not installed is harmless
+  await run(['systemctl', `--root=${o.root}`, 'mask', ...present], { log: o.log });
+  await run(['systemctl', `--root=${o.root}`, 'set-default', 'multi-user.target'], { log: o.log });
+  // Keep the journal in memory: nothing reads it after the VM is gone and it saves disk writes.
+  await writeGuestFile(o.root, '/etc/systemd/journald.conf.d/runbox.conf', '[Journal]\nStorage=volatile\nRuntimeMaxUse=8M\n', 0o644);
+}
+
+async function setupOpenrc(o: RootfsOptions): Promise<void> {
+  const services = ['runbox-agent', 'runbox-vsock', 'runbox-net'];
+  await mkdir(join(o.root, '/etc/runlevels/default'), { recursive: true });
+  for (const s of services) {
+    await cp(join(initDir(), 'openrc', s), join(o.root, '/etc/init.d', s));
+    await chmod(join(o.root, '/etc/init.d', s), 0o755);
+    await symlink(`/etc/init.d/${s}`, join(o.root, '/etc/runlevels/default', s));
+  }
+  // openrc-init is PID 1 (no sysvinit); the initramfs execs /sbin/init.
+  await rm(join(o.root, '/sbin/init'), { force: true });
+  await symlink('/sbin/openrc-init', join(o.root, '/usr/sbin/init'));
+  // Unified cgroup v2 hierarchy so the agent can create per-run subtrees like under systemd.
+  await run(['sed', '-i',
+    '-e', 's/^#\\?rc_cgroup_mode=.*/rc_cgroup_mode="unified"/',
+    '-e', 's/^#\\?rc_parallel=.*/rc_parallel="YES"/',
+    '-e', 's/^#\\?rc_logger=.*/rc_logger="NO"/',
+    join(o.root, '/etc/rc.conf')], { log: o.log });
+}
+
+/**
+ * Run a spec warm-up command as the runbox user inside the tree. A private mount namespace gets /proc
+ * and /dev for the command and drops them on exit; argv is passed as "$@" to a constant script.
+ */
+async function warmup(o: RootfsOptions, argv: string[], cwd: string | undefined, env: Record<string, string>): Promise<void> {
+  o.onInfo(`warm-up: ${argv.join(' ')}`);
+  const envArgs = Object.entries({ HOME: '/home/runbox', USER: 'runbox', PATH: '/usr/local/bin:/usr/bin:/bin', ...env, SOURCE_DATE_EPOCH: String(o.epoch) })
+    .map(([k, v]) => `${k}=${v}`);
+  const script = [
+    'set -eu',
+    'root=$1; cwd=$2; shift 2',
+    'mount -t proc proc "$root/proc"',
+    'mount --rbind /dev "$root/dev"',
+    'exec chroot "$root" /usr/bin/setpriv --reuid=runbox --regid=runbox --init-groups /usr/bin/env -i -C "$cwd" "$@"',
+  ].join('\n');
+  await run(['unshare', '--mount', '--propagation', 'private', '--fork', '--', 'sh', '-c', script, 'warmup', o.root, cwd ?? '/home/runbox', ...envArgs, ...argv], {
+    env: buildEnv(o.epoch), log: o.log,
+  });
+}
+
+/** Set every mtime/atime in the tree to the build epoch (mkfs.ext4 copies mtimes). */
+export async function clampTimes(root: string, epoch: number): Promise<void> {
+  const t = new Date(epoch * 1000);
+  const walk = async (dir: string): Promise<void> => {
+    for (const e of await readdir(dir, { withFileTypes: true })) {
+      const p = join(dir, e.name);
+      if (e.isDirectory()) await walk(p);
+      await lutimes(p, t, t);
+    }
+  };
+  await walk(root);
+  await lutimes(root, t, t);
+}
+
+/** Used bytes (4 KiB blocks) and inode count of a tree: sizes the ext4 image. */
+export async function treeUsage(root: string): Promise<{ bytes: number; inodes: number }> {
+  let bytes = 0; let inodes = 1;
+  const seen = new Set<string>();
+  const walk = async (dir: string): Promise<void> => {
+    for (const e of await readdir(dir, { withFileTypes: true })) {
+      const p = join(dir, e.name);
+      const st = await lstat(p);
+      const key = `${st.dev}:${st.ino}`;
+      if (seen.has(key)) continue; // hard links count once
+      seen.add(key);
+      inodes++;
+      bytes += Math.max(4096, Math.ceil(st.size / 4096) * 4096);
+      if (e.isDirectory()) await walk(p);
+    }
+  };
+  await walk(root);
+  return { bytes, inodes };
+}
+
+export function treeExists(root: string): boolean { return existsSync(root); }

@@ -1,0 +1,9 @@
+// Public API of the runbox SDK.
+export { Sandbox, type SandboxOptions, type Health, type Language, type WaitReadyOptions } from './sandbox.js';
+export type { CallOptions } from './connection.js';
+export type { SystemInfo } from './sysinfo.js';
+export { parseTarget, formatTarget, type Target } from './target.js';
+export * from './errors.js';
+export * from './exec.js';
+export * from './shell.js';
+export * from './files.js';

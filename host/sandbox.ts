@@ -1,0 +1,148 @@
+// Sandbox: the SDK's handle on one agent. Capability modules do the work (exec.ts,
+// shell.ts, files.ts); this class wires them to one connection.
+import { create } from '@bufbuild/protobuf';
+import {
+  AgentService,
+  HealthRequestSchema,
+  LimitsBackend,
+  ListLanguagesRequestSchema,
+  SystemInfoRequestSchema,
+} from '../proto/gen/runbox/v1/agent_pb.js';
+import { Connection, type CallOptions, type ConnectionOptions } from './connection.js';
+import { AbortError, AuthenticationError, RunboxError, TimeoutError } from './errors.js';
+import { parseTarget, formatTarget, type Target } from './target.js';
+import { ProcessApi } from './exec.js';
+import { ShellApi } from './shell.js';
+import { FilesApi } from './files.js';
+import { toSystemInfo, type SystemInfo } from './sysinfo.js';
+
+export interface SandboxOptions extends ConnectionOptions {}
+
+export interface Health {
+  version: string;
+  uptimeSeconds: number;
+  /** 'cgroup_v2': memory and process limits hold; 'none': only time and output limits do. */
+  limitsBackend: 'cgroup_v2' | 'none';
+  limitsDetail: string;
+  runAsUser: string;
+  activeRuns: number;
+  maxConcurrentRuns: number;
+  authRequired: boolean;
+}
+
+export interface Language {
+  name: string;
+  aliases: string[];
+  version: string;
+  /** Runs have a compile stage (go, rust, typescript). */
+  compiled: boolean;
+}
+
+export interface WaitReadyOptions {
+  /** Give up after this long (default 60000). */
+  timeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+const delay = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal?.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
+  });
+
+export class Sandbox {
+  readonly target: Target;
+  readonly connection: Connection;
+  /** Run source code: `await sb.runCode('python', 'print(1)')`. See ProcessApi.runCode. */
+  readonly runCode: ProcessApi['runCode'];
+  /** Run an argv command: `await sb.exec(['ls', '-l'])`. See ProcessApi.exec. */
+  readonly exec: ProcessApi['exec'];
+  /** Open an interactive shell on a pty. See ShellApi.open. */
+  readonly shell: ShellApi['open'];
+  /** Shell sessions: attach by id, list. */
+  readonly shells: ShellApi;
+  /** Files in the sandbox, read and written as the sandbox's user. */
+  readonly files: FilesApi;
+
+  private constructor(target: Target, connection: Connection) {
+    this.target = target;
+    this.connection = connection;
+    const processes = new ProcessApi(connection);
+    this.runCode = processes.runCode.bind(processes);
+    this.exec = processes.exec.bind(processes);
+    this.shells = new ShellApi(connection);
+    this.shell = this.shells.open.bind(this.shells);
+    this.files = new FilesApi(connection);
+  }
+
+  /**
+   * Opens a channel to an agent: `tcp://HOST:PORT`, `unix:///PATH` or `vsock:///UDS:PORT`.
+   * Connecting does not wait for the agent: call `waitReady()` while a VM boots.
+   */
+  static async connect(target: string, options: SandboxOptions = {}): Promise<Sandbox> {
+    const parsed = parseTarget(target);
+    return new Sandbox(parsed, await Connection.open(parsed, options));
+  }
+
+  /** The agent's health. Needs no token. */
+  async health(options: CallOptions = {}): Promise<Health> {
+    const h = await this.connection.unary(AgentService.method.health, create(HealthRequestSchema), 'health', options);
+    return {
+      version: h.version,
+      uptimeSeconds: h.uptimeSeconds,
+      limitsBackend: h.limitsBackend === LimitsBackend.CGROUP_V2 ? 'cgroup_v2' : 'none',
+      limitsDetail: h.limitsDetail,
+      runAsUser: h.runAsUser,
+      activeRuns: h.activeRuns,
+      maxConcurrentRuns: h.maxConcurrentRuns,
+      authRequired: h.authRequired,
+    };
+  }
+
+  /**
+   * Polls Health until the agent answers (a connected socket is not readiness), then checks
+   * the token with one authenticated call so a wrong token fails here, not on first use.
+   */
+  async waitReady(options: WaitReadyOptions = {}): Promise<Health> {
+    const timeoutMs = options.timeoutMs ?? 60_000;
+    const deadline = Date.now() + timeoutMs;
+    let lastError: unknown;
+    for (let attempt = 0; ; attempt++) {
+      if (options.signal?.aborted) throw new AbortError('waitReady: aborted');
+      const left = deadline - Date.now();
+      if (left <= 0) break;
+      try {
+        const health = await this.health({ signal: options.signal, requestTimeoutMs: Math.min(left, 5_000) });
+        if (health.authRequired) await this.languages({ signal: options.signal });
+        return health;
+      } catch (error) {
+        if (error instanceof AuthenticationError || error instanceof AbortError) throw error;
+        lastError = error;
+      }
+      await delay(Math.min(100 * 2 ** attempt, 1_000, Math.max(0, deadline - Date.now())), options.signal);
+    }
+    const why = lastError instanceof RunboxError ? lastError.message : String(lastError);
+    throw new TimeoutError(
+      `waitReady: ${formatTarget(this.target)} did not answer Health within ${timeoutMs} ms (last error: ${why}); raise timeoutMs or check the VM's console log`,
+      undefined,
+      { cause: lastError },
+    );
+  }
+
+  /** Languages the agent found toolchains for. */
+  async languages(options: CallOptions = {}): Promise<Language[]> {
+    const r = await this.connection.unary(AgentService.method.listLanguages, create(ListLanguagesRequestSchema), 'languages', options);
+    return r.languages.map((l) => ({ name: l.name, aliases: [...l.aliases], version: l.version, compiled: l.compiled }));
+  }
+
+  /** CPU, memory, disks, OS, load and network of the sandbox (the VM, not the host). */
+  async systemInfo(options: CallOptions = {}): Promise<SystemInfo> {
+    const r = await this.connection.unary(AgentService.method.systemInfo, create(SystemInfoRequestSchema), 'systemInfo', options);
+    return toSystemInfo(r);
+  }
+
+  /** Closes the channel (and the vsock proxy). Runs in flight are cancelled by the agent. */
+  async close(): Promise<void> {
+    await this.connection.close();
+  }
+}
