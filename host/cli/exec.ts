@@ -1,5 +1,34 @@
-// PLACEHOLDER: replaced by the engineer who owns `runbox exec`.
-export async function main(_argv: string[]): Promise<number> {
-  process.stderr.write('runbox exec: not implemented yet\n');
-  return 125;
+// runbox exec: run an argv command, streaming its output, exiting with its status.
+import { TARGET_OPTIONS, TARGET_USAGE, UsageError, connect, parse, runVerb } from './common.js';
+import { PROCESS_OPTIONS, PROCESS_USAGE, finish, processOptions, stdinFor, streamOutput } from './process.js';
+
+const USAGE = `Usage: runbox exec --target T [options] -- CMD [ARGS...]
+
+Runs CMD with ARGS in the sandbox (CMD is looked up in the sandbox's PATH; no shell is
+involved unless CMD is one). Put -- before CMD so its flags are not taken for ours. The
+command's stdout and stderr are streamed to ours byte for byte.
+
+${TARGET_USAGE}
+${PROCESS_USAGE}
+`;
+
+export function main(argv: string[]): Promise<number> {
+  return runVerb(USAGE, async () => {
+    const { values, positionals } = parse(argv, { ...TARGET_OPTIONS, ...PROCESS_OPTIONS });
+    if (values.help) return (process.stdout.write(USAGE), 0);
+    if (positionals.length === 0) throw new UsageError('CMD is required: runbox exec --target T -- CMD [ARGS...]');
+    const stdin = stdinFor(values, false);
+    const sandbox = await connect(values);
+    try {
+      const handle = await sandbox.exec(positionals, {
+        ...processOptions(values),
+        ...(stdin !== undefined ? { stdin } : {}),
+        ...streamOutput(),
+        background: true,
+      });
+      return await finish(handle);
+    } finally {
+      await sandbox.close();
+    }
+  });
 }

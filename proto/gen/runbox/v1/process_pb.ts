@@ -301,7 +301,8 @@ export type Started = Message<"runbox.v1.Started"> & {
   version: string;
 
   /**
-   * Effective limits after defaults and clamping.
+   * Effective limits after defaults and clamping. memory_bytes and max_processes are 0
+   * when the agent cannot enforce them (limits backend NONE, see Health).
    *
    * @generated from field: runbox.v1.RunLimits limits = 4;
    */

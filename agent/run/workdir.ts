@@ -1,0 +1,48 @@
+// A run's private directory: <workDir>/<id>, owned by the run-as user, mode 0700, removed
+// after the run. The parent is root-owned 0711 (traversable, not listable), so the random
+// id is the only way in: other runs cannot find, let alone change, this run's files.
+import { chownSync, closeSync, constants, fchownSync, mkdirSync, openSync, chmodSync, writeSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import path from 'node:path';
+import type { RunAsUser } from '../users.js';
+
+const isRoot = () => process.getuid?.() === 0;
+
+/** Creates the parent once per agent; idempotent. */
+export function ensureWorkRoot(workDir: string): void {
+  mkdirSync(workDir, { recursive: true, mode: 0o711 });
+  if (isRoot()) {
+    chownSync(workDir, 0, 0);
+    chmodSync(workDir, 0o711);
+  }
+}
+
+/** Creates <workDir>/<id> owned by `user`, mode 0700. */
+export function createPrivateDir(workDir: string, id: string, user: RunAsUser): string {
+  ensureWorkRoot(workDir);
+  const dir = path.join(workDir, id);
+  mkdirSync(dir, { mode: 0o700 });
+  if (isRoot()) chownSync(dir, user.uid, user.gid);
+  return dir;
+}
+
+/** Writes a new file (never following or replacing anything) owned by `user`. */
+export function writePrivateFile(file: string, data: Uint8Array, user: RunAsUser, mode = 0o600): void {
+  const fd = openSync(file, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, mode);
+  try {
+    if (isRoot()) fchownSync(fd, user.uid, user.gid);
+    for (let offset = 0; offset < data.length; ) offset += writeSync(fd, data, offset);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Removes a private directory and everything the run left in it. Never throws. */
+export async function removePrivateDir(dir: string): Promise<void> {
+  try {
+    // fs.rm does not follow symlinks a run may have left inside.
+    await rm(dir, { recursive: true, force: true, maxRetries: 3 });
+  } catch {
+    /* best effort; the next run uses a fresh id anyway */
+  }
+}

@@ -1,0 +1,135 @@
+// What `runbox run` and `runbox exec` share: limit flags, stdin wiring, streaming output as
+// raw bytes, Ctrl-C forwarding, and turning a result into the exit code scripts rely on.
+import { readFileSync } from 'node:fs';
+import { constants } from 'node:os';
+import { EXIT, UsageError, intFlag } from './common.js';
+import type { ProcessHandle, RunResult, StdinSource } from '../exec.js';
+
+export const PROCESS_OPTIONS = {
+  'timeout-ms': { type: 'string' },
+  'compile-timeout-ms': { type: 'string' },
+  'output-limit-bytes': { type: 'string' },
+  'memory-bytes': { type: 'string' },
+  'max-processes': { type: 'string' },
+  'stdin-file': { type: 'string' },
+  env: { type: 'string', short: 'e', multiple: true },
+  cwd: { type: 'string' },
+} as const;
+
+export const PROCESS_USAGE = `      --timeout-ms N          wall-clock limit of the run (default: the agent's, 30000)
+      --output-limit-bytes N  bytes kept per stream (default: the agent's, 1 MiB)
+      --memory-bytes N        memory limit (agents with cgroup v2 only)
+      --max-processes N       process/thread limit (agents with cgroup v2 only)
+      --stdin-file F          the program's stdin (default: ours when it is not a terminal)
+  -e, --env K=V               add an environment variable; repeatable
+      --cwd DIR               absolute working directory in the sandbox
+                              (default: a private directory removed afterwards)
+
+Exit status: the program's own; 124 when it timed out; 128+N when signal N killed it
+(137 for the memory limit); 1 for a compile error; 125 when runbox itself failed;
+2 for a usage error.`;
+
+type ProcessValues = {
+  'timeout-ms'?: string;
+  'compile-timeout-ms'?: string;
+  'output-limit-bytes'?: string;
+  'memory-bytes'?: string;
+  'max-processes'?: string;
+  'stdin-file'?: string;
+  env?: string[];
+  cwd?: string;
+};
+
+/** Limits, env and cwd from the flags. */
+export function processOptions(values: ProcessValues) {
+  const env: Record<string, string> = {};
+  for (const pair of values.env ?? []) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) throw new UsageError(`--env ${pair}: expected NAME=VALUE`);
+    env[pair.slice(0, eq)] = pair.slice(eq + 1);
+  }
+  return {
+    timeoutMs: intFlag('timeout-ms', values['timeout-ms']),
+    compileTimeoutMs: intFlag('compile-timeout-ms', values['compile-timeout-ms']),
+    outputLimitBytes: intFlag('output-limit-bytes', values['output-limit-bytes']),
+    memoryBytes: intFlag('memory-bytes', values['memory-bytes']),
+    maxProcesses: intFlag('max-processes', values['max-processes']),
+    env,
+    ...(values.cwd !== undefined ? { cwd: values.cwd } : {}),
+  };
+}
+
+/**
+ * The program's stdin: --stdin-file, else our stdin when it is not a terminal (streamed as
+ * it comes), else nothing. `stdinTaken` is true when our stdin already held the source.
+ */
+export function stdinFor(values: ProcessValues, stdinTaken: boolean): StdinSource | undefined {
+  if (values['stdin-file'] !== undefined) {
+    try {
+      return readFileSync(values['stdin-file']);
+    } catch (error) {
+      throw new UsageError(`--stdin-file ${values['stdin-file']}: ${(error as Error).message}`);
+    }
+  }
+  if (stdinTaken || process.stdin.isTTY) return undefined;
+  return process.stdin;
+}
+
+/** Writes output bytes to our stdout/stderr as they come. */
+export function streamOutput() {
+  return {
+    onStdout: (_text: string, chunk: { bytes: Uint8Array }) => void process.stdout.write(chunk.bytes),
+    onStderr: (_text: string, chunk: { bytes: Uint8Array }) => void process.stderr.write(chunk.bytes),
+  };
+}
+
+/** Forwards Ctrl-C / SIGTERM / SIGHUP to the program's process group; returns a detach function. */
+export function forwardSignals(handle: ProcessHandle): () => void {
+  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+  const forward = (signal: NodeJS.Signals) => handle.kill(signal);
+  for (const s of signals) process.on(s, forward);
+  return () => {
+    for (const s of signals) process.off(s, forward);
+  };
+}
+
+/** Our exit code for a result, printing a one-line reason on stderr when it is not a plain exit. */
+export function exitCodeOf(result: RunResult): number {
+  const say = (line: string) => process.stderr.write(`runbox: ${line}\n`);
+  const note = result.message ? `: ${result.message}` : '';
+  switch (result.status) {
+    case 'exited':
+      if (result.message) say(result.message);
+      return result.exitCode;
+    case 'compile_error':
+      say(`compile error (${result.language} ${result.version}, compiler exit ${result.exitCode})`);
+      return 1;
+    case 'timed_out':
+      say(`timed out${note}`);
+      return EXIT.timeout;
+    case 'signaled':
+      say(`killed by ${result.signal ?? 'a signal'}${note}`);
+      return 128 + ((constants.signals as Record<string, number | undefined>)[result.signal ?? ''] ?? 0);
+    case 'memory_limit':
+      say(`memory limit${note}`);
+      return 128 + 9;
+    case 'cancelled':
+      say(`cancelled${note}`);
+      return EXIT.runbox;
+    case 'internal_error':
+      say(`internal error${note}`);
+      return EXIT.runbox;
+  }
+}
+
+/** Waits for the run, with output streamed and signals forwarded, then releases our stdin. */
+export async function finish(handle: ProcessHandle): Promise<number> {
+  const detach = forwardSignals(handle);
+  try {
+    return exitCodeOf(await handle.wait());
+  } finally {
+    detach();
+    // Our stdin may still be open (a pipe nobody closes): stop reading so the CLI can exit.
+    process.stdin.destroy();
+  }
+}

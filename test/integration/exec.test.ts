@@ -1,0 +1,172 @@
+// Exec against the real built agent: argv commands, stdin (whole and streamed), signals,
+// background handles, and `runbox exec`.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { InvalidArgumentError, Sandbox } from '../../host/index.js';
+import { startAgent, type RunningAgent } from '../helpers/agent.js';
+import { cli } from '../helpers/run.js';
+
+describe('Exec', () => {
+  let agent: RunningAgent;
+  let sb: Sandbox;
+  let tcp: Sandbox;
+
+  beforeAll(async () => {
+    agent = await startAgent();
+    sb = await Sandbox.connect(agent.unixTarget);
+    tcp = await Sandbox.connect(agent.tcpTarget);
+    await sb.waitReady({ timeoutMs: 10_000 });
+  });
+  afterAll(async () => {
+    await sb?.close();
+    await tcp?.close();
+    expect(await agent.stop()).toBe(0);
+  });
+
+  for (const which of ['unix', 'tcp'] as const) {
+    it(`runs argv without a shell over ${which}: output, stderr, exit code`, async () => {
+      const target = which === 'unix' ? sb : tcp;
+      const r = await target.exec(['sh', '-c', 'echo "$1 $2"; echo e >&2; exit 42', 'sh', '$HOME;', '`id`']);
+      expect(r.status).toBe('exited');
+      expect(r.exitCode).toBe(42);
+      // The arguments arrive verbatim: nothing was expanded by a shell on the way.
+      expect(r.stdout).toBe('$HOME; `id`\n');
+      expect(r.stderr).toBe('e\n');
+      expect(r.language).toBe('');
+      expect(r.compile).toBeUndefined();
+    });
+  }
+
+  it('passes env and cwd, and a command not found exits 127 with a message', async () => {
+    const r = await sb.exec(['sh', '-c', 'echo "$FOO"; pwd'], { env: { FOO: 'bar baz' }, cwd: '/' });
+    expect(r.stdout).toBe('bar baz\n/\n');
+    const missing = await sb.exec(['no-such-command-xyz']);
+    expect(missing.status).toBe('exited');
+    expect(missing.exitCode).toBe(127);
+    expect(missing.message).toMatch(/no-such-command-xyz.*not found/);
+  });
+
+  it('stdin given whole', async () => {
+    const r = await sb.exec(['wc', '-c'], { stdin: new Uint8Array(100_000).fill(65) });
+    expect(r.stdout.trim()).toBe('100000');
+  });
+
+  it('stdin streamed through a background handle, with closeStdin', async () => {
+    const seen: string[] = [];
+    const h = await tcp.exec(['sh', '-c', 'while read -r line; do echo "got $line"; done; echo eof'], {
+      background: true,
+      keepStdinOpen: true,
+      onStdout: (text) => seen.push(text),
+    });
+    expect(h.runId).toMatch(/^[0-9a-f-]{36}$/);
+    await h.sendStdin('one\n');
+    // The program answers each line before the next one is sent: stdin really streams.
+    while (!seen.join('').includes('got one')) await new Promise((r) => setTimeout(r, 20));
+    await h.sendStdin(new TextEncoder().encode('two\n'));
+    h.closeStdin();
+    const r = await h.wait();
+    expect(r.stdout).toBe('got one\ngot two\neof\n');
+    expect(r.exitCode).toBe(0);
+  });
+
+  it('stdin from an async iterable is streamed and closed', async () => {
+    async function* lines() {
+      for (let i = 0; i < 5; i++) yield `line ${i}\n`;
+    }
+    const r = await sb.exec(['cat'], { stdin: lines() });
+    expect(r.stdout).toBe('line 0\nline 1\nline 2\nline 3\nline 4\n');
+  });
+
+  it('SIGINT reaches a sleeping program: status signaled', async () => {
+    let ready!: () => void;
+    const isReady = new Promise<void>((resolve) => (ready = resolve));
+    const h = await sb.exec(['sh', '-c', 'echo ready; exec sleep 30'], { background: true, onStdout: () => ready() });
+    await isReady;
+    h.kill('SIGINT');
+    const r = await h.wait();
+    expect(r.status).toBe('signaled');
+    expect(r.signal).toBe('SIGINT');
+    expect(r.exitCode).toBe(-1);
+  });
+
+  it('a program that handles SIGTERM exits by itself', async () => {
+    let ready!: () => void;
+    const isReady = new Promise<void>((resolve) => (ready = resolve));
+    const h = await sb.runCode('python', 'import signal, sys, time\nsignal.signal(signal.SIGTERM, lambda *a: sys.exit(9))\nprint("ready", flush=True)\ntime.sleep(30)', {
+      background: true,
+      onStdout: () => ready(),
+    });
+    await isReady;
+    h.kill('term');
+    const r = await h.wait();
+    expect(r.status).toBe('exited');
+    expect(r.exitCode).toBe(9);
+  });
+
+  it('an unknown signal is INVALID_ARGUMENT listing the allowed ones; the agent keeps serving', async () => {
+    const h = await sb.exec(['sleep', '30'], { background: true });
+    h.kill('SIGFROB');
+    const error = await h.wait().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(InvalidArgumentError);
+    expect((error as Error).message).toMatch(/SIGFROB.*not allowed.*SIGINT, SIGTERM, SIGKILL/);
+    expect((await sb.exec(['echo', 'ok'])).stdout).toBe('ok\n');
+  });
+
+  it('rejects an empty argv, an empty command and NUL bytes, naming the field', async () => {
+    await expect(sb.exec([])).rejects.toThrow(/argv is empty/);
+    await expect(sb.exec([''])).rejects.toThrow(/argv\[0\] is empty/);
+    await expect(sb.exec(['echo', 'a\0b'])).rejects.toThrow(/argv\[1\] contains a NUL byte/);
+    await expect(sb.exec(['env'], { env: { X: 'a\0b' } })).rejects.toThrow(/env\["X"\] contains a NUL byte/);
+    expect((await sb.exec(['echo', 'still serving'])).stdout).toBe('still serving\n');
+  });
+
+  it('sendStdin without keepStdinOpen is refused', async () => {
+    const h = await sb.exec(['sleep', '30'], { background: true });
+    await h.sendStdin('late');
+    await expect(h.wait()).rejects.toThrow(/keep_stdin_open/);
+  });
+
+  describe('runbox exec (CLI)', () => {
+    let dir: string;
+    beforeAll(() => {
+      dir = mkdtempSync(path.join(os.tmpdir(), 'runbox-cli-exec-'));
+    });
+    afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+    it('passes our stdin through and the exit code back', async () => {
+      const r = await cli(['exec', '--target', agent.tcpTarget, '--', 'sh', '-c', 'tr a-z A-Z; exit 3'], { input: 'shout\n' });
+      expect(r.stdout.toString()).toBe('SHOUT\n');
+      expect(r.code).toBe(3);
+    });
+
+    it('--stdin-file, --env and --cwd', async () => {
+      const input = path.join(dir, 'in');
+      writeFileSync(input, 'file input');
+      const r = await cli(['exec', '-t', agent.unixTarget, '--stdin-file', input, '-e', 'A=1', '--cwd', '/', '--', 'sh', '-c', 'cat; echo " $A $(pwd)"']);
+      expect(r.stdout.toString()).toBe('file input 1 /\n');
+      expect(r.code).toBe(0);
+    });
+
+    it('exit codes: 124 timeout, 128+N signal, 127 not found, 125 runbox error, 2 usage', async () => {
+      const timeout = await cli(['exec', '-t', agent.unixTarget, '--timeout-ms', '300', '--', 'sleep', '30']);
+      expect(timeout.code).toBe(124);
+      expect(timeout.stderr).toMatch(/^runbox: timed out.*\n$/);
+      const signaled = await cli(['exec', '-t', agent.unixTarget, '--', 'sh', '-c', 'kill -KILL $$']);
+      expect(signaled.code).toBe(137);
+      const missing = await cli(['exec', '-t', agent.unixTarget, '--', 'no-such-command-xyz']);
+      expect(missing.code).toBe(127);
+      const badCwd = await cli(['exec', '-t', agent.unixTarget, '--cwd', 'relative', '--', 'true']);
+      expect(badCwd.code).toBe(125);
+      expect(badCwd.stderr).toMatch(/cwd "relative" must be an absolute path/);
+      const usage = await cli(['exec', '-t', agent.unixTarget, 'ls', '-l']);
+      expect(usage.code).toBe(2);
+      expect(usage.stderr).toContain('Usage: runbox exec');
+      const noCommand = await cli(['exec', '-t', agent.unixTarget]);
+      expect(noCommand.code).toBe(2);
+      const unreachable = await cli(['exec', '-t', 'unix:///nonexistent/agent.sock', '--wait-ms', '300', '--', 'true']);
+      expect(unreachable.code).toBe(125);
+    });
+  });
+});
