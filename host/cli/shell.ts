@@ -1,5 +1,146 @@
-// PLACEHOLDER: replaced by the engineer who owns `runbox shell`.
-export async function main(_argv: string[]): Promise<number> {
-  process.stderr.write('runbox shell: not implemented yet\n');
-  return 125;
+// runbox shell: an interactive shell in the sandbox on this terminal. Raw mode passes every
+// key through (Ctrl-C reaches the remote foreground job as \x03), window-size changes follow,
+// the remote exit code becomes ours, and the terminal is restored on every way out.
+import { constants } from 'node:os';
+import type { Sandbox } from '../sandbox.js';
+import type { ShellHandle } from '../shell.js';
+import { EXIT, TARGET_OPTIONS, TARGET_USAGE, UsageError, connect, parse, runVerb } from './common.js';
+
+const USAGE = `Usage: runbox shell --target T [options] [-- COMMAND [ARG...]]
+
+Opens an interactive shell in the sandbox (the user's login shell, or COMMAND) on a pty.
+Exits with the remote exit code (128+N when it died of signal N). If the link drops, the
+session stays alive for the agent's grace period: re-attach with --attach ID.
+
+${TARGET_USAGE}
+      --attach ID      re-attach to a live session (its recent output is replayed)
+      --cwd DIR        working directory (default: the user's home)
+  -e, --env K=V        environment variable for the shell; repeatable
+`;
+
+function terminalSize(): { cols: number; rows: number } {
+  const cols = process.stdout.isTTY ? process.stdout.columns : 0;
+  const rows = process.stdout.isTTY ? process.stdout.rows : 0;
+  return { cols: cols > 0 ? cols : 80, rows: rows > 0 ? rows : 24 };
+}
+
+function parseEnv(pairs: string[] | undefined): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const pair of pairs ?? []) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) throw new UsageError(`--env ${pair}: expected NAME=VALUE`);
+    env[pair.slice(0, eq)] = pair.slice(eq + 1);
+  }
+  return env;
+}
+
+/** Puts the local terminal in raw mode; the returned function puts it back (idempotent). */
+function rawTerminal(): () => void {
+  if (!process.stdin.isTTY) return () => {};
+  process.stdin.setRawMode(true);
+  let restored = false;
+  const restore = () => {
+    if (restored) return;
+    restored = true;
+    try {
+      process.stdin.setRawMode(false);
+    } catch {
+      /* the terminal is gone */
+    }
+  };
+  // Even a crash must not leave the user's terminal raw.
+  process.once('exit', restore);
+  return restore;
+}
+
+/** Bridges this process's stdio to `handle` until the shell exits or the stream ends. */
+async function bridge(handle: ShellHandle, sessionHint: string): Promise<number> {
+  const restore = rawTerminal();
+  const onInput = (chunk: Buffer) => handle.write(chunk);
+  // Piped (not a terminal) input: its end is a Ctrl-D to the remote side.
+  const onEnd = () => {
+    try {
+      handle.write('\x04');
+    } catch {
+      /* already ended */
+    }
+  };
+  const onResize = () => {
+    const { cols, rows } = terminalSize();
+    try {
+      handle.resize(cols, rows);
+    } catch {
+      /* the stream ended meanwhile */
+    }
+  };
+  let leaving: NodeJS.Signals | undefined;
+  const onSignal = (signal: NodeJS.Signals) => {
+    leaving = signal;
+    void handle.detach();
+  };
+  process.stdin.on('data', onInput);
+  process.stdin.on('end', onEnd);
+  process.stdin.resume();
+  process.on('SIGWINCH', onResize);
+  for (const signal of ['SIGTERM', 'SIGHUP', 'SIGINT'] as const) process.on(signal, onSignal);
+  handle.onData((data) => process.stdout.write(data));
+  try {
+    const exit = await handle.wait();
+    const signal = exit.signal ? constants.signals[exit.signal as keyof typeof constants.signals] : undefined;
+    return signal ? 128 + signal : exit.exitCode;
+  } catch (error) {
+    restore();
+    if (leaving) {
+      process.stderr.write(`\r\nrunbox: ${leaving}: detached; the session lives on for a while: ${sessionHint}\n`);
+      return 128 + constants.signals[leaving];
+    }
+    process.stderr.write(`\r\nrunbox: ${(error as Error).message}\r\nrunbox: to continue: ${sessionHint}\n`);
+    return EXIT.runbox;
+  } finally {
+    restore();
+    process.stdin.off('data', onInput);
+    process.stdin.off('end', onEnd);
+    process.stdin.pause();
+    process.off('SIGWINCH', onResize);
+    for (const signal of ['SIGTERM', 'SIGHUP', 'SIGINT'] as const) process.off(signal, onSignal);
+  }
+}
+
+export function main(argv: string[]): Promise<number> {
+  return runVerb(USAGE, async () => {
+    const { values, positionals } = parse(argv, {
+      ...TARGET_OPTIONS,
+      attach: { type: 'string' },
+      cwd: { type: 'string' },
+      env: { type: 'string', short: 'e', multiple: true },
+    });
+    if (values.help) return (process.stdout.write(USAGE), 0);
+    if (values.attach !== undefined && (positionals.length > 0 || values.cwd !== undefined || values.env !== undefined)) {
+      throw new UsageError('--attach joins an existing session: COMMAND, --cwd and --env only apply to new ones');
+    }
+    const env = parseEnv(values.env);
+    const sandbox: Sandbox = await connect(values);
+    try {
+      const size = terminalSize();
+      let handle: ShellHandle;
+      if (values.attach !== undefined) {
+        handle = await sandbox.shells.attach(values.attach);
+        process.stdout.write(handle.replay);
+        handle.resize(size.cols, size.rows);
+      } else {
+        handle = await sandbox.shell({
+          ...size,
+          command: positionals,
+          env,
+          ...(values.cwd !== undefined ? { cwd: values.cwd } : {}),
+          // Like ssh: the remote side draws for the terminal we are actually on.
+          ...(process.env.TERM ? { term: process.env.TERM } : {}),
+        });
+      }
+      const target = values.target ?? process.env.RUNBOX_TARGET;
+      return await bridge(handle, `runbox shell --target ${target} --attach ${handle.id}`);
+    } finally {
+      await sandbox.close();
+    }
+  });
 }

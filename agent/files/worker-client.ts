@@ -1,0 +1,127 @@
+// The agent's side of the file worker: starts it as the run-as user on first use, multiplexes
+// ops over its stdio by id, restarts it after a crash and lets it go when idle.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import type { RunAsUser } from '../users.js';
+import type { Killable } from '../context.js';
+import { log } from '../log.js';
+import { FROM_WORKER, FrameReader, TO_WORKER, frame, jsonFrame, type WorkerFailure } from './protocol.js';
+import { fileWorkerMain } from './worker.js';
+
+/** A worker with nothing to do exits after this long; the next op starts a new one. */
+const IDLE_EXIT_MS = 30_000;
+
+export interface OpEvents {
+  frame(kind: number, payload: Buffer): void;
+  /** The worker died under the op. */
+  crashed(failure: WorkerFailure): void;
+}
+
+export class WorkerOp {
+  constructor(
+    readonly id: number,
+    private readonly worker: FileWorker,
+  ) {}
+  send(kind: number, payload?: Uint8Array): void {
+    this.worker.send(this.id, kind, payload);
+  }
+  credit(chunks: number): void {
+    const n = Buffer.allocUnsafe(4);
+    n.writeUInt32BE(chunks, 0);
+    this.send(TO_WORKER.credit, n);
+  }
+  /** The op is over on the agent's side: later frames for it are dropped. */
+  close(): void {
+    this.worker.forget(this.id);
+  }
+  abort(): void {
+    this.send(TO_WORKER.abort);
+    this.close();
+  }
+}
+
+export class FileWorker implements Killable {
+  #child: ChildProcess | undefined;
+  #nextId = 1;
+  readonly #ops = new Map<number, OpEvents>();
+  #idle: NodeJS.Timeout | undefined;
+
+  constructor(private readonly user: RunAsUser) {}
+
+  /** Starts op `args` ({ op, ...arguments }); its frames go to `events`. */
+  start(args: Record<string, unknown>, events: OpEvents): WorkerOp {
+    const id = this.#nextId++;
+    if (this.#nextId > 0xffff_fff0) this.#nextId = 1;
+    this.#ops.set(id, events);
+    clearTimeout(this.#idle);
+    this.send(id, TO_WORKER.call, undefined, args);
+    return new WorkerOp(id, this);
+  }
+
+  /** A one-answer op (stat, list, remove, mkdir): resolves with the worker's JSON result. */
+  call<T>(args: Record<string, unknown>): Promise<T> {
+    return new Promise((resolve, reject) => {
+      const op = this.start(args, {
+        frame: (kind, payload) => {
+          op.close();
+          if (kind === FROM_WORKER.ok) resolve(JSON.parse(payload.toString('utf8')) as T);
+          else reject(JSON.parse(payload.toString('utf8')) as WorkerFailure);
+        },
+        crashed: reject,
+      });
+    });
+  }
+
+  send(id: number, kind: number, payload?: Uint8Array, json?: unknown): void {
+    const child = this.#ensure();
+    child.stdin!.write(json === undefined ? frame(id, kind, payload) : jsonFrame(id, kind, json));
+  }
+
+  forget(id: number): void {
+    this.#ops.delete(id);
+    if (this.#ops.size === 0 && this.#child) {
+      clearTimeout(this.#idle);
+      const child = this.#child;
+      this.#idle = setTimeout(() => {
+        // Retired before it exits, so a new op starts a fresh worker instead of writing to this one.
+        this.#child = undefined;
+        child.stdin!.end();
+      }, IDLE_EXIT_MS);
+      this.#idle.unref();
+    }
+  }
+
+  kill(): void {
+    clearTimeout(this.#idle);
+    this.#child?.kill('SIGKILL');
+  }
+
+  #ensure(): ChildProcess {
+    if (this.#child) return this.#child;
+    const dropPrivileges = process.getuid?.() === 0 && this.user.uid !== 0;
+    const child = spawn(process.execPath, ['-e', `(${fileWorkerMain.toString()})()`], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+      cwd: existsSync(this.user.home) ? this.user.home : '/',
+      // libuv drops supplementary groups when it switches uid/gid: the worker has only the user's.
+      ...(dropPrivileges ? { uid: this.user.uid, gid: this.user.gid } : {}),
+      env: { HOME: this.user.home, USER: this.user.name, PATH: '/usr/bin:/bin', LANG: 'C.UTF-8' },
+    });
+    this.#child = child;
+    const reader = new FrameReader((id, kind, payload) => this.#ops.get(id)?.frame(kind, payload));
+    child.stdout!.on('data', (chunk: Buffer) => reader.push(chunk));
+    child.stderr!.setEncoding('utf8').on('data', (text: string) => log.warn('files.worker_stderr', { text: text.trim().slice(0, 500) }));
+    child.stdin!.on('error', () => {}); // reported through 'exit'
+    child.on('error', (error) => log.error('files.worker_spawn_failed', { error: error.message }));
+    child.once('exit', (code, signal) => {
+      if (this.#child !== child) return; // retired when idle: it had no ops
+      this.#child = undefined;
+      const failed = [...this.#ops.values()];
+      this.#ops.clear();
+      if (failed.length > 0) log.error('files.worker_exited', { code: code ?? undefined, signal: signal ?? undefined, ops: failed.length });
+      const failure: WorkerFailure = { code: 'EWORKER', syscall: '', message: `the file worker exited (${signal ?? code})` };
+      for (const op of failed) op.crashed(failure);
+    });
+    log.info('files.worker_started', { pid: child.pid, user: this.user.name });
+    return child;
+  }
+}

@@ -1,0 +1,181 @@
+// One shell session: a process on a pty that outlives the streams attached to it. Output
+// goes to the attached client (with backpressure: a slow client pauses the pty, as a real
+// terminal would) and always into a ring buffer replayed on re-attach.
+import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import * as pty from 'node-pty';
+import type { RunAsUser } from '../users.js';
+import { RingBuffer } from './ring-buffer.js';
+import { foregroundGroup, hangUpSession } from './process-group.js';
+import { signalName, type StartRequest } from './validate.js';
+
+export const REPLAY_BYTES = 64 * 1024;
+/** Between SIGHUP and SIGKILL when a session is hung up. */
+const KILL_AFTER_MS = 2_000;
+
+/** Where an attached stream receives a session's events. */
+export interface ShellSink {
+  /** Returns false when the client is slow; it calls session.resumeOutput() once drained. */
+  output(chunk: Buffer): boolean;
+  exited(exitCode: number, signal: string): void;
+  /** Another client attached to the session: this stream must end. */
+  stolen(): void;
+}
+
+export interface ShellExit {
+  exitCode: number;
+  signal: string;
+}
+
+const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+/** The environment of a new shell: the user's identity, never the agent's own environment. */
+function shellEnv(user: RunAsUser, start: StartRequest): Record<string, string> {
+  return {
+    HOME: user.home,
+    USER: user.name,
+    LOGNAME: user.name,
+    SHELL: user.shell,
+    PATH: DEFAULT_PATH,
+    LANG: 'C.UTF-8',
+    TERM: start.term || 'xterm-256color',
+    ...start.env,
+  };
+}
+
+/**
+ * node-pty sets uid and gid in the child but keeps the parent's supplementary groups — root's,
+ * when the agent is root. Switching the agent's groups to the user's around the synchronous
+ * fork gives the shell exactly the user's groups; root itself does not need groups for access.
+ */
+function withUserGroups<T>(user: RunAsUser, fork: () => T): T {
+  const proc = process as NodeJS.Process & { initgroups?: (user: string, extraGroup: number) => void };
+  if (process.getuid?.() !== 0 || user.uid === 0 || !process.getgroups || !proc.initgroups || !process.setgroups) return fork();
+  const saved = process.getgroups();
+  proc.initgroups(user.name, user.gid);
+  try {
+    return fork();
+  } finally {
+    process.setgroups(saved);
+  }
+}
+
+export class ShellSession {
+  readonly id = randomUUID();
+  readonly command: string[];
+  readonly startedAt = Date.now();
+  cols: number;
+  rows: number;
+  #pty: pty.IPty;
+  #ring = new RingBuffer(REPLAY_BYTES);
+  #sink: ShellSink | undefined;
+  #paused = false;
+  #exit: ShellExit | undefined;
+  #hungUp: (() => void) | undefined;
+
+  constructor(
+    user: RunAsUser,
+    start: StartRequest,
+    private readonly onExit: (session: ShellSession) => void,
+  ) {
+    this.command = start.command.length > 0 ? start.command : [user.shell, '-l'];
+    this.cols = start.cols;
+    this.rows = start.rows;
+    const cwd = start.cwd || (existsSync(user.home) ? user.home : '/');
+    const asUser = process.getuid?.() === 0 && user.uid !== 0 ? { uid: user.uid, gid: user.gid } : {};
+    this.#pty = withUserGroups(user, () =>
+      pty.spawn(this.command[0]!, this.command.slice(1), {
+        name: start.term || 'xterm-256color',
+        cols: start.cols,
+        rows: start.rows,
+        cwd,
+        env: shellEnv(user, start),
+        encoding: null,
+        ...asUser,
+      }),
+    );
+    this.#pty.onData((data) => this.#onOutput(data as unknown as Buffer));
+    this.#pty.onExit(({ exitCode, signal }) => {
+      this.#exit = { exitCode, signal: signalName(signal) };
+      // Jobs left in the background would outlive the shell: the session ends as a whole.
+      this.#hungUp = hangUpSession(this.pid, KILL_AFTER_MS);
+      // The registry decides first (it looks at `attached`), then the client hears of it.
+      this.onExit(this);
+      this.#sink?.exited(this.#exit.exitCode, this.#exit.signal);
+    });
+  }
+
+  get pid(): number {
+    return this.#pty.pid;
+  }
+  get attached(): boolean {
+    return this.#sink !== undefined;
+  }
+  get exit(): ShellExit | undefined {
+    return this.#exit;
+  }
+
+  #onOutput(data: Buffer): void {
+    this.#ring.push(data);
+    if (this.#sink && !this.#sink.output(data)) {
+      this.#paused = true;
+      this.#pty.pause();
+    }
+  }
+
+  resumeOutput(): void {
+    if (this.#paused) {
+      this.#paused = false;
+      this.#pty.resume();
+    }
+  }
+
+  /** Makes `sink` the session's one client; a previous one is told it was replaced. */
+  attach(sink: ShellSink): { replay: Buffer; truncated: boolean } {
+    const previous = this.#sink;
+    this.#sink = sink;
+    previous?.stolen();
+    this.resumeOutput();
+    const { bytes, truncated } = this.#ring.snapshot();
+    return { replay: bytes, truncated };
+  }
+
+  detach(sink: ShellSink): void {
+    if (this.#sink !== sink) return;
+    this.#sink = undefined;
+    // Nobody reads now: keep the program running and its output flowing into the ring.
+    this.resumeOutput();
+  }
+
+  write(data: Uint8Array): void {
+    if (this.#exit) return;
+    this.#pty.write(Buffer.from(data.buffer, data.byteOffset, data.byteLength));
+  }
+
+  resize(cols: number, rows: number): void {
+    if (this.#exit) return;
+    this.#pty.resize(cols, rows);
+    this.cols = cols;
+    this.rows = rows;
+  }
+
+  /** Sends `signal` to the terminal's foreground process group (Ctrl-C semantics). */
+  signal(signal: NodeJS.Signals): void {
+    if (this.#exit) return;
+    try {
+      process.kill(-foregroundGroup(this.pid), signal);
+    } catch {
+      /* the group ended meanwhile */
+    }
+  }
+
+  /** Hangs the session up: SIGHUP to all its processes, SIGKILL to survivors shortly after. */
+  hangUp(): void {
+    this.#hungUp ??= hangUpSession(this.pid, KILL_AFTER_MS);
+  }
+
+  /** Agent shutdown: no grace, nothing may survive the agent. */
+  kill(): void {
+    this.hangUp();
+  }
+}
