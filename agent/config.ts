@@ -27,6 +27,10 @@ export interface AgentConfig {
   cacheDir: string;
   defaults: RunLimitDefaults;
   maximums: RunLimitDefaults;
+  /** How long a shell session without a client lives before it is hung up. */
+  shellGraceMs: number;
+  /** Live shell sessions before RESOURCE_EXHAUSTED. */
+  maxShells: number;
 }
 
 export const USAGE = `Usage: runbox-agent [options]
@@ -54,6 +58,8 @@ Options:
                           cgroup memory.max per run (default 536870912)
   --default-max-processes N
                           cgroup pids.max per run (default 256)
+  --shell-grace-ms N      keep a shell session without a client N ms (default 60000)
+  --max-shells N          live shell sessions before RESOURCE_EXHAUSTED (default 64)
   --help                  print this help
 `;
 
@@ -102,6 +108,8 @@ export function parseConfig(argv: string[]): AgentConfig | 'help' {
         'default-output-bytes': { type: 'string' },
         'default-memory-bytes': { type: 'string' },
         'default-max-processes': { type: 'string' },
+        'shell-grace-ms': { type: 'string' },
+        'max-shells': { type: 'string' },
         help: { type: 'boolean' },
       },
     });
@@ -136,6 +144,8 @@ export function parseConfig(argv: string[]): AgentConfig | 'help' {
     workDir: v['work-dir'] ?? (isRoot ? '/var/lib/runbox/runs' : path.join(os.tmpdir(), 'runbox-runs')),
     cacheDir: v['cache-dir'] ?? (isRoot ? '/var/cache/runbox' : path.join(os.homedir(), '.cache', 'runbox-agent')),
     defaults,
+    shellGraceMs: positiveInt('shell-grace-ms', v['shell-grace-ms'], 60_000),
+    maxShells: positiveInt('max-shells', v['max-shells'], 64),
     // What a request may ask for at most: generous, but bounded so one run can't hold the agent forever.
     maximums: {
       timeoutMs: 60 * 60_000,

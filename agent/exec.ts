@@ -100,6 +100,9 @@ class RunSession implements Killable {
     call.on('error', () => {
       /* a broken stream ends in 'cancelled' too */
     });
+    // A client that cancels right after `start` may do so before this handler ran: the
+    // 'cancelled' event is then already past, and only the flag tells.
+    if (call.cancelled) this.#cancel('the client cancelled the call or disconnected');
   }
 
   get #responder(): Responder {
@@ -222,6 +225,10 @@ class RunSession implements Killable {
       if (error instanceof RequestError) return this.#fail(error.code, error.message);
       throw error;
     }
+    if (this.#cancelled !== undefined || this.call.cancelled) {
+      this.#state = 'done'; // nobody is listening: do not start what would run unobserved
+      return;
+    }
     const release = this.ctx.admission.tryAcquire();
     if (!release) {
       this.#fail(
@@ -234,10 +241,14 @@ class RunSession implements Killable {
     this.#plan = plan;
     if (!plan.keepStdinOpen) this.#stdinClosed = true;
     this.ctx.live.add(this);
-    void this.#execute(plan).finally(() => {
-      this.ctx.live.delete(this);
-      release();
-    });
+    void this.#execute(plan)
+      // #execute turns every stage failure into a result; anything left is a bug, and the
+      // client must still get a status rather than a call that never ends.
+      .catch((error: Error) => this.#fail(grpc.status.INTERNAL, `runbox failed to finish the run: ${error.message}`))
+      .finally(() => {
+        this.ctx.live.delete(this);
+        release();
+      });
   }
 
   #baseEnv(): Record<string, string> {
@@ -335,6 +346,7 @@ class RunSession implements Killable {
               id: `${runId}.compile`,
               argv: command.argv,
               cwd: privateDir,
+              cwdFromClient: false,
               env: { ...env, ...command.env },
               user: ctx.runAs,
               stdin: false,
@@ -377,6 +389,7 @@ class RunSession implements Killable {
       id: runId,
       argv,
       cwd: plan.cwd ?? privateDir,
+      cwdFromClient: plan.cwd !== undefined,
       env: runEnv,
       user: ctx.runAs,
       stdin: true,

@@ -123,17 +123,37 @@ class StageCgroup implements RunCgroup {
   }
 
   async killAll(): Promise<void> {
+    let viaKillFile = true;
     try {
       writeFileSync(path.join(this.path, 'cgroup.kill'), '1');
     } catch (error) {
+      // cgroup.kill came with Linux 5.14; before it, SIGKILL each member until none is left.
+      viaKillFile = false;
       log.warn('cgroup.kill_failed', { path: this.path, error: (error as Error).message });
     }
     // cgroup.events says "populated 0" once every process has exited.
     for (let waited = 0; waited < 5_000; waited += 5) {
       if (readKeyed(path.join(this.path, 'cgroup.events')).get('populated') !== 1) return;
+      if (!viaKillFile) this.#killMembers();
       await sleep(5);
     }
     log.warn('cgroup.still_populated', { path: this.path });
+  }
+
+  #killMembers(): void {
+    let pids: number[] = [];
+    try {
+      pids = procsOf(this.path);
+    } catch {
+      return; // the cgroup is gone
+    }
+    for (const pid of pids) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* exited meanwhile */
+      }
+    }
   }
 
   stats(): CgroupStats {

@@ -55,7 +55,12 @@ async function main(): Promise<number> {
       stopping = true;
       log.info('agent.stopping', { signal, live: ctx.live.size });
       for (const item of [...ctx.live]) item.kill(`agent received ${signal}`);
-      const force = setTimeout(() => server.forceShutdown(), SHUTDOWN_GRACE_MS);
+      // Calls that do not finish in the grace period are cut; the agent exits either way.
+      const force = setTimeout(() => {
+        log.warn('agent.force_shutdown', { after_ms: SHUTDOWN_GRACE_MS });
+        server.forceShutdown();
+        resolve(0);
+      }, SHUTDOWN_GRACE_MS);
       server.tryShutdown(() => {
         clearTimeout(force);
         resolve(0);

@@ -22,15 +22,6 @@ import { checkSignal, checkSize, checkStart } from './shell/validate.js';
 import { StatusError, invalidArgument, notFound, resourceExhausted, toServiceError } from './rpc-status.js';
 import { log } from './log.js';
 
-/** How long a session without a client lives; RUNBOX_SHELL_GRACE_MS overrides it (tests). */
-export const SHELL_GRACE_MS = positiveEnv('RUNBOX_SHELL_GRACE_MS', 60_000);
-/** Live sessions (attached or in their grace period) before RESOURCE_EXHAUSTED. */
-export const MAX_SESSIONS = positiveEnv('RUNBOX_MAX_SHELLS', 64);
-
-function positiveEnv(name: string, fallback: number): number {
-  const n = Number(process.env[name]);
-  return Number.isSafeInteger(n) && n > 0 ? n : fallback;
-}
 
 type Call = grpc.ServerDuplexStream<ShellRequest, ShellResponse>;
 
@@ -45,8 +36,8 @@ class ShellRegistry {
 
   start(request: Parameters<typeof checkStart>[0]): ShellSession {
     checkStart(request);
-    if (this.#sessions.size >= MAX_SESSIONS) {
-      throw resourceExhausted(`${this.#sessions.size} shell sessions are open, the most this agent keeps (RUNBOX_MAX_SHELLS); close or detach-and-expire one`);
+    if (this.#sessions.size >= this.ctx.config.maxShells) {
+      throw resourceExhausted(`${this.#sessions.size} shell sessions are open, the most this agent keeps (--max-shells); close or detach-and-expire one`);
     }
     let session: ShellSession;
     try {
@@ -63,7 +54,7 @@ class ShellRegistry {
 
   get(id: string): ShellSession {
     const entry = this.#sessions.get(id);
-    if (!entry) throw notFound(`shell session ${JSON.stringify(id)} does not exist (it exited, or its ${SHELL_GRACE_MS} ms grace period ran out); ListShells shows the live ones`);
+    if (!entry) throw notFound(`shell session ${JSON.stringify(id)} does not exist (it exited, or its ${this.ctx.config.shellGraceMs} ms grace period ran out); ListShells shows the live ones`);
     return entry.session;
   }
 
@@ -78,8 +69,8 @@ class ShellRegistry {
     const entry = this.#sessions.get(session.id);
     if (!entry || session.attached) return;
     if (entry.grace) clearTimeout(entry.grace);
-    entry.grace = setTimeout(() => this.remove(session, 'grace period over'), SHELL_GRACE_MS);
-    log.info('shell.detached', { session: session.id, grace_ms: SHELL_GRACE_MS });
+    entry.grace = setTimeout(() => this.remove(session, 'grace period over'), this.ctx.config.shellGraceMs);
+    log.info('shell.detached', { session: session.id, grace_ms: this.ctx.config.shellGraceMs });
   }
 
   #exited(session: ShellSession): void {

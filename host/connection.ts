@@ -39,10 +39,19 @@ export function throwIfAborted(signal: AbortSignal | undefined, what: string): v
   if (signal?.aborted) throw new AbortError(`${what}: aborted before it started`);
 }
 
+/**
+ * Cancels a call on the next turn of the event loop. grpc-js (1.14) loses a cancel issued
+ * in the same tick as the call's first write: the message still reaches the agent but the
+ * RST_STREAM never does, so the agent would run the work to its end. Deferring fixes it.
+ */
+export function cancelCall(call: { cancel(): void }): void {
+  setImmediate(() => call.cancel());
+}
+
 /** Cancels `call` when `signal` fires; returns a function that detaches the listener. */
 export function cancelOnAbort(signal: AbortSignal | undefined, call: { cancel(): void }): () => void {
   if (!signal) return () => {};
-  const onAbort = () => call.cancel();
+  const onAbort = () => cancelCall(call);
   signal.addEventListener('abort', onAbort, { once: true });
   return () => signal.removeEventListener('abort', onAbort);
 }
@@ -52,6 +61,8 @@ export class Connection {
   readonly #token: string | undefined;
   readonly #requestTimeoutMs: number;
   readonly #proxy: VsockProxy | undefined;
+  /** Streaming calls in flight; close() cancels them, since grpc-js lets calls outlive a closed client. */
+  readonly #open = new Set<{ cancel(): void }>();
 
   private constructor(address: string, options: ConnectionOptions, proxy: VsockProxy | undefined) {
     this.client = new grpc.Client(address, grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
@@ -103,7 +114,18 @@ export class Connection {
     }
   }
 
+  /** Registers a streaming call so close() cancels it; it unregisters itself when it ends. */
+  track<C extends { cancel(): void; once(event: 'status', listener: () => void): unknown }>(call: C): C {
+    this.#open.add(call);
+    call.once('status', () => this.#open.delete(call));
+    return call;
+  }
+
   async close(): Promise<void> {
+    for (const call of [...this.#open]) cancelCall(call);
+    this.#open.clear();
+    // Let the deferred cancels go out before the channel closes.
+    await new Promise((resolve) => setImmediate(resolve));
     this.client.close();
     await this.#proxy?.close();
   }

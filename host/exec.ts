@@ -23,7 +23,7 @@ import {
   type StageResult as StageResultMessage,
   type Started,
 } from '../proto/gen/runbox/v1/process_pb.js';
-import { cancelOnAbort, throwIfAborted, type Connection } from './connection.js';
+import { cancelCall, cancelOnAbort, throwIfAborted, type Connection } from './connection.js';
 import { AbortError, AgentError, fromGrpcError } from './errors.js';
 
 /** How a stage (and so a run) ended. */
@@ -303,7 +303,7 @@ export class ProcessHandle {
 
   /** Cancels the run: the agent kills the whole tree; wait() rejects with AbortError. */
   cancel(): void {
-    this.#call.cancel();
+    cancelCall(this.#call);
   }
 
   #listeners: { stdout: Set<OutputListener>; stderr: Set<OutputListener> } = { stdout: new Set(), stderr: new Set() };
@@ -406,7 +406,7 @@ export class ProcessApi {
    */
   cancelAll(): void {
     this.#closed = true;
-    for (const call of this.#active) call.cancel();
+    for (const call of this.#active) cancelCall(call);
   }
 
   // grpc-js lets calls outlive Channel.close(); a closed Sandbox must not leave runs going.

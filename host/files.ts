@@ -19,7 +19,7 @@ import {
   type ReadFileResponse,
   type WriteFileRequest,
 } from '../proto/gen/runbox/v1/files_pb.js';
-import { cancelOnAbort, throwIfAborted, type CallOptions, type Connection } from './connection.js';
+import { cancelCall, cancelOnAbort, throwIfAborted, type CallOptions, type Connection } from './connection.js';
 import { AbortError, AgentError, InvalidArgumentError, fromGrpcError } from './errors.js';
 
 /** Bytes per WriteFile message. */
@@ -98,7 +98,7 @@ export class FilesApi {
   readStream(path: string, options: CallOptions = {}): Readable & { info: Promise<FileInfo> } {
     const what = `read ${path}`;
     throwIfAborted(options.signal, what);
-    const call = serverStreamCall(this.connection.client, FilesService.method.readFile, create(ReadFileRequestSchema, { path }), this.connection.context());
+    const call = this.connection.track(serverStreamCall(this.connection.client, FilesService.method.readFile, create(ReadFileRequestSchema, { path }), this.connection.context()));
     const detach = cancelOnAbort(options.signal, call);
     let settleInfo!: { resolve: (i: FileInfo) => void; reject: (e: Error) => void };
     const info = new Promise<FileInfo>((resolve, reject) => (settleInfo = { resolve, reject }));
@@ -109,7 +109,7 @@ export class FilesApi {
         read: () => call.resume(),
         destroy: (error, callback) => {
           detach();
-          call.cancel();
+          cancelCall(call);
           callback(error);
         },
       }),
@@ -156,7 +156,8 @@ export class FilesApi {
     if (options.mode !== undefined && (!Number.isInteger(options.mode) || options.mode < 0 || options.mode > 0o7777)) {
       throw new InvalidArgumentError(`${what}: mode ${options.mode}: must be permission bits 0-0o7777`);
     }
-    const { call, response } = clientStreamCall(this.connection.client, FilesService.method.writeFile, this.connection.context());
+    const { call: untracked, response } = clientStreamCall(this.connection.client, FilesService.method.writeFile, this.connection.context());
+    const call = this.connection.track(untracked);
     const detach = cancelOnAbort(options.signal, call);
     // The agent may refuse at any point (permissions, disk full): stop sending when it answers.
     let answered = false;
@@ -195,7 +196,7 @@ export class FilesApi {
       return toFileInfo((await response).info);
     } catch (error) {
       if (options.signal?.aborted) throw new AbortError(`${what}: aborted`, undefined, { cause: error });
-      call.cancel();
+      cancelCall(call);
       throw fromGrpcError(error, what);
     } finally {
       detach();

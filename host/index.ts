@@ -7,3 +7,4 @@ export * from './errors.js';
 export * from './exec.js';
 export * from './shell.js';
 export * from './files.js';
+export { startWebTerminal, type WebTerminal, type WebTerminalOptions } from './web/server.js';

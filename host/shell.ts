@@ -184,7 +184,7 @@ export class ShellApi {
 
   #connect(what: string, signal: AbortSignal | undefined, first: ShellRequest['event']): Promise<ShellHandle> {
     throwIfAborted(signal, what);
-    const stream = bidiCall(this.connection.client, ShellService.method.shell, this.connection.context());
+    const stream = this.connection.track(bidiCall(this.connection.client, ShellService.method.shell, this.connection.context()));
     const detachAbort = cancelOnAbort(signal, stream);
     let deliver: (data: Uint8Array) => void = () => {};
     let exit: ShellExit | undefined;

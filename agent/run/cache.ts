@@ -13,6 +13,8 @@ import type { RunAsUser } from '../users.js';
 
 /** Entries kept before the least recently used ones are evicted. */
 const MAX_ENTRIES = 512;
+/** Largest compile output the cache copies (a static Go or Rust binary is a few MiB). */
+const MAX_OUTPUT_BYTES = 256 << 20;
 const isRoot = () => process.getuid?.() === 0;
 
 export class CompileCache {
@@ -57,12 +59,16 @@ export class CompileCache {
    * run-as user: anything else (a link, a device, a file of someone else) is refused.
    */
   store(key: string, output: string, expectedUid: number): string {
-    const fd = openSync(output, constants.O_RDONLY | constants.O_NOFOLLOW);
+    // O_NONBLOCK: a FIFO planted in place of the output must not block the agent's event loop
+    // in open(); fstat then refuses it.
+    const fd = openSync(output, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
     let data: Buffer;
     try {
       const stat = fstatSync(fd);
       if (!stat.isFile()) throw new Error('compile output is not a regular file');
       if (isRoot() && stat.uid !== expectedUid) throw new Error('compile output is not owned by the run-as user');
+      // Read whole into the agent's memory: a planted sparse giant must not take it down.
+      if (stat.size > MAX_OUTPUT_BYTES) throw new Error(`compile output is ${stat.size} bytes, over the cache's ${MAX_OUTPUT_BYTES}`);
       data = readFileSync(fd);
     } finally {
       closeSync(fd);

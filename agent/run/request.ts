@@ -110,13 +110,33 @@ function checkCwd(cwd: string): string | undefined {
   return cwd;
 }
 
-/** argv + env must fit in --max-source-bytes, like a source does. */
+/** Linux's MAX_ARG_STRLEN: one argv or environment string, its NUL included. */
+const MAX_ARG_STRLEN = 32 * 4096;
+/**
+ * What execve() takes in all (strings + pointers) is a quarter of the stack limit, 2 MiB
+ * with the usual 8 MiB; 128 KiB of it stay for the base environment and the interpreter's
+ * or gate's own arguments. Over it, the spawn fails with E2BIG: refuse it up front instead.
+ */
+const MAX_EXEC_BYTES = (2 << 20) - (128 << 10);
+
+/** argv + env must fit in --max-source-bytes, like a source does, and in what execve() takes. */
 function checkSize(ctx: AgentContext, what: string, strings: string[], env: Record<string, string>): void {
   let bytes = 0;
-  for (const s of strings) bytes += Buffer.byteLength(s) + 1;
-  for (const [k, v] of Object.entries(env)) bytes += Buffer.byteLength(k) + Buffer.byteLength(v) + 2;
+  let execBytes = 0;
+  const count = (field: string, size: number) => {
+    if (size + 1 > MAX_ARG_STRLEN) {
+      throw invalid(`${field} is ${size} bytes; the kernel takes at most ${MAX_ARG_STRLEN - 1} bytes per argument or environment string`);
+    }
+    bytes += size + 1;
+    execBytes += size + 1 + 8;
+  };
+  strings.forEach((s, i) => count(`${what}[${i}]`, Buffer.byteLength(s)));
+  for (const [k, v] of Object.entries(env)) count(`env[${JSON.stringify(k.length > 40 ? `${k.slice(0, 40)}...` : k)}]`, Buffer.byteLength(k) + Buffer.byteLength(v) + 1);
   if (bytes > ctx.config.maxSourceBytes) {
     throw invalid(`${what} and env total ${bytes} bytes, over this agent's limit of ${ctx.config.maxSourceBytes} bytes (--max-source-bytes)`);
+  }
+  if (execBytes > MAX_EXEC_BYTES) {
+    throw invalid(`${what} and env total ${execBytes} bytes (with pointers), over the ${MAX_EXEC_BYTES} bytes a program can be started with (the kernel's ARG_MAX)`);
   }
 }
 

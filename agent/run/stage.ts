@@ -19,6 +19,12 @@ export interface StageSpec {
   id: string;
   argv: string[];
   cwd: string;
+  /**
+   * `cwd` came from the client: enter it as the user, never as root. libuv chdir()s before it
+   * drops to the user's uid, so a root chdir would hand the program a directory it could not
+   * reach itself (e.g. a 0777 directory inside a root-only 0700 one).
+   */
+  cwdFromClient: boolean;
   env: Record<string, string>;
   user: RunAsUser;
   /** Give the process a stdin pipe (otherwise /dev/null). */
@@ -30,10 +36,12 @@ export interface StageSpec {
   onOutput(stream: StreamName, data: Buffer): void;
 }
 
-// With a cgroup, the process must be inside it before it can fork. The stage starts as this
-// constant script (already as the user): it blocks on fd 3 until the agent has written its
-// pid into cgroup.procs, then execs the real argv. User values only ever travel as "$@".
-const CGROUP_GATE = 'read -r _ <&3 || exit 125; exec 3<&-; exec "$@"';
+// The stage starts as this constant script (already as the user) when it needs a step
+// between the uid switch and the real exec: entering a client-given cwd ($1, with the user's
+// own permissions) and, with a cgroup, waiting on fd 3 until the agent has written its pid
+// into cgroup.procs ($2 = wait) so nothing forks outside the cgroup. User values only ever
+// travel as positional arguments.
+const GATE = 'if [ -n "$1" ]; then cd -- "$1" || exit 126; fi; if [ "$2" = wait ]; then read -r _ <&3 || exit 125; exec 3<&-; fi; shift 2; exec "$@"';
 
 /** How long output pipes may stay open after the tree is dead before they are cut. */
 const DRAIN_GRACE_MS = 5_000;
@@ -119,16 +127,18 @@ export class RunningStage {
     const { spec } = this;
     const startedAt = performance.now();
     const env = { ...spec.env, [MARKER_VARIABLE]: spec.id };
-    const identity = needsUserSwitch(spec.user) ? { uid: spec.user.uid, gid: spec.user.gid } : {};
+    const identity: { uid?: number; gid?: number } = needsUserSwitch(spec.user) ? { uid: spec.user.uid, gid: spec.user.gid } : {};
     const stdinMode = spec.stdin ? 'pipe' : 'ignore';
     const gated = this.#cgroup !== undefined;
+    const cdAsUser = spec.cwdFromClient && identity.uid !== undefined;
     // detached: setsid() in the child, so the stage is its own process group (and session).
     // libuv calls setgroups(0) before setgid/setuid, so no supplementary group survives.
-    const child = gated
-      ? spawn('/bin/sh', ['-c', CGROUP_GATE, 'runbox-gate', ...spec.argv], {
-          cwd: spec.cwd, env, detached: true, stdio: [stdinMode, 'pipe', 'pipe', 'pipe'], ...identity,
-        })
-      : spawn(spec.argv[0]!, spec.argv.slice(1), { cwd: spec.cwd, env, detached: true, stdio: [stdinMode, 'pipe', 'pipe'], ...identity });
+    const child =
+      gated || cdAsUser
+        ? spawn('/bin/sh', ['-c', GATE, 'runbox-gate', cdAsUser ? spec.cwd : '', gated ? 'wait' : 'go', ...spec.argv], {
+            cwd: cdAsUser ? '/' : spec.cwd, env, detached: true, stdio: [stdinMode, 'pipe', 'pipe', gated ? 'pipe' : 'ignore'], ...identity,
+          })
+        : spawn(spec.argv[0]!, spec.argv.slice(1), { cwd: spec.cwd, env, detached: true, stdio: [stdinMode, 'pipe', 'pipe'], ...identity });
     this.#child = child;
 
     const spawnError = new Promise<NodeJS.ErrnoException>((resolve) => child.once('error', resolve));

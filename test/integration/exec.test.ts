@@ -1,7 +1,7 @@
 // Exec against the real built agent: argv commands, stdin (whole and streamed), signals,
 // background handles, and `runbox exec`.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { InvalidArgumentError, Sandbox } from '../../host/index.js';
@@ -46,6 +46,42 @@ describe('Exec', () => {
     expect(missing.status).toBe('exited');
     expect(missing.exitCode).toBe(127);
     expect(missing.message).toMatch(/no-such-command-xyz.*not found/);
+  });
+
+  it('a client cwd is entered as the run-as user: a directory only root can reach stays out of reach', async () => {
+    // A world-writable directory inside a root-only one: root's chdir would get there.
+    const locked = mkdtempSync(path.join(os.tmpdir(), 'runbox-locked-'));
+    try {
+      chmodSync(locked, 0o700);
+      const open = path.join(locked, 'open');
+      mkdirSync(open, { mode: 0o777 });
+      chmodSync(open, 0o777);
+      writeFileSync(path.join(open, 'secret.txt'), 'root only\n', { mode: 0o644 });
+      const direct = await sb.exec(['cat', path.join(open, 'secret.txt')]);
+      expect(direct.exitCode).toBe(1); // the user cannot reach it by path
+      const viaCwd = await sb.exec(['cat', 'secret.txt'], { cwd: open });
+      expect(viaCwd.exitCode).toBe(126);
+      expect(viaCwd.stdout).toBe('');
+      expect(viaCwd.stderr).toMatch(/can't cd/);
+      const code = await sb.runCode('sh', 'cat secret.txt', { cwd: open });
+      expect(code.exitCode).toBe(126);
+      expect(code.stdout).toBe('');
+      // A reachable cwd still works, and the program starts in it.
+      expect((await sb.exec(['pwd'], { cwd: os.tmpdir() })).stdout).toBe(`${os.tmpdir()}\n`);
+    } finally {
+      rmSync(locked, { recursive: true, force: true });
+    }
+  });
+
+  it('argv the kernel could not exec is INVALID_ARGUMENT naming the argument, not a failed spawn', async () => {
+    await expect(sb.exec(['true', 'x'.repeat(200_000)])).rejects.toThrow(InvalidArgumentError);
+    await expect(sb.exec(['true', 'ok', 'x'.repeat(200_000)])).rejects.toThrow(/argv\[2\] is 200000 bytes; the kernel takes at most 131071/);
+    await expect(sb.exec(['true'], { env: { BIG: 'x'.repeat(140_000) } })).rejects.toThrow(/env\["BIG"\] is 140004 bytes/);
+    const many = Array.from({ length: 20 }, () => 'y'.repeat(100_000));
+    await expect(sb.exec(['true', ...many])).rejects.toThrow(/over the \d+ bytes a program can be started with \(the kernel's ARG_MAX\)/);
+    // Just under both limits still runs.
+    const fits = await sb.exec(['sh', '-c', 'echo ${#1}', 'sh', 'z'.repeat(131_071)]);
+    expect(fits.stdout).toBe('131071\n');
   });
 
   it('stdin given whole', async () => {

@@ -2,12 +2,14 @@
 // socket and TCP, compile stages and their cache, output encoding, identity, bad requests,
 // and `runbox run`.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { InvalidArgumentError, Sandbox, type Language, type RunResult } from '../../host/index.js';
 import { runboxUserExists, startAgent, type RunningAgent } from '../helpers/agent.js';
 import { cli, SHARED_CACHE } from '../helpers/run.js';
+import { CompileCache } from '../../agent/run/cache.js';
 
 /** Per language: a program that echoes stdin upper-cased, its args and $GREETING, writes to stderr, exits 3. */
 const PROGRAMS: Record<string, string> = {
@@ -221,6 +223,47 @@ describe('RunCode', () => {
     expect(existsSync(dir!)).toBe(false);
     const other = await sandboxes.unix.runCode('bash', 'pwd');
     expect(other.stdout.trim()).not.toBe(dir);
+  });
+
+  it('removing the private directory never follows the links a run left in it', async () => {
+    const outside = mkdtempSync(path.join(os.tmpdir(), 'runbox-outside-'));
+    try {
+      chmodSync(outside, 0o777);
+      mkdirSync(path.join(outside, 'sub'), { mode: 0o777 });
+      writeFileSync(path.join(outside, 'keep.txt'), 'keep');
+      writeFileSync(path.join(outside, 'sub', 'keep.txt'), 'keep');
+      const r = await sandboxes.unix.runCode(
+        'sh',
+        'ln -s "$1" dirlink; ln -s "$1/keep.txt" filelink; mkdir -p d/e; ln -s "$1/sub" d/e/deep; pwd',
+        { args: [outside] },
+      );
+      expect(r.exitCode).toBe(0);
+      expect(existsSync(r.stdout.trim())).toBe(false);
+      expect(readFileSync(path.join(outside, 'keep.txt'), 'utf8')).toBe('keep');
+      expect(readFileSync(path.join(outside, 'sub', 'keep.txt'), 'utf8')).toBe('keep');
+    } finally {
+      rmSync(outside, { recursive: true, force: true });
+    }
+  });
+
+  it('the compile cache refuses a FIFO or a link in place of the compile output, without blocking', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'runbox-cache-'));
+    try {
+      const me = os.userInfo();
+      const cache = new CompileCache(path.join(dir, 'cache'), { name: me.username, uid: me.uid, gid: me.gid, home: me.homedir, shell: '/bin/sh' });
+      const fifo = path.join(dir, 'main');
+      execFileSync('mkfifo', [fifo]);
+      // Before the fix, open() of a FIFO with no writer blocked the agent's whole event loop.
+      expect(() => cache.store('a'.repeat(64), fifo, me.uid)).toThrow(/not a regular file/);
+      const link = path.join(dir, 'link');
+      writeFileSync(path.join(dir, 'real'), 'binary');
+      symlinkSync(path.join(dir, 'real'), link);
+      expect(() => cache.store('b'.repeat(64), link, me.uid)).toThrow(/ELOOP/);
+      expect(cache.lookup('a'.repeat(64))).toBeUndefined();
+      expect(cache.lookup('b'.repeat(64))).toBeUndefined();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('cwd runs the program elsewhere', async () => {

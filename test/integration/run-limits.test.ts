@@ -14,6 +14,7 @@ import {
   ProcessInputSchema,
   ProcessService,
   RunCodeRequestSchema,
+  type ExecRequest,
 } from '../../proto/gen/runbox/v1/process_pb.js';
 import { AbortError, ResourceExhaustedError, Sandbox } from '../../host/index.js';
 import { CLI, startAgent, type RunningAgent } from '../helpers/agent.js';
@@ -45,6 +46,14 @@ async function readyHandle(sb: Sandbox, token: string, dir: string, options: { s
   // Wait until the whole tree is there, so the kill has something to find.
   expect(await eventually(() => processesWith(token).length >= 3)).toBe(true);
   return handle;
+}
+
+/** A program in a compiled language that differs per call (a fresh compile-cache key). */
+function compiledSource(language: string, round: number): string {
+  const id = `${Date.now()}-${round}-${Math.random()}`;
+  if (language === 'go') return `package main\nimport "fmt"\nfunc main() { fmt.Println("${id}") }\n`;
+  if (language === 'rust') return `fn main() { println!("${id}"); }\n`;
+  return `const id: string = '${id}';\nconsole.log(id);\n`;
 }
 
 /** The files appear 2 s after the start if anything survived; wait past that. */
@@ -237,6 +246,53 @@ describe('run limits and endings', () => {
       expect(s.code).toBe(grpc.status.INVALID_ARGUMENT);
       expect(s.details).toMatch(/closed its side of the stream before sending `start`/);
       expect((await sb.runCode('sh', 'echo ok')).stdout).toBe('ok\n');
+    });
+
+    it('after many refused, failed and cancelled runs every admission slot is released (Health.active_runs 0)', async () => {
+      const rawExec = (argv: string[], then: (call: { write(m: ExecRequest): unknown; cancel(): void }) => void) => {
+        const call = bidiCall(client, ProcessService.method.exec, { metadata: new grpc.Metadata(), options: {} });
+        const status = statusOf(call);
+        call.write(create(ExecRequestSchema, { event: { case: 'start', value: { argv } } }));
+        then(call);
+        return status;
+      };
+      const input = (kind: { case: 'stdin'; value: Uint8Array } | { case: 'signal'; value: string }) =>
+        create(ExecRequestSchema, { event: { case: 'input', value: create(ProcessInputSchema, { kind }) } });
+      const languages = (await sb.languages()).map((l) => l.name);
+      const compiled = ['go', 'rust', 'typescript'].find((l) => languages.includes(l));
+      for (let round = 0; round < 3; round++) {
+        const outcomes = await Promise.allSettled([
+          sb.runCode('no-such-language', 'x'),
+          sb.exec(['no-such-command-xyz']),
+          sb.exec(['sh', '-c', 'sleep 5'], { timeoutMs: 100 }),
+          sb.exec(['sh', '-c', 'exit 3'], { cwd: '/no/such/dir' }),
+          sb.exec(['true', 'x'.repeat(200_000)]),
+          sb.exec(['sleep', '5'], { signal: AbortSignal.timeout(200) }),
+          // stdin without keep_stdin_open, and an unknown signal: refused mid-run, the run is killed.
+          rawExec(['sleep', '5'], (call) => call.write(input({ case: 'stdin', value: new Uint8Array([1]) }))),
+          rawExec(['sleep', '5'], (call) => call.write(input({ case: 'signal', value: 'SIGSEGV' }))),
+          // A client that goes away without a word.
+          rawExec(['sleep', '5'], (call) => setTimeout(() => call.cancel(), 100)),
+          // Cancelled mid-compile (the source is unique, so the compile cache cannot skip it).
+          ...(compiled ? [sb.runCode(compiled, compiledSource(compiled, round), { signal: AbortSignal.timeout(300) })] : []),
+        ]);
+        const [language, missing, timedOut, badCwd, hugeArg, aborted, stdinRefused, signalRefused] = outcomes;
+        expect(language.status).toBe('rejected');
+        expect(missing.status === 'fulfilled' && missing.value.exitCode).toBe(127);
+        expect(timedOut.status === 'fulfilled' && timedOut.value.status).toBe('timed_out');
+        expect(badCwd.status === 'rejected' && String(badCwd.reason)).toMatch(/cwd "\/no\/such\/dir" does not exist/);
+        expect(hugeArg.status === 'rejected' && String(hugeArg.reason)).toMatch(/argv\[1\] is 200000 bytes/);
+        expect(aborted.status === 'rejected' && aborted.reason).toBeInstanceOf(AbortError);
+        expect(stdinRefused.status === 'fulfilled' && stdinRefused.value.code).toBe(grpc.status.INVALID_ARGUMENT);
+        expect(signalRefused.status === 'fulfilled' && signalRefused.value.code).toBe(grpc.status.INVALID_ARGUMENT);
+      }
+      let active = -1;
+      for (let i = 0; i < 100 && active !== 0; i++) {
+        active = (await sb.health()).activeRuns;
+        if (active !== 0) await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(active).toBe(0);
+      expect((await sb.exec(['echo', 'still serving'])).stdout).toBe('still serving\n');
     });
 
     it('a second `start` is INVALID_ARGUMENT and the run it aborted is killed', async () => {

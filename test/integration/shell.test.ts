@@ -255,12 +255,7 @@ describe('shell', () => {
 describe('shell grace period and shutdown', () => {
   let agent: RunningAgent;
   beforeAll(async () => {
-    process.env.RUNBOX_SHELL_GRACE_MS = '1500';
-    try {
-      agent = await startAgent();
-    } finally {
-      delete process.env.RUNBOX_SHELL_GRACE_MS;
-    }
+    agent = await startAgent({ args: ['--shell-grace-ms', '1500'] });
   });
   afterAll(async () => {
     await agent.stop();
