@@ -1,5 +1,147 @@
-// PLACEHOLDER: replaced by the engineer who owns `runbox image`.
-export async function main(_argv: string[]): Promise<number> {
-  process.stderr.write('runbox image: not implemented yet\n');
-  return 125;
+// `runbox image build|ls|verify`: front end of host/image (the rootfs/kernel/initrd builder).
+import { parseArgs } from 'node:util';
+import { join } from 'node:path';
+import { buildImage, listImages, verifyImages, defaultImagesDir, MANIFEST_FILE } from '../image/index.js';
+import type { InitSystem, ImageEntry } from '../image/index.js';
+
+const USAGE = `Usage:
+  runbox image build <name|spec.json> [--init systemd|openrc] [--out DIR] [--agent-dir DIR] [--force]
+  runbox image ls [--out DIR] [--json]
+  runbox image verify [<name>] [--init systemd|openrc] [--out DIR] [--json]
+
+Builds per-language VM images (ext4 root filesystem + kernel + initramfs) from specs in
+init/images/ (bash, python, nodejs, go, rust, python-jwt) or your own spec file that
+"extends" one of them. Building needs root and the Debian mirror.
+
+Options:
+      --init I        init system inside the image: systemd (default) or openrc
+      --out DIR       image directory (default: $RUNBOX_HOME/images, RUNBOX_HOME=~/.cache/runbox)
+      --agent-dir DIR agent bundle to install (default: <repo>/dist/agent, from \`npm run build\`)
+      --force         rebuild even if the cache says nothing changed
+      --json          machine-readable output
+  -h, --help          show this help
+`;
+
+const EXIT_USAGE = 2;
+const EXIT_FAILED = 1;
+
+class UsageError extends Error {}
+
+function parse(argv: string[]) {
+  try {
+    return parseArgs({
+      args: argv,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        init: { type: 'string' },
+        out: { type: 'string' },
+        'agent-dir': { type: 'string' },
+        force: { type: 'boolean' },
+        json: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+}
+
+function initFlag(v: string | undefined): InitSystem | undefined {
+  if (v === undefined) return undefined;
+  if (v !== 'systemd' && v !== 'openrc') throw new UsageError(`--init ${v}: expected systemd or openrc`);
+  return v;
+}
+
+const mib = (n: number) => `${(n / 1048576).toFixed(0)} MiB`;
+
+function lsLine(e: ImageEntry): string {
+  const langs = Object.entries(e.languages).map(([l, i]) => `${l} ${i.version}`).join(', ') || '-';
+  return [e.name.padEnd(12), e.init.padEnd(8), mib(e.rootfs.size).padStart(8), `${e.rootfs.id.slice(0, 19)}`, langs].join('  ');
+}
+
+async function build(positionals: string[], v: ReturnType<typeof parse>['values']): Promise<number> {
+  if (positionals.length !== 1) throw new UsageError('image build takes exactly one spec name or spec file');
+  const t0 = Date.now();
+  const r = await buildImage(positionals[0]!, {
+    init: initFlag(v.init),
+    outDir: v.out,
+    agentDir: v['agent-dir'],
+    force: v.force,
+    onProgress: (e) => process.stderr.write(`[${e.elapsed.toFixed(1).padStart(6)}s] ${e.stage.padEnd(11)} ${e.message}\n`),
+  });
+  if (v.json) {
+    process.stdout.write(JSON.stringify({ cached: r.cached, paths: r.paths, entry: r.entry }, null, 2) + '\n');
+  } else {
+    const e = r.entry;
+    process.stdout.write(`${r.cached ? 'cached' : 'built'} ${e.name} (${e.init}) in ${((Date.now() - t0) / 1000).toFixed(1)} s
+  rootfs  ${r.paths.rootfs}  ${mib(e.rootfs.size)}, ${e.rootfs.blocksUsed} blocks used  ${e.rootfs.id}
+  kernel  ${r.paths.kernel}  ${e.kernel.id}
+  vmlinux ${r.paths.vmlinux}  ${e.vmlinux.id}
+  initrd  ${r.paths.initrd}  ${e.initrd.id}
+  boot    ${e.bootArgs}
+  log     ${r.paths.log}
+`);
+  }
+  return 0;
+}
+
+async function ls(positionals: string[], v: ReturnType<typeof parse>['values']): Promise<number> {
+  if (positionals.length) throw new UsageError('image ls takes no arguments');
+  const outDir = v.out ?? defaultImagesDir();
+  const images = await listImages(outDir);
+  if (v.json) {
+    process.stdout.write(JSON.stringify(images, null, 2) + '\n');
+  } else if (images.length === 0) {
+    process.stdout.write(`no images in ${outDir} (build one: runbox image build python)\n`);
+  } else {
+    process.stdout.write(`${'NAME'.padEnd(12)}  ${'INIT'.padEnd(8)}  ${'SIZE'.padStart(8)}  ${'ROOTFS ID'.padEnd(19)}  LANGUAGES\n`);
+    for (const e of images) process.stdout.write(lsLine(e) + '\n');
+  }
+  return 0;
+}
+
+async function verify(positionals: string[], v: ReturnType<typeof parse>['values']): Promise<number> {
+  if (positionals.length > 1) throw new UsageError('image verify takes at most one image name');
+  const outDir = v.out ?? defaultImagesDir();
+  const only = positionals[0] ? { name: positionals[0], init: initFlag(v.init) } : undefined;
+  const { checked, problems } = await verifyImages(outDir, only);
+  if (v.json) {
+    process.stdout.write(JSON.stringify({ checked, problems }, null, 2) + '\n');
+  } else {
+    for (const p of problems) {
+      process.stdout.write(`MISMATCH ${p.image} (${p.init}) ${p.artifact} ${p.file}: ${p.problem}: expected ${p.expected}, found ${p.actual}\n`);
+    }
+    process.stdout.write(`${checked} artifacts checked against ${join(outDir, MANIFEST_FILE)}, ${problems.length} mismatches\n`);
+  }
+  if (checked === 0) {
+    process.stderr.write(only ? `runbox image verify: no image ${only.name} in ${outDir}\n` : `runbox image verify: no images in ${outDir}\n`);
+    return EXIT_FAILED;
+  }
+  return problems.length ? EXIT_FAILED : 0;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  try {
+    const [sub, ...rest] = argv;
+    if (sub === undefined || sub === '--help' || sub === '-h' || sub === 'help') {
+      (sub === undefined ? process.stderr : process.stdout).write(USAGE);
+      return sub === undefined ? EXIT_USAGE : 0;
+    }
+    const { values, positionals } = parse(rest);
+    if (values.help) { process.stdout.write(USAGE); return 0; }
+    switch (sub) {
+      case 'build': return await build(positionals, values);
+      case 'ls': case 'list': return await ls(positionals, values);
+      case 'verify': return await verify(positionals, values);
+      default: throw new UsageError(`unknown subcommand '${sub}'`);
+    }
+  } catch (e) {
+    if (e instanceof UsageError) {
+      process.stderr.write(`runbox image: ${e.message}\n\n${USAGE}`);
+      return EXIT_USAGE;
+    }
+    process.stderr.write(`runbox image: ${(e as Error).message}\n`);
+    return EXIT_FAILED;
+  }
 }

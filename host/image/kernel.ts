@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 import type { WriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
+import { createHash } from 'node:crypto';
 import { run } from './exec.js';
 import { initDir } from './paths.js';
 
@@ -225,7 +226,7 @@ export async function buildInitramfs(modRoot: string, out: string): Promise<{ mo
 }
 
 /**
- * Ensure kernel artifacts exist in destDir: vmlinuz-<rel>, vmlinux-<rel>, initrd-<rel>.img.
+ * Ensure kernel artifacts exist in destDir: vmlinuz-<rel>, vmlinux-<rel>, initrd-<rel>-<sha256 prefix>.img.
  * The kernel package is cached in cacheDir; artifacts are rebuilt only when missing.
  */
 export async function ensureKernel(cacheDir: string, destDir: string, log: WriteStream, onInfo: (l: string) => void): Promise<KernelFiles> {
@@ -236,19 +237,22 @@ export async function ensureKernel(cacheDir: string, destDir: string, log: Write
   await mkdir(destDir, { recursive: true });
   const vmlinuz = join(destDir, `vmlinuz-${release}`);
   const vmlinux = join(destDir, `vmlinux-${release}`);
-  const initrd = join(destDir, `initrd-${release}.img`);
   const srcBz = join(tree, 'boot', `vmlinuz-${release}`);
   if (!existsSync(vmlinuz) || (await stat(vmlinuz)).size !== (await stat(srcBz)).size) {
-    await writeFile(`${vmlinuz}.tmp`, await readFile(srcBz));
-    await rename(`${vmlinuz}.tmp`, vmlinuz);
+    await writeFile(`${vmlinuz}.${process.pid}.tmp`, await readFile(srcBz));
+    await rename(`${vmlinuz}.${process.pid}.tmp`, vmlinuz);
   }
   if (!existsSync(vmlinux)) {
     onInfo('extracting ELF vmlinux from bzImage');
-    await extractVmlinux(vmlinuz, `${vmlinux}.tmp`, log);
-    await rename(`${vmlinux}.tmp`, vmlinux);
+    await extractVmlinux(vmlinuz, `${vmlinux}.${process.pid}.tmp`, log);
+    await rename(`${vmlinux}.${process.pid}.tmp`, vmlinux);
   }
-  // The initramfs is cheap (< 1 s) and depends on init/initramfs/init: always rebuilt, byte-identical if unchanged.
-  const { modules, builtin } = await buildInitramfs(modRoot, `${initrd}.tmp`);
-  await rename(`${initrd}.tmp`, initrd);
+  // The initramfs is cheap (< 1 s) and depends on init/initramfs/init: always rebuilt, byte-identical if
+  // unchanged. Its name carries its content hash, so a build never changes the initrd an older entry uses.
+  const tmp = join(destDir, `initrd.${process.pid}.tmp`);
+  const { modules, builtin } = await buildInitramfs(modRoot, tmp);
+  const digest = createHash('sha256').update(await readFile(tmp)).digest('hex');
+  const initrd = join(destDir, `initrd-${release}-${digest.slice(0, 12)}.img`);
+  await rename(tmp, initrd);
   return { release, package: name, packageVersion: version, vmlinuz, vmlinux, initrd, modules, builtin };
 }

@@ -1,7 +1,6 @@
 // Builds the image's root directory tree: mmdebstrap (Debian bookworm, minbase) then the runbox
 // customization (user, agent, services, network, hostname, fstab, spec files, warm-up commands).
 import { cp, mkdir, readdir, writeFile, chmod, chown, symlink, rm, lstat, lutimes } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
 import type { WriteStream } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { run } from './exec.js';
@@ -20,7 +19,10 @@ export function basePackages(init: InitSystem): string[] {
 
 // Units that only slow a one-purpose microVM's boot down (or fail without hardware/dbus).
 const SYSTEMD_MASKS = [
-  'getty@.service', 'autovt@.service', 'console-getty.service',
+  // No udev in the image, so dev-ttyS0.device never appears and serial-getty would only wait 90 s; root has
+  // no password anyway. Kernel and service output still go to the serial console.
+  'getty@.service', 'autovt@.service', 'console-getty.service', 'serial-getty@.service', 'getty-static.service',
+  'systemd-modules-load.service',
   'apt-daily.timer', 'apt-daily-upgrade.timer', 'apt-daily.service', 'apt-daily-upgrade.service',
   'dpkg-db-backup.timer', 'dpkg-db-backup.service', 'e2scrub_all.timer', 'e2scrub_reap.service', 'fstrim.timer',
   'systemd-tmpfiles-clean.timer', 'man-db.timer', 'systemd-logind.service', 'systemd-timesyncd.service',
@@ -158,8 +160,8 @@ async function setupSystemd(o: RootfsOptions): Promise<void> {
     await chmod(join(o.root, '/etc/systemd/system', u), 0o644);
   }
   await run(['systemctl', `--root=${o.root}`, 'enable', ...units], { log: o.log });
-  const present = SYSTEMD_MASKS; // masking a unit that is not installed is harmless
-  await run(['systemctl', `--root=${o.root}`, 'mask', ...present], { log: o.log });
+  // Masking a unit that is not installed is harmless, so one list serves every image.
+  await run(['systemctl', `--root=${o.root}`, 'mask', ...SYSTEMD_MASKS], { log: o.log });
   await run(['systemctl', `--root=${o.root}`, 'set-default', 'multi-user.target'], { log: o.log });
   // Keep the journal in memory: nothing reads it after the VM is gone and it saves disk writes.
   await writeGuestFile(o.root, '/etc/systemd/journald.conf.d/runbox.conf', '[Journal]\nStorage=volatile\nRuntimeMaxUse=8M\n', 0o644);
@@ -173,6 +175,8 @@ async function setupOpenrc(o: RootfsOptions): Promise<void> {
     await chmod(join(o.root, '/etc/init.d', s), 0o755);
     await symlink(`/etc/init.d/${s}`, join(o.root, '/etc/runlevels/default', s));
   }
+  // hwclock.sh wants initscripts' mountdevsubfs and a VM's clock comes from the host anyway.
+  await rm(join(o.root, '/etc/runlevels/sysinit/hwclock.sh'), { force: true });
   // openrc-init is PID 1 (no sysvinit); the initramfs execs /sbin/init.
   await rm(join(o.root, '/sbin/init'), { force: true });
   await symlink('/sbin/openrc-init', join(o.root, '/usr/sbin/init'));
@@ -237,5 +241,3 @@ export async function treeUsage(root: string): Promise<{ bytes: number; inodes: 
   await walk(root);
   return { bytes, inodes };
 }
-
-export function treeExists(root: string): boolean { return existsSync(root); }

@@ -1,0 +1,254 @@
+// buildImage: spec -> Debian tree (mmdebstrap) -> runbox customization -> ext4 -> kernel/initrd -> manifest.
+// Cached by a key over everything that shapes the image, so an unchanged rebuild takes seconds.
+import { mkdir, readdir, readFile, rm, rename, stat, writeFile } from 'node:fs/promises';
+import { createWriteStream, existsSync } from 'node:fs';
+import type { WriteStream } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { join, relative } from 'node:path';
+import { resolveSpec } from './spec.js';
+import type { InitSystem, ResolvedSpec } from './spec.js';
+import { debootstrap, customize, clampTimes, treeUsage, basePackages } from './rootfs.js';
+import { makeExt4, checkExt4, fileUsage, uuidFrom } from './ext4.js';
+import { ensureKernel } from './kernel.js';
+import { artifactOf, readManifest, findImage, upsertImage } from './manifest.js';
+import type { ContentId, ImageEntry, PackageInfo, LanguageInfo } from './manifest.js';
+import { defaultImagesDir, defaultAgentDir, initDir, kernelCacheDir } from './paths.js';
+import { run } from './exec.js';
+
+/** Bump when a builder change alters image contents: it invalidates every cache entry. */
+export const BUILDER_VERSION = '1';
+/** Default SOURCE_DATE_EPOCH (2024-01-01T00:00:00Z): every timestamp in the image. */
+export const DEFAULT_EPOCH = 1704067200;
+/** Kernel arguments every runbox image expects; the VM adds ip=..., tsc_early_khz=..., console=... */
+export const BASE_BOOT_ARGS = 'root=/dev/vda rw panic=-1 reboot=k i8042.noaux i8042.nokbd quiet';
+
+export interface ProgressEvent {
+  /** Short stage name: resolve, cache, kernel, debootstrap, customize, ext4, fsck, manifest, done. */
+  stage: string;
+  message: string;
+  /** Seconds since buildImage started. */
+  elapsed: number;
+}
+
+export interface BuildOptions {
+  init?: InitSystem;
+  /** Output directory (default $RUNBOX_HOME/images). */
+  outDir?: string;
+  /** Directory holding the agent bundle (default <repo>/dist/agent). Every file in it goes to /opt/runbox. */
+  agentDir?: string;
+  onProgress?: (e: ProgressEvent) => void;
+  /** Rebuild even when the cache key matches. */
+  force?: boolean;
+  /** Free space in the filesystem for the sandbox's own files (MiB, default 256). */
+  slackMiB?: number;
+  /** SOURCE_DATE_EPOCH for the build (default $SOURCE_DATE_EPOCH or DEFAULT_EPOCH). */
+  epoch?: number;
+}
+
+export interface BuildResult {
+  entry: ImageEntry;
+  /** True when the cache key matched and nothing was rebuilt. */
+  cached: boolean;
+  outDir: string;
+  /** Absolute paths of the artifacts. */
+  paths: { rootfs: string; kernel: string; vmlinux: string; initrd: string; log: string };
+}
+
+function sha256(data: string | Buffer): ContentId {
+  return `sha256:${createHash('sha256').update(data).digest('hex')}`;
+}
+
+/** Hash of every file under dir (relative names + bytes), sorted: agent bundle and guest init files. */
+async function dirDigest(dir: string): Promise<ContentId> {
+  const h = createHash('sha256');
+  const walk = async (d: string): Promise<void> => {
+    const entries = (await readdir(d, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : 1));
+    for (const e of entries) {
+      const p = join(d, e.name);
+      if (e.isDirectory()) { await walk(p); continue; }
+      const st = await stat(p);
+      h.update(`${relative(dir, p)}\0${st.mode & 0o777}\0`);
+      h.update(await readFile(p));
+      h.update('\0');
+    }
+  };
+  await walk(dir);
+  return `sha256:${h.digest('hex')}`;
+}
+
+export async function specHash(spec: ResolvedSpec): Promise<ContentId> {
+  return sha256(JSON.stringify(spec));
+}
+
+/** Relative paths of an image's files inside outDir. */
+export function imagePaths(name: string, init: InitSystem): { dir: string; rootfs: string; log: string } {
+  const dir = join(name, init);
+  return { dir, rootfs: join(dir, 'rootfs.ext4'), log: join(dir, 'build.log') };
+}
+
+async function dpkgPackages(root: string, log: WriteStream): Promise<PackageInfo[]> {
+  const out = await run(['dpkg-query', `--admindir=${join(root, 'var/lib/dpkg')}`, '-W', '-f', '${Package}\t${Version}\t${db:Status-Abbrev}\n'],
+    { captureStdout: true, log });
+  return out.split('\n').map((l) => l.split('\t')).filter((f) => f.length === 3 && f[2]!.startsWith('ii'))
+    .map((f) => ({ name: f[0]!, version: f[1]! }))
+    .sort((a, b) => a.name.localeCompare(b.name));
+}
+
+async function ext4Blocks(path: string, log: WriteStream): Promise<{ used: number; total: number }> {
+  const out = await run(['dumpe2fs', '-h', path], { captureStdout: true, log, env: { PATH: process.env.PATH, LC_ALL: 'C' } });
+  const num = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+)`, 'm').exec(out)?.[1] ?? NaN);
+  const total = num('Block count');
+  return { total, used: total - num('Free blocks') };
+}
+
+export class BuildError extends Error {
+  constructor(message: string, readonly logFile: string) {
+    super(`${message}\n(full build log: ${logFile})`);
+    this.name = 'BuildError';
+  }
+}
+
+/**
+ * Build (or reuse from cache) the image for a spec name ("python") or spec path ("./my.json").
+ * Needs root (mmdebstrap --mode=root, chroot) and network access to the Debian mirror.
+ */
+export async function buildImage(specRef: string, options: BuildOptions = {}): Promise<BuildResult> {
+  const t0 = Date.now();
+  const init: InitSystem = options.init ?? 'systemd';
+  if (init !== 'systemd' && init !== 'openrc') throw new Error(`init must be "systemd" or "openrc" (got ${JSON.stringify(init)})`);
+  const outDir = options.outDir ?? defaultImagesDir();
+  const agentDir = options.agentDir ?? defaultAgentDir();
+  const epoch = options.epoch ?? (process.env.SOURCE_DATE_EPOCH ? Number(process.env.SOURCE_DATE_EPOCH) : DEFAULT_EPOCH);
+  if (!Number.isInteger(epoch) || epoch < 0) throw new Error(`SOURCE_DATE_EPOCH must be a non-negative integer (got ${epoch})`);
+  const progress = (stage: string, message: string) =>
+    options.onProgress?.({ stage, message, elapsed: Math.round((Date.now() - t0) / 100) / 10 });
+
+  if (!existsSync(join(agentDir, 'runbox-agent.js'))) {
+    throw new Error(`agent bundle not found: ${join(agentDir, 'runbox-agent.js')} (run \`npm run build\`, or pass agentDir)`);
+  }
+  if (typeof process.getuid === 'function' && process.getuid() !== 0) {
+    throw new Error('building an image needs root (mmdebstrap --mode=root and chroot); run as root');
+  }
+
+  const spec = await resolveSpec(specRef);
+  progress('resolve', `${spec.chain.join(' -> ')} (${init})`);
+  const sHash = await specHash(spec);
+  const cacheKey = sha256(JSON.stringify({
+    builder: BUILDER_VERSION, spec: sHash, init, epoch, slack: options.slackMiB ?? 256,
+    agent: await dirDigest(agentDir), guest: await dirDigest(initDir()),
+    // init/images is part of initDir's digest too, which is fine: specs are tiny and rarely change.
+  }));
+
+  const rel = imagePaths(spec.name, init);
+  const rootfsPath = join(outDir, rel.rootfs);
+  const logPath = join(outDir, rel.log);
+  await mkdir(join(outDir, rel.dir), { recursive: true });
+
+  const prior = findImage(await readManifest(outDir), spec.name, init);
+  if (!options.force && prior && prior.cacheKey === cacheKey && existsSync(rootfsPath)
+    && (await stat(rootfsPath)).size === prior.rootfs.size
+    && [prior.kernel, prior.vmlinux, prior.initrd].every((a) => existsSync(join(outDir, a.file)))) {
+    progress('cache', `cache hit ${cacheKey.slice(0, 19)}: ${rel.rootfs}`);
+    return { entry: prior, cached: true, outDir, paths: absPaths(outDir, prior, logPath) };
+  }
+  progress('cache', `building (cache key ${cacheKey.slice(0, 19)})`);
+
+  await removeStaleWorkDirs(join(outDir, '.work'));
+  const log = createWriteStream(logPath, { flags: 'w' });
+  const work = join(outDir, '.work', `${spec.name}-${init}-${process.pid}`);
+  const tree = join(work, 'root');
+  const tmpImage = join(work, 'rootfs.ext4');
+  try {
+    await rm(work, { recursive: true, force: true });
+    await mkdir(work, { recursive: true });
+
+    progress('kernel', 'kernel + initramfs');
+    const kernel = await ensureKernel(kernelCacheDir(), join(outDir, 'kernel'), log, (l) => progress('kernel', l));
+
+    progress('debootstrap', `mmdebstrap bookworm minbase: ${[...basePackages(init), ...spec.packages].join(' ')}`);
+    let lastInfo = 0;
+    await debootstrap({ spec, init, agentDir, root: tree, epoch, log, onInfo: (l) => {
+      // mmdebstrap is chatty: show its stage lines at most every 2 s.
+      if (Date.now() - lastInfo > 2000) { lastInfo = Date.now(); progress('debootstrap', l.slice(0, 120)); }
+    } });
+
+    progress('customize', 'runbox user, agent, services, network, warm-up');
+    await customize({ spec, init, agentDir, root: tree, epoch, log, onInfo: (l) => progress('customize', l) });
+    const packages = await dpkgPackages(tree, log);
+    const languages: Record<string, LanguageInfo> = {};
+    for (const [lang, l] of Object.entries(spec.languages)) {
+      const p = packages.find((x) => x.name === l.package);
+      if (!p) throw new Error(`language ${lang}: package ${l.package} is not installed in the image`);
+      languages[lang] = { package: l.package, version: p.version };
+    }
+    // What the agent (and users) can read about the image from inside it.
+    await writeFile(join(tree, 'etc/runbox/image.json'), JSON.stringify({
+      name: spec.name, init, chain: spec.chain, description: spec.description, languages, env: spec.env,
+    }, null, 2) + '\n');
+    await clampTimes(tree, epoch);
+
+    const usage = await treeUsage(tree);
+    progress('ext4', `mkfs.ext4 -d (${Math.round(usage.bytes / 1048576)} MiB in ${usage.inodes} inodes)`);
+    await makeExt4({ tree, out: tmpImage, usedBytes: usage.bytes, inodes: usage.inodes, slackMiB: options.slackMiB ?? 256,
+      seed: `${spec.name}/${init}`, epoch, log });
+    progress('fsck', 'e2fsck -fn');
+    await checkExt4(tmpImage, log);
+    await rename(tmpImage, rootfsPath);
+
+    progress('manifest', 'hashing artifacts');
+    const blocks = await ext4Blocks(rootfsPath, log);
+    const rootfsArt = await artifactOf(outDir, rel.rootfs);
+    const entry: ImageEntry = {
+      name: spec.name,
+      init,
+      description: spec.description,
+      chain: spec.chain,
+      specHash: sHash,
+      cacheKey,
+      builderVersion: BUILDER_VERSION,
+      builtAt: new Date().toISOString(),
+      buildSeconds: Math.round((Date.now() - t0) / 1000),
+      rootfs: { ...rootfsArt, allocatedBytes: (await fileUsage(rootfsPath)).allocated, blocksUsed: blocks.used, blocksTotal: blocks.total,
+        fsUuid: uuidFrom(`uuid:${spec.name}/${init}`) },
+      kernel: { ...(await artifactOf(outDir, relative(outDir, kernel.vmlinuz))), release: kernel.release, package: kernel.package, packageVersion: kernel.packageVersion },
+      vmlinux: await artifactOf(outDir, relative(outDir, kernel.vmlinux)),
+      initrd: { ...(await artifactOf(outDir, relative(outDir, kernel.initrd))), modules: kernel.modules, builtinDrivers: kernel.builtin },
+      bootArgs: BASE_BOOT_ARGS,
+      languages,
+      env: spec.env,
+      packages,
+    };
+    await upsertImage(outDir, entry);
+    progress('done', `${rel.rootfs} ${Math.round(entry.rootfs.size / 1048576)} MiB, ${blocks.used} blocks used, ${entry.rootfs.id.slice(0, 19)}`);
+    return { entry, cached: false, outDir, paths: absPaths(outDir, entry, logPath) };
+  } catch (e) {
+    throw new BuildError(`building image ${spec.name} (${init}) failed: ${(e as Error).message}`, logPath);
+  } finally {
+    await new Promise<void>((r) => log.end(() => r()));
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+/**
+ * A build killed midway leaves its tree in .work/<name>-<init>-<pid>. Remove those whose process is
+ * gone, unless something is still mounted inside (an interrupted mmdebstrap): never delete through a mount.
+ */
+async function removeStaleWorkDirs(workRoot: string): Promise<void> {
+  if (!existsSync(workRoot)) return;
+  const mounts = await readFile('/proc/mounts', 'utf8').catch(() => '');
+  for (const d of await readdir(workRoot)) {
+    const pid = Number(/-(\d+)$/.exec(d)?.[1]);
+    if (!pid || pid === process.pid) continue;
+    try { process.kill(pid, 0); continue; } catch { /* not running */ }
+    const dir = join(workRoot, d);
+    if (mounts.split('\n').some((l) => l.split(' ')[1]?.startsWith(`${dir}/`))) continue;
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+function absPaths(outDir: string, e: ImageEntry, log: string): BuildResult['paths'] {
+  return {
+    rootfs: join(outDir, e.rootfs.file), kernel: join(outDir, e.kernel.file),
+    vmlinux: join(outDir, e.vmlinux.file), initrd: join(outDir, e.initrd.file), log,
+  };
+}
