@@ -14,6 +14,7 @@ const VERBS: Record<string, Verb> = {
   web: { summary: 'serve a browser terminal for a sandbox', load: () => import('./cli/web.js') },
   image: { summary: 'build, list and verify VM images', load: () => import('./cli/image.js') },
   vm: { summary: 'boot and stop local VMs', load: () => import('./cli/vm.js') },
+  quickstart: { summary: 'build the python image, boot it, run code in it', load: () => import('./cli/quickstart.js') },
 };
 
 const USAGE = `Usage: runbox <command> [options]

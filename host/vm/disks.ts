@@ -1,0 +1,26 @@
+// The VM's disks: a copy-on-write overlay over the image's rootfs (the image stays pristine and
+// bootable by any number of VMs at once) and an optional token disk.
+import { writeFile } from 'node:fs/promises';
+import { runTool } from './run.js';
+import { InvalidArgumentError } from '../errors.js';
+
+/** qcow2 overlay whose reads fall through to the raw rootfs; writes stay in the overlay. */
+export async function createOverlay(backingRootfs: string, overlay: string): Promise<void> {
+  await runTool(['qemu-img', 'create', '-q', '-f', 'qcow2', '-F', 'raw', '-b', backingRootfs, overlay]);
+}
+
+export const TOKEN_DISK_BYTES = 4096;
+
+/**
+ * The token as a small raw disk: its bytes, then NULs to 4 KiB. The guest agent reads /dev/vdb and
+ * trims the NULs; only root (and group disk) can open the device, so user code cannot read it.
+ */
+export async function writeTokenDisk(path: string, token: string): Promise<void> {
+  const bytes = Buffer.from(token, 'utf8');
+  if (bytes.length === 0) throw new InvalidArgumentError('token: must not be empty');
+  if (bytes.length >= TOKEN_DISK_BYTES) throw new InvalidArgumentError(`token: ${bytes.length} bytes; at most ${TOKEN_DISK_BYTES - 1}`);
+  if (bytes.includes(0) || /\s/.test(token)) throw new InvalidArgumentError('token: must not contain NUL or whitespace (the agent trims them)');
+  const disk = Buffer.alloc(TOKEN_DISK_BYTES);
+  bytes.copy(disk);
+  await writeFile(path, disk, { mode: 0o600 });
+}

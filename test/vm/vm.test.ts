@@ -1,0 +1,279 @@
+// Real VMs booted from real images under QEMU (TCG), one at a time. Each describe boots one VM in
+// beforeAll and stops it in afterAll; figures (boot-to-ready, compile vs cached run) are printed.
+import { createHmac } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bootImage, BROKEN, ensureImage, figure, figures, HELLO, IMAGES_DIR, type BootedVm } from './vm-helpers.js';
+import { bootVm, VmBootError } from '../../host/vm/boot.js';
+import { vmsDir } from '../../host/vm/paths.js';
+import { findBootableImage } from '../../host/vm/image.js';
+import { Sandbox } from '../../host/sandbox.js';
+import { AuthenticationError } from '../../host/errors.js';
+import type { InitSystem } from '../../host/image/spec.js';
+
+afterAll(() => {
+  process.stdout.write(`\nVM figures:\n${figures.map((f) => `  ${f}`).join('\n')}\n`);
+});
+
+const MiB = 1 << 20;
+
+/** Every language the manifest says the image has: runs a program that prints 42. */
+async function runsEachLanguage(name: string, init: InitSystem, booted: BootedVm) {
+  const { entry } = await findBootableImage(name, init, IMAGES_DIR);
+  const offered = (await booted.sandbox.languages()).map((l) => l.name);
+  const wanted = Object.keys(entry.languages);
+  expect(wanted.length).toBeGreaterThan(0);
+  for (const language of wanted) {
+    expect(offered).toContain(language);
+    const result = await booted.sandbox.runCode(language, HELLO[language]!, { timeoutMs: 120_000, compileTimeoutMs: 600_000 });
+    expect({ language, status: result.status, stdout: result.stdout, stderr: result.stderr }).toEqual({
+      language,
+      status: 'exited',
+      stdout: '42\n',
+      stderr: '',
+    });
+    figure(`${name}/${init}: ${language} hello ${result.durationMs} ms${result.compile ? ` (compile ${result.compile.durationMs} ms)` : ''}`);
+  }
+}
+
+/** The shell as the run's user: bash -c with a CONSTANT script and values as "$@". */
+async function sh(booted: BootedVm, script: string, ...args: string[]) {
+  return booted.sandbox.exec(['bash', '-c', script, 'sh', ...args], { timeoutMs: 60_000 });
+}
+
+const FIND_AGENT_PID = `for d in /proc/[0-9]*; do
+  if tr '\\0' ' ' < "$d/cmdline" 2>/dev/null | grep -q 'runbox-agent.js'; then
+    if [ "$(stat -c %u "$d")" = 0 ]; then echo "\${d#/proc/}"; fi
+  fi
+done`;
+
+describe('bash image: 1 vCPU, 512 MiB, user-mode network', () => {
+  let booted: BootedVm;
+  beforeAll(async () => {
+    booted = await bootImage('bash', { net: 'user', cpus: 1, memoryMiB: 512 });
+  });
+  afterAll(async () => booted?.stop());
+
+  it('serves with no manual step', async () => {
+    const health = await booted.sandbox.health();
+    expect(health.runAsUser).toBe('runbox');
+    expect(booted.vm.target).toMatch(/^tcp:\/\/127\.0\.0\.1:\d+$/);
+  });
+
+  it("reports the VM's memory and CPUs, not the host's", async () => {
+    const info = await booted.sandbox.systemInfo();
+    expect(info.cpu.cores).toBe(1);
+    expect(info.memory.totalBytes).toBeLessThanOrEqual(512 * MiB);
+    expect(info.memory.totalBytes).toBeGreaterThan(400 * MiB);
+    expect(info.memory.totalBytes).toBeLessThan(os.totalmem() / 2);
+    expect(info.os.kernel).toMatch(/cloud-amd64/);
+  });
+
+  it('runs each of its languages', async () => runsEachLanguage('bash', 'systemd', booted));
+});
+
+describe('python image with a token: isolation, limits, restart (tap network)', () => {
+  const token = `vm-test-${Date.now().toString(36)}`;
+  let booted: BootedVm;
+  beforeAll(async () => {
+    booted = await bootImage('python', { net: 'tap', token, sysrq: true });
+  });
+  afterAll(async () => booted?.stop());
+
+  it('is reached through the namespace forwarder and demands the token', async () => {
+    expect(booted.vm.target).toMatch(/^unix:\/\/.*agent\.sock$/);
+    expect(booted.vm.guestTarget).toBe('tcp://172.16.0.2:5000');
+    const health = await booted.sandbox.health();
+    expect(health.authRequired).toBe(true);
+    const wrong = await Sandbox.connect(booted.vm.target, { token: 'not-the-token' });
+    try {
+      await expect(wrong.languages()).rejects.toBeInstanceOf(AuthenticationError);
+    } finally {
+      await wrong.close();
+    }
+  });
+
+  it("reports the VM's memory, not the host's", async () => {
+    const info = await booted.sandbox.systemInfo();
+    expect(info.memory.totalBytes).toBeLessThanOrEqual(1024 * MiB);
+    expect(info.memory.totalBytes).toBeGreaterThan(800 * MiB);
+    expect(info.cpu.cores).toBe(2);
+  });
+
+  it('runs each of its languages', async () => runsEachLanguage('python', 'systemd', booted));
+
+  it('runs user code as runbox, which cannot read the token disk', async () => {
+    const who = await booted.sandbox.exec(['id', '-un'], { timeoutMs: 30_000 });
+    expect(who.stdout.trim()).toBe('runbox');
+    const uid = await booted.sandbox.runCode('python', 'import os; print(os.getuid(), os.geteuid())', { timeoutMs: 30_000 });
+    expect(uid.stdout.trim()).not.toMatch(/\b0\b/);
+    const read = await booted.sandbox.exec(['cat', '/dev/vdb'], { timeoutMs: 30_000 });
+    expect(read.exitCode).not.toBe(0);
+    expect(read.stderr).toMatch(/Permission denied/);
+    expect(read.stdout).not.toContain(token);
+  });
+
+  it('user code cannot kill the agent (EPERM)', async () => {
+    const pids = (await sh(booted, FIND_AGENT_PID)).stdout.trim().split('\n').filter(Boolean);
+    expect(pids).toHaveLength(1);
+    const kill = await sh(booted, 'kill -9 "$1"', pids[0]!);
+    expect(kill.exitCode).not.toBe(0);
+    expect(kill.stderr).toMatch(/Operation not permitted/);
+    const after = (await sh(booted, FIND_AGENT_PID)).stdout.trim();
+    expect(after).toBe(pids[0]);
+  });
+
+  it('enforces memory and process limits with cgroup v2, as results', async () => {
+    const health = await booted.sandbox.health();
+    expect(health.limitsBackend).toBe('cgroup_v2');
+
+    // The classic bomb; its first shell returns at once, so the script then sleeps while the
+    // orphans multiply against pids.max (the run's end kills them all).
+    const bomb = await booted.sandbox.runCode('bash', ':(){ :|:& };:\nsleep 8\n', { maxProcesses: 64, timeoutMs: 30_000 });
+    expect({ processLimitHit: bomb.run?.processLimitHit, message: bomb.message }).toMatchObject({ processLimitHit: true });
+    figure(`python VM: fork bomb ended as status=${bomb.status}, processLimitHit=${bomb.run?.processLimitHit}, ${bomb.durationMs} ms`);
+
+    const hog = await booted.sandbox.runCode('python', 'chunks = []\nwhile True:\n    chunks.append(bytearray(16 << 20))\n', {
+      memoryBytes: 128 * MiB,
+      timeoutMs: 60_000,
+    });
+    expect(hog.status).toBe('memory_limit');
+    figure(`python VM: memory hog ended as status=${hog.status}, peak ${(hog.peakMemoryBytes / MiB).toFixed(0)} MiB`);
+
+    // The agent kept serving through both.
+    expect((await booted.sandbox.health()).activeRuns).toBe(0);
+    const after = await booted.sandbox.runCode('python', 'print("still here")', { timeoutMs: 30_000 });
+    expect(after.stdout).toBe('still here\n');
+  });
+
+  // How the agent is killed: the Magic SysRq key 'i' on the serial console (a BREAK through QEMU's
+  // console socket), which makes the guest KERNEL send SIGKILL to every process but init. No login,
+  // no agent RPC, no image change: only the boot arg sysrq_always_enabled=1. systemd's Restart=
+  // must bring the agent (and the services killed with it) back.
+  it('comes back after the agent is SIGKILLed', async () => {
+    const before = await booted.sandbox.health();
+    await booted.vm.sysrq('i');
+    const started = Date.now();
+    let back: number | undefined;
+    while (Date.now() - started < 120_000) {
+      try {
+        const health = await booted.sandbox.health({ requestTimeoutMs: 5_000 });
+        if (health.uptimeSeconds < before.uptimeSeconds) {
+          back = Date.now() - started;
+          break;
+        }
+      } catch {
+        // down while it restarts
+      }
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    expect(back).toBeDefined();
+    figure(`python VM: agent answered again ${back} ms after SysRq kill-all`);
+    const log = readFileSync(booted.vm.consoleLog, 'utf8');
+    expect(log).toMatch(/sysrq: Kill All Tasks/);
+    expect(log).toMatch(/runbox-agent\.service: Main process exited, code=killed, status=9\/KILL/);
+    const result = await booted.sandbox.runCode('python', 'print(6 * 7)', { timeoutMs: 30_000 });
+    expect(result.stdout).toBe('42\n');
+  });
+});
+
+describe('nodejs image', () => {
+  let booted: BootedVm;
+  beforeAll(async () => {
+    booted = await bootImage('nodejs');
+  });
+  afterAll(async () => booted?.stop());
+
+  it('runs each of its languages (javascript, typescript)', async () => runsEachLanguage('nodejs', 'systemd', booted));
+});
+
+for (const language of ['go', 'rust'] as const) {
+  describe(`${language} image`, () => {
+    let booted: BootedVm;
+    beforeAll(async () => {
+      booted = await bootImage(language);
+    });
+    afterAll(async () => booted?.stop());
+
+    it('runs its language', async () => runsEachLanguage(language, 'systemd', booted));
+
+    it('reports a compile error as a result', async () => {
+      const result = await booted.sandbox.runCode(language, BROKEN[language]!, { compileTimeoutMs: 600_000 });
+      expect(result.status).toBe('compile_error');
+      expect(result.run).toBeUndefined();
+      expect(result.compile?.stderr).toMatch(language === 'go' ? /undefined: undefinedThing/ : /mismatched types|expected `i32`/);
+    });
+
+    it('a second run of the same source skips the compile (cache)', async () => {
+      const nonce = Date.now().toString(36);
+      const source = HELLO[language]!.replace('6 * 7', `6 * 7 /* ${nonce} */`);
+      const first = await booted.sandbox.runCode(language, source, { compileTimeoutMs: 600_000 });
+      const second = await booted.sandbox.runCode(language, source, { compileTimeoutMs: 600_000 });
+      expect([first.stdout, second.stdout]).toEqual(['42\n', '42\n']);
+      expect(first.compileCached).toBe(false);
+      expect(second.compileCached).toBe(true);
+      figure(`${language}: first run ${first.durationMs} ms (compile ${first.compile?.durationMs ?? '?'} ms), cached run ${second.durationMs} ms`);
+    });
+  });
+}
+
+describe('python-jwt image (a custom image: python + python3-jwt)', () => {
+  let booted: BootedVm;
+  beforeAll(async () => {
+    booted = await bootImage('python-jwt');
+  });
+  afterAll(async () => booted?.stop());
+
+  it('encodes and decodes a JWT', async () => {
+    const program = [
+      'import jwt',
+      'token = jwt.encode({"sub": "runbox", "n": 42}, "s3cret", algorithm="HS256")',
+      'print(token)',
+      'print(jwt.decode(token, "s3cret", algorithms=["HS256"]))',
+    ].join('\n');
+    const result = await booted.sandbox.runCode('python', program, { timeoutMs: 60_000 });
+    expect(result.status).toBe('exited');
+    const [token, decoded] = result.stdout.trim().split('\n');
+    expect(decoded).toBe("{'sub': 'runbox', 'n': 42}");
+    // Check the signature on the host: HMAC-SHA256 over header.payload with the same secret.
+    const [header, payload, signature] = token!.split('.');
+    expect(createHmac('sha256', 's3cret').update(`${header}.${payload}`).digest('base64url')).toBe(signature);
+  });
+});
+
+describe('bash image built with OpenRC', () => {
+  let booted: BootedVm;
+  beforeAll(async () => {
+    booted = await bootImage('bash', { init: 'openrc' });
+  });
+  afterAll(async () => booted?.stop());
+
+  it('boots and serves', async () => {
+    const health = await booted.sandbox.health();
+    expect(health.runAsUser).toBe('runbox');
+    const init = await booted.sandbox.exec(['cat', '/proc/1/comm'], { timeoutMs: 30_000 });
+    expect(init.stdout.trim()).not.toBe('systemd');
+  });
+
+  it('runs each of its languages', async () => runsEachLanguage('bash', 'openrc', booted));
+});
+
+describe('a guest that cannot boot', () => {
+  it('fails fast with its console log and leaves nothing behind', async () => {
+    await ensureImage('bash');
+    mkdirSync(vmsDir(), { recursive: true });
+    const before = readdirSync(vmsDir()).sort();
+    // rdinit= pointing nowhere: the kernel skips the initramfs, cannot mount the root disk without
+    // its virtio modules and panics; panic=-1 and -no-reboot make QEMU exit.
+    const error = await bootVm('bash', { net: 'tap', imagesDir: IMAGES_DIR, extraBootArgs: 'rdinit=/nonexistent' }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(VmBootError);
+    expect((error as VmBootError).message).toMatch(/QEMU ended before the agent answered/);
+    expect(readFileSync((error as VmBootError).consoleLog, 'utf8')).toMatch(/Kernel panic/);
+    rmSync((error as VmBootError).consoleLog, { force: true });
+    expect(readdirSync(vmsDir()).sort()).toEqual(before);
+    const id = /^VM (\w+):/.exec((error as VmBootError).message)![1];
+    expect(execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })).not.toContain(`runbox-${id}`);
+  });
+});
