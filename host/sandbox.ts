@@ -44,10 +44,16 @@ export interface WaitReadyOptions {
   signal?: AbortSignal;
 }
 
+/** Sleeps, waking early on abort; the abort listener is removed either way (waitReady loops). */
 const delay = (ms: number, signal?: AbortSignal) =>
   new Promise<void>((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
   });
 
 export class Sandbox {

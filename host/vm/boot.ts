@@ -2,7 +2,6 @@
 // See docs/vms.md for the contract (networking, disks, clock, stop, figures).
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { setMaxListeners } from 'node:events';
 import { existsSync, openSync, closeSync, readFileSync } from 'node:fs';
 import { mkdir, copyFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -305,8 +304,6 @@ export async function bootVm(imageName: string, options: BootOptions = {}): Prom
     progress('wait', `waiting for Health on ${state.target}`);
     const sandbox = await Sandbox.connect(state.target, { token: options.token });
     const ready = new AbortController();
-    // waitReady adds a listener per retry (host/sandbox.ts delay()); a TCG boot retries ~100 times.
-    setMaxListeners(1_000, ready.signal);
     const onAbort = () => ready.abort();
     options.signal?.addEventListener('abort', onAbort, { once: true });
     void exited.then(() => ready.abort());
