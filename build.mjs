@@ -44,7 +44,8 @@ async function buildAgent() {
     platform: 'node',
     target: 'node18',
     format: 'cjs',
-    minifySyntax: true,
+    // Minified: half the bytes for Node to parse at every boot (seconds under emulation).
+    minify: true,
     legalComments: 'none',
     banner: { js: '#!/usr/bin/env node' },
     define: { RUNBOX_VERSION: JSON.stringify(version) },

@@ -11,7 +11,6 @@ import {
 } from '../proto/gen/runbox/v1/agent_pb.js';
 import type { AgentContext } from './context.js';
 import { AGENT_VERSION } from './version.js';
-import { collectSystemInfo } from './sysinfo.js';
 import { log } from './log.js';
 
 export function agentService(ctx: AgentContext): ImplementationOf<typeof AgentService> {
@@ -40,7 +39,9 @@ export function agentService(ctx: AgentContext): ImplementationOf<typeof AgentSe
       );
     },
     systemInfo: (_call, callback) => {
-      collectSystemInfo().then(
+      // Loaded on first use: systeminformation is the largest module in the bundle and
+      // most sandboxes never ask, so the agent starts faster without it.
+      import('./sysinfo.js').then(({ collectSystemInfo }) => collectSystemInfo()).then(
         (info) => callback(null, info),
         (error: Error) => {
           log.error('sysinfo.failed', { error: error.message });
