@@ -173,8 +173,13 @@ function serveStream(call: Call, registry: ShellRegistry): void {
       case 'detach':
         finish();
         return;
+      case 'terminate':
+        // The pty's exit then ends this stream with `exited`, like any other exit.
+        log.info('shell.terminate', { session: s.id });
+        s.hangUp();
+        return;
       default:
-        throw invalidArgument(`${event.case ?? 'an empty event'}: only the first ShellRequest may start or attach; later ones are input, resize, signal or detach`);
+        throw invalidArgument(`${event.case ?? 'an empty event'}: only the first ShellRequest may start or attach; later ones are input, resize, signal, detach or terminate`);
     }
   }
 

@@ -7,6 +7,7 @@ import {
   ListShellsRequestSchema,
   ShellAttachSchema,
   ShellDetachSchema,
+  ShellTerminateSchema,
   ShellRequestSchema,
   ShellResizeSchema,
   ShellService,
@@ -128,11 +129,19 @@ export class ShellHandle {
   }
 
   /**
-   * Sends a signal (default SIGHUP) to the terminal's foreground process group: the running
-   * job, or the shell itself at its prompt (SIGHUP there ends the shell and the session).
+   * Sends a signal to the terminal's foreground process group: the running job, or the
+   * shell itself at its prompt. `signal('SIGINT')` is what Ctrl-C does.
    */
-  kill(signal: string = 'SIGHUP'): void {
-    this.#send({ case: 'signal', value: signal }, 'kill');
+  signal(name: string): void {
+    this.#send({ case: 'signal', value: name }, 'signal');
+  }
+
+  /**
+   * Ends the whole session now: every process in it gets SIGHUP (and SIGCONT), then SIGKILL
+   * shortly after, whatever is in the foreground. `wait()` then resolves with the exit.
+   */
+  kill(): void {
+    this.#send({ case: 'terminate', value: create(ShellTerminateSchema) }, 'kill');
   }
 
   /** Resolves with the shell's exit; rejects if the stream ends first (see the class comment). */

@@ -54,10 +54,14 @@ export async function eventually(condition: () => boolean | Promise<boolean>, wh
   }
 }
 
+/**
+ * Whether pid is a running process. A zombie counts as gone: it is dead, only not reaped
+ * (on a host whose PID 1 does not reap orphans, killed jobs stay zombies).
+ */
 export function processAlive(pid: number): boolean {
   try {
-    process.kill(pid, 0);
-    return true;
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
   } catch {
     return false;
   }

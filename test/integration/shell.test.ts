@@ -104,7 +104,7 @@ describe('shell', () => {
     // (bash drops the rest of a command line whose job died of SIGINT: the status is asked for separately)
     sh.write('sleep 100\n');
     await eventually(() => foregroundCommand(sh.pid) === 'sleep', 'sleep to be in the foreground');
-    sh.kill('SIGINT');
+    sh.signal('SIGINT');
     sh.write('echo "after=$?"\n');
     await out.waitFor(/after=130/);
     const mark = out.mark();
@@ -114,12 +114,25 @@ describe('shell', () => {
     sh.write('echo "again=$?"\n');
     await out.waitForAfter(mark, /again=130/);
     // At the prompt the shell itself is the foreground: SIGHUP ends it.
-    sh.kill();
+    sh.signal('SIGHUP');
     expect(await sh.wait()).toMatchObject({ signal: 'SIGHUP' });
 
     const killed = await sb.shell({ command: ['/bin/sleep', '100'] });
-    killed.kill('SIGTERM');
+    killed.signal('SIGTERM');
     expect(await killed.wait()).toMatchObject({ signal: 'SIGTERM' });
+  });
+
+  it('kill() ends the whole session, even with a job in the foreground and one in the background', async () => {
+    const sh = await sb.shell();
+    const out = screen(sh);
+    sh.write('sleep 1000 & echo "bg=$!"\n');
+    const bg = Number((await out.waitFor(/bg=(\d+)/))![1]);
+    sh.write('sleep 1001\n');
+    await eventually(() => foregroundCommand(sh.pid) === 'sleep', 'sleep in the foreground');
+    sh.kill();
+    expect(await sh.wait()).toMatchObject({ signal: 'SIGHUP' });
+    await eventually(() => !processAlive(bg), 'the background job to be gone');
+    expect((await sb.shells.list()).some((s) => s.id === sh.id)).toBe(false);
   });
 
   it('keeps several sessions at once and lists them', async () => {

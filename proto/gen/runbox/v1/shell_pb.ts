@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file runbox/v1/shell.proto.
  */
 export const file_runbox_v1_shell: GenFile = /*@__PURE__*/
-  fileDesc("ChVydW5ib3gvdjEvc2hlbGwucHJvdG8SCXJ1bmJveC52MSKtAQoKU2hlbGxTdGFydBIMCgRjb2xzGAEgASgNEgwKBHJvd3MYAiABKA0SDwoHY29tbWFuZBgDIAMoCRIrCgNlbnYYBCADKAsyHi5ydW5ib3gudjEuU2hlbGxTdGFydC5FbnZFbnRyeRILCgNjd2QYBSABKAkSDAoEdGVybRgGIAEoCRoqCghFbnZFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIiEKC1NoZWxsQXR0YWNoEhIKCnNlc3Npb25faWQYASABKAkiKQoLU2hlbGxSZXNpemUSDAoEY29scxgBIAEoDRIMCgRyb3dzGAIgASgNIg0KC1NoZWxsRGV0YWNoIuABCgxTaGVsbFJlcXVlc3QSJgoFc3RhcnQYASABKAsyFS5ydW5ib3gudjEuU2hlbGxTdGFydEgAEigKBmF0dGFjaBgCIAEoCzIWLnJ1bmJveC52MS5TaGVsbEF0dGFjaEgAEg8KBWlucHV0GAMgASgMSAASKAoGcmVzaXplGAQgASgLMhYucnVuYm94LnYxLlNoZWxsUmVzaXplSAASEAoGc2lnbmFsGAUgASgJSAASKAoGZGV0YWNoGAYgASgLMhYucnVuYm94LnYxLlNoZWxsRGV0YWNoSABCBwoFZXZlbnQiWAoLU2hlbGxPcGVuZWQSEgoKc2Vzc2lvbl9pZBgBIAEoCRILCgNwaWQYAiABKA0SDgoGcmVwbGF5GAMgASgMEhgKEHJlcGxheV90cnVuY2F0ZWQYBCABKAgiMAoLU2hlbGxFeGl0ZWQSEQoJZXhpdF9jb2RlGAEgASgFEg4KBnNpZ25hbBgCIAEoCSJ+Cg1TaGVsbFJlc3BvbnNlEigKBm9wZW5lZBgBIAEoCzIWLnJ1bmJveC52MS5TaGVsbE9wZW5lZEgAEhAKBm91dHB1dBgCIAEoDEgAEigKBmV4aXRlZBgDIAEoCzIWLnJ1bmJveC52MS5TaGVsbEV4aXRlZEgAQgcKBWV2ZW50IhMKEUxpc3RTaGVsbHNSZXF1ZXN0Im4KDFNoZWxsU2Vzc2lvbhISCgpzZXNzaW9uX2lkGAEgASgJEgsKA3BpZBgCIAEoDRIMCgRjb2xzGAMgASgNEgwKBHJvd3MYBCABKA0SEAoIYXR0YWNoZWQYBSABKAgSDwoHY29tbWFuZBgGIAMoCSI/ChJMaXN0U2hlbGxzUmVzcG9uc2USKQoIc2Vzc2lvbnMYASADKAsyFy5ydW5ib3gudjEuU2hlbGxTZXNzaW9uMpkBCgxTaGVsbFNlcnZpY2USPgoFU2hlbGwSFy5ydW5ib3gudjEuU2hlbGxSZXF1ZXN0GhgucnVuYm94LnYxLlNoZWxsUmVzcG9uc2UoATABEkkKCkxpc3RTaGVsbHMSHC5ydW5ib3gudjEuTGlzdFNoZWxsc1JlcXVlc3QaHS5ydW5ib3gudjEuTGlzdFNoZWxsc1Jlc3BvbnNlYgZwcm90bzM");
+  fileDesc("ChVydW5ib3gvdjEvc2hlbGwucHJvdG8SCXJ1bmJveC52MSKtAQoKU2hlbGxTdGFydBIMCgRjb2xzGAEgASgNEgwKBHJvd3MYAiABKA0SDwoHY29tbWFuZBgDIAMoCRIrCgNlbnYYBCADKAsyHi5ydW5ib3gudjEuU2hlbGxTdGFydC5FbnZFbnRyeRILCgNjd2QYBSABKAkSDAoEdGVybRgGIAEoCRoqCghFbnZFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIiEKC1NoZWxsQXR0YWNoEhIKCnNlc3Npb25faWQYASABKAkiKQoLU2hlbGxSZXNpemUSDAoEY29scxgBIAEoDRIMCgRyb3dzGAIgASgNIg0KC1NoZWxsRGV0YWNoIhAKDlNoZWxsVGVybWluYXRlIpACCgxTaGVsbFJlcXVlc3QSJgoFc3RhcnQYASABKAsyFS5ydW5ib3gudjEuU2hlbGxTdGFydEgAEigKBmF0dGFjaBgCIAEoCzIWLnJ1bmJveC52MS5TaGVsbEF0dGFjaEgAEg8KBWlucHV0GAMgASgMSAASKAoGcmVzaXplGAQgASgLMhYucnVuYm94LnYxLlNoZWxsUmVzaXplSAASEAoGc2lnbmFsGAUgASgJSAASKAoGZGV0YWNoGAYgASgLMhYucnVuYm94LnYxLlNoZWxsRGV0YWNoSAASLgoJdGVybWluYXRlGAcgASgLMhkucnVuYm94LnYxLlNoZWxsVGVybWluYXRlSABCBwoFZXZlbnQiWAoLU2hlbGxPcGVuZWQSEgoKc2Vzc2lvbl9pZBgBIAEoCRILCgNwaWQYAiABKA0SDgoGcmVwbGF5GAMgASgMEhgKEHJlcGxheV90cnVuY2F0ZWQYBCABKAgiMAoLU2hlbGxFeGl0ZWQSEQoJZXhpdF9jb2RlGAEgASgFEg4KBnNpZ25hbBgCIAEoCSJ+Cg1TaGVsbFJlc3BvbnNlEigKBm9wZW5lZBgBIAEoCzIWLnJ1bmJveC52MS5TaGVsbE9wZW5lZEgAEhAKBm91dHB1dBgCIAEoDEgAEigKBmV4aXRlZBgDIAEoCzIWLnJ1bmJveC52MS5TaGVsbEV4aXRlZEgAQgcKBWV2ZW50IhMKEUxpc3RTaGVsbHNSZXF1ZXN0Im4KDFNoZWxsU2Vzc2lvbhISCgpzZXNzaW9uX2lkGAEgASgJEgsKA3BpZBgCIAEoDRIMCgRjb2xzGAMgASgNEgwKBHJvd3MYBCABKA0SEAoIYXR0YWNoZWQYBSABKAgSDwoHY29tbWFuZBgGIAMoCSI/ChJMaXN0U2hlbGxzUmVzcG9uc2USKQoIc2Vzc2lvbnMYASADKAsyFy5ydW5ib3gudjEuU2hlbGxTZXNzaW9uMpkBCgxTaGVsbFNlcnZpY2USPgoFU2hlbGwSFy5ydW5ib3gudjEuU2hlbGxSZXF1ZXN0GhgucnVuYm94LnYxLlNoZWxsUmVzcG9uc2UoATABEkkKCkxpc3RTaGVsbHMSHC5ydW5ib3gudjEuTGlzdFNoZWxsc1JlcXVlc3QaHS5ydW5ib3gudjEuTGlzdFNoZWxsc1Jlc3BvbnNlYgZwcm90bzM");
 
 /**
  * @generated from message runbox.v1.ShellStart
@@ -115,6 +115,23 @@ export const ShellDetachSchema: GenMessage<ShellDetach> = /*@__PURE__*/
   messageDesc(file_runbox_v1_shell, 3);
 
 /**
+ * Terminate hangs up the whole session now, as when its grace period runs out: SIGHUP
+ * (and SIGCONT) to every process of the session, SIGKILL shortly after. The stream then
+ * ends with `exited`.
+ *
+ * @generated from message runbox.v1.ShellTerminate
+ */
+export type ShellTerminate = Message<"runbox.v1.ShellTerminate"> & {
+};
+
+/**
+ * Describes the message runbox.v1.ShellTerminate.
+ * Use `create(ShellTerminateSchema)` to create a new message.
+ */
+export const ShellTerminateSchema: GenMessage<ShellTerminate> = /*@__PURE__*/
+  messageDesc(file_runbox_v1_shell, 4);
+
+/**
  * @generated from message runbox.v1.ShellRequest
  */
 export type ShellRequest = Message<"runbox.v1.ShellRequest"> & {
@@ -159,6 +176,12 @@ export type ShellRequest = Message<"runbox.v1.ShellRequest"> & {
      */
     value: ShellDetach;
     case: "detach";
+  } | {
+    /**
+     * @generated from field: runbox.v1.ShellTerminate terminate = 7;
+     */
+    value: ShellTerminate;
+    case: "terminate";
   } | { case: undefined; value?: undefined };
 };
 
@@ -167,7 +190,7 @@ export type ShellRequest = Message<"runbox.v1.ShellRequest"> & {
  * Use `create(ShellRequestSchema)` to create a new message.
  */
 export const ShellRequestSchema: GenMessage<ShellRequest> = /*@__PURE__*/
-  messageDesc(file_runbox_v1_shell, 4);
+  messageDesc(file_runbox_v1_shell, 5);
 
 /**
  * @generated from message runbox.v1.ShellOpened
@@ -203,7 +226,7 @@ export type ShellOpened = Message<"runbox.v1.ShellOpened"> & {
  * Use `create(ShellOpenedSchema)` to create a new message.
  */
 export const ShellOpenedSchema: GenMessage<ShellOpened> = /*@__PURE__*/
-  messageDesc(file_runbox_v1_shell, 5);
+  messageDesc(file_runbox_v1_shell, 6);
 
 /**
  * @generated from message runbox.v1.ShellExited
@@ -227,7 +250,7 @@ export type ShellExited = Message<"runbox.v1.ShellExited"> & {
  * Use `create(ShellExitedSchema)` to create a new message.
  */
 export const ShellExitedSchema: GenMessage<ShellExited> = /*@__PURE__*/
-  messageDesc(file_runbox_v1_shell, 6);
+  messageDesc(file_runbox_v1_shell, 7);
 
 /**
  * @generated from message runbox.v1.ShellResponse
@@ -262,7 +285,7 @@ export type ShellResponse = Message<"runbox.v1.ShellResponse"> & {
  * Use `create(ShellResponseSchema)` to create a new message.
  */
 export const ShellResponseSchema: GenMessage<ShellResponse> = /*@__PURE__*/
-  messageDesc(file_runbox_v1_shell, 7);
+  messageDesc(file_runbox_v1_shell, 8);
 
 /**
  * @generated from message runbox.v1.ListShellsRequest
@@ -275,7 +298,7 @@ export type ListShellsRequest = Message<"runbox.v1.ListShellsRequest"> & {
  * Use `create(ListShellsRequestSchema)` to create a new message.
  */
 export const ListShellsRequestSchema: GenMessage<ListShellsRequest> = /*@__PURE__*/
-  messageDesc(file_runbox_v1_shell, 8);
+  messageDesc(file_runbox_v1_shell, 9);
 
 /**
  * @generated from message runbox.v1.ShellSession
@@ -317,7 +340,7 @@ export type ShellSession = Message<"runbox.v1.ShellSession"> & {
  * Use `create(ShellSessionSchema)` to create a new message.
  */
 export const ShellSessionSchema: GenMessage<ShellSession> = /*@__PURE__*/
-  messageDesc(file_runbox_v1_shell, 9);
+  messageDesc(file_runbox_v1_shell, 10);
 
 /**
  * @generated from message runbox.v1.ListShellsResponse
@@ -334,7 +357,7 @@ export type ListShellsResponse = Message<"runbox.v1.ListShellsResponse"> & {
  * Use `create(ListShellsResponseSchema)` to create a new message.
  */
 export const ListShellsResponseSchema: GenMessage<ListShellsResponse> = /*@__PURE__*/
-  messageDesc(file_runbox_v1_shell, 10);
+  messageDesc(file_runbox_v1_shell, 11);
 
 /**
  * ShellService opens interactive shells on a pseudo-terminal. A session outlives
@@ -346,7 +369,7 @@ export const ListShellsResponseSchema: GenMessage<ListShellsResponse> = /*@__PUR
 export const ShellService: GenService<{
   /**
    * Shell opens or attaches to a session. First request: start or attach; then
-   * input, resize, signal or detach.
+   * input, resize, signal, detach or terminate.
    *
    * @generated from rpc runbox.v1.ShellService.Shell
    */
