@@ -7,6 +7,7 @@ import type { Killable } from '../context.js';
 import { log } from '../log.js';
 import { FROM_WORKER, FrameReader, TO_WORKER, frame, jsonFrame, type WorkerFailure } from './protocol.js';
 import { fileWorkerMain } from './worker.js';
+import { makeOomKillable } from '../oom.js';
 
 /** A worker with nothing to do exits after this long; the next op starts a new one. */
 const IDLE_EXIT_MS = 30_000;
@@ -107,6 +108,7 @@ export class FileWorker implements Killable {
       env: { HOME: this.user.home, USER: this.user.name, PATH: '/usr/bin:/bin', LANG: 'C.UTF-8' },
     });
     this.#child = child;
+    makeOomKillable(child.pid);
     const reader = new FrameReader((id, kind, payload) => this.#ops.get(id)?.frame(kind, payload));
     child.stdout!.on('data', (chunk: Buffer) => reader.push(chunk));
     child.stderr!.setEncoding('utf8').on('data', (text: string) => log.warn('files.worker_stderr', { text: text.trim().slice(0, 500) }));

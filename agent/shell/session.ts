@@ -8,6 +8,7 @@ import type { RunAsUser } from '../users.js';
 import { RingBuffer } from './ring-buffer.js';
 import { foregroundGroup, hangUpSession } from './process-group.js';
 import { signalName, type StartRequest } from './validate.js';
+import { makeOomKillable } from '../oom.js';
 
 export const REPLAY_BYTES = 64 * 1024;
 /** Between SIGHUP and SIGKILL when a session is hung up. */
@@ -94,6 +95,7 @@ export class ShellSession {
         ...asUser,
       }),
     );
+    makeOomKillable(this.#pty.pid);
     this.#pty.onData((data) => this.#onOutput(data as unknown as Buffer));
     this.#pty.onExit(({ exitCode, signal }) => {
       this.#exit = { exitCode, signal: signalName(signal) };
