@@ -4,7 +4,7 @@ import { cp, mkdir, readdir, writeFile, chmod, chown, symlink, rm, lstat, lutime
 import type { WriteStream } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { run } from './exec.js';
-import type { InitSystem, ResolvedSpec } from './spec.js';
+import type { InitSystem, PathFilter, ResolvedSpec } from './spec.js';
 import { initDir } from './paths.js';
 
 export const RUNBOX_UID = 1000;
@@ -46,6 +46,24 @@ export interface RootfsOptions {
   onInfo: (line: string) => void;
 }
 
+/**
+ * Paths dpkg never unpacks in any image (a spec can re-include with `includePaths`). dpkg matches with
+ * fnmatch without FNM_PATHNAME (a `*` crosses `/`) and the last matching filter wins.
+ */
+export const DEFAULT_PATH_FILTERS: PathFilter[] = [
+  // Docs, man pages, translations: nobody reads them in a sandbox. Copyright files stay (licence terms).
+  { action: 'exclude', glob: '/usr/share/doc/*' }, { action: 'include', glob: '/usr/share/doc/*/copyright' },
+  ...['man', 'locale', 'info', 'lintian', 'linda', 'bug'].map((d): PathFilter => ({ action: 'exclude', glob: `/usr/share/${d}/*` })),
+  // Leap-second ("right/") copies of every zone: no libc or language runtime uses them by default.
+  { action: 'exclude', glob: '/usr/share/zoneinfo/right/*' },
+  // glibc's iconv modules (8 MB, mostly CJK/EBCDIC tables) serve only C programs calling iconv(3); Python,
+  // Node and Go carry their own codecs. UTF-8/16/32, UCS and ASCII are built into libc; keep the common
+  // single-byte Western and Cyrillic ones.
+  { action: 'exclude', glob: '/usr/lib/x86_64-linux-gnu/gconv/*.so' },
+  ...['UTF-*', 'UNICODE', 'ISO8859-*', 'CP125?', 'KOI8-*', 'IBM437', 'IBM850'].map((m): PathFilter =>
+    ({ action: 'include', glob: `/usr/lib/x86_64-linux-gnu/gconv/${m}.so` })),
+];
+
 function buildEnv(epoch: number): NodeJS.ProcessEnv {
   return {
     PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
@@ -55,7 +73,7 @@ function buildEnv(epoch: number): NodeJS.ProcessEnv {
   };
 }
 
-/** mmdebstrap: bookworm + updates + security (+ backports), no recommends, no docs/man/locales. */
+/** mmdebstrap: bookworm + updates + security (+ backports), no recommends, dpkg path filters (defaults + spec). */
 export async function debootstrap(o: RootfsOptions): Promise<void> {
   const sources = [
     `deb ${MIRROR} bookworm main`,
@@ -70,9 +88,7 @@ export async function debootstrap(o: RootfsOptions): Promise<void> {
     '--hook-dir=/usr/share/mmdebstrap/hooks/merged-usr',
     '--aptopt=APT::Install-Recommends "false"', '--aptopt=APT::Install-Suggests "false"',
     '--aptopt=Acquire::Languages "none"',
-    '--dpkgopt=path-exclude=/usr/share/doc/*', '--dpkgopt=path-include=/usr/share/doc/*/copyright',
-    '--dpkgopt=path-exclude=/usr/share/man/*', '--dpkgopt=path-exclude=/usr/share/locale/*',
-    '--dpkgopt=path-exclude=/usr/share/info/*', '--dpkgopt=path-exclude=/usr/share/lintian/*',
+    ...[...DEFAULT_PATH_FILTERS, ...o.spec.pathFilters].map((f) => `--dpkgopt=path-${f.action}=${f.glob}`),
     `--include=${include.join(',')}`,
     'bookworm', o.root, ...sources,
   ];
@@ -142,9 +158,35 @@ export async function customize(o: RootfsOptions): Promise<void> {
   }
   for (const w of spec.warmup) await warmup(o, w.argv, w.cwd, { ...spec.env, ...w.env });
 
-  // Build-time leftovers that would differ between two builds.
+  await removeApt(o);
+  // Build-time leftovers that would differ between two builds, and dpkg/debconf's backup copies.
   await rm(g('/var/cache/ldconfig/aux-cache'), { force: true });
-  for (const f of ['/etc/passwd-', '/etc/group-', '/etc/shadow-', '/etc/gshadow-', '/etc/subuid-', '/etc/subgid-']) await rm(g(f), { force: true });
+  for (const f of ['/etc/passwd-', '/etc/group-', '/etc/shadow-', '/etc/gshadow-', '/etc/subuid-', '/etc/subgid-',
+    '/var/lib/dpkg/status-old', '/var/lib/dpkg/diversions-old', '/var/cache/debconf/config.dat-old',
+    '/var/cache/debconf/templates.dat-old', '/var/cache/debconf/passwords.dat-old']) await rm(g(f), { force: true });
+}
+
+// apt is only needed to build the tree: in the VM user code runs unprivileged (apt-get install cannot work)
+// and the package lists are empty. dpkg stays (the package database describes the image).
+const APT_PACKAGES = ['apt', 'libapt-pkg6.0', 'debian-archive-keyring', 'gpgv'];
+
+/** Purge apt and its own dependencies, unless a package the spec asked for depends on them. */
+async function removeApt(o: RootfsOptions): Promise<void> {
+  const installed = new Set((await chroot(o, ['dpkg-query', '-W', '-f', '${Package}\t${db:Status-Abbrev}\n'])).split('\n')
+    .map((l) => l.split('\t')).filter((f) => f[1]?.startsWith('ii')).map((f) => f[0]!));
+  const targets = APT_PACKAGES.filter((p) => installed.has(p));
+  if (targets.length === 0) return;
+  try {
+    await chroot(o, ['dpkg', '--simulate', '--purge', ...targets]);
+  } catch {
+    o.onInfo(`keeping apt: an installed package depends on one of ${targets.join(', ')} (see build.log)`);
+    return;
+  }
+  await chroot(o, ['dpkg', '--purge', ...targets]);
+  // dpkg logs wall-clock times; mmdebstrap leaves no dpkg.log either (reproducible builds).
+  await rm(join(o.root, '/var/log/dpkg.log'), { force: true });
+  // Directories apt's packages do not own (mmdebstrap's sources.list, empty lists and caches).
+  for (const d of ['/etc/apt', '/var/lib/apt', '/var/cache/apt', '/var/log/apt']) await rm(join(o.root, d), { recursive: true, force: true });
 }
 
 async function chownParents(root: string, path: string, uid: number): Promise<void> {

@@ -40,6 +40,16 @@ export interface ImageSpecFile {
   env?: Record<string, string>;
   files?: FileSpec[];
   warmup?: WarmupSpec[];
+  /** dpkg path globs never unpacked into this image (and its children), e.g. tool binaries nobody runs. */
+  excludePaths?: string[];
+  /** dpkg path globs unpacked after all, overriding an exclude from a parent spec or the builder's defaults. */
+  includePaths?: string[];
+}
+
+/** One dpkg path filter; dpkg applies them in order and the last match wins. */
+export interface PathFilter {
+  action: 'exclude' | 'include';
+  glob: string;
 }
 
 /** A spec with its `extends` chain merged (parents first). */
@@ -54,6 +64,8 @@ export interface ResolvedSpec {
   env: Record<string, string>;
   files: FileSpec[];
   warmup: WarmupSpec[];
+  /** Path filters in chain order (each spec's excludes, then its includes), after the builder's defaults. */
+  pathFilters: PathFilter[];
 }
 
 export class SpecError extends Error {
@@ -68,7 +80,10 @@ const NAME_RE = /^[a-z0-9][a-z0-9._-]{0,62}$/;
 const PKG_RE = /^[a-z0-9][a-z0-9+.-]+$/;
 const ENV_KEY_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const MODE_RE = /^0?[0-7]{3,4}$/;
-const KNOWN_KEYS = new Set(['name', 'extends', 'description', 'backports', 'packages', 'languages', 'env', 'files', 'warmup']);
+// dpkg glob: absolute, fnmatch metacharacters allowed, nothing that could break the dpkg.cfg line mmdebstrap writes.
+const GLOB_RE = /^\/[A-Za-z0-9._+@*?[\]\/-]+$/;
+const KNOWN_KEYS = new Set(['name', 'extends', 'description', 'backports', 'packages', 'languages', 'env', 'files', 'warmup',
+  'excludePaths', 'includePaths']);
 
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -101,6 +116,16 @@ function envRecord(where: string, field: string, v: unknown): Record<string, str
     out[k] = val;
   }
   return out;
+}
+
+function globArray(where: string, field: string, v: unknown): string[] {
+  const globs = stringArray(where, field, v);
+  for (const g of globs) {
+    if (!GLOB_RE.test(g) || g.split('/').includes('..')) {
+      throw new SpecError(where, `"${field}" entry ${JSON.stringify(g)} must be an absolute dpkg path glob (letters, digits, . _ + @ - / * ? [ ])`);
+    }
+  }
+  return globs;
 }
 
 /** Validate the parsed JSON of one spec file (no `extends` resolution). */
@@ -173,6 +198,8 @@ export function validateSpecFile(where: string, raw: unknown): ImageSpecFile {
     env: envRecord(where, 'env', raw.env),
     files,
     warmup,
+    excludePaths: globArray(where, 'excludePaths', raw.excludePaths),
+    includePaths: globArray(where, 'includePaths', raw.includePaths),
   };
 }
 
@@ -225,6 +252,7 @@ export async function resolveSpec(ref: string): Promise<ResolvedSpec> {
     env: {},
     files: [],
     warmup: [],
+    pathFilters: [],
   };
   for (const s of chain) {
     out.backports ||= s.backports ?? false;
@@ -237,6 +265,8 @@ export async function resolveSpec(ref: string): Promise<ResolvedSpec> {
       out.files.push(f);
     }
     out.warmup.push(...(s.warmup ?? []));
+    for (const glob of s.excludePaths ?? []) out.pathFilters.push({ action: 'exclude', glob });
+    for (const glob of s.includePaths ?? []) out.pathFilters.push({ action: 'include', glob });
   }
   return out;
 }

@@ -87,6 +87,9 @@ describe.skipIf(!isRoot || !existsSync(path.join(AGENT_DIR, 'runbox-agent.js')))
         expect(entry.vmlinux.id).toBe(`sha256:${sha(r.paths.vmlinux)}`);
         expect(entry.init).toBe(img.init);
         expect(entry.packages.find((p) => p.name === 'nodejs')?.version).toMatch(/^18\./);
+        // apt is purged after the build (user code cannot use it); dpkg and its database stay.
+        expect(entry.packages.map((p) => p.name)).not.toContain('apt');
+        expect(entry.packages.map((p) => p.name)).toContain('dpkg');
         for (const [lang, info] of Object.entries(entry.languages)) {
           expect(info.version, lang).toMatch(/^\d/);
           expect(entry.packages.find((p) => p.name === info.package)?.version).toBe(info.version);
