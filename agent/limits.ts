@@ -26,6 +26,20 @@ export interface CgroupStats {
   processLimitHit: boolean;
 }
 
+/** The counters a memory watcher samples while a stage runs (see run/memory-watch.ts). */
+export interface MemorySample {
+  /** memory.events `max`: times the cgroup's usage hit memory.max and the kernel had to reclaim. */
+  atLimitEvents: number;
+  /** memory.events `oom`: times reclaim failed at the limit and the kernel went for an OOM kill. */
+  oomEvents: number;
+  /** memory.events `oom_kill` + `oom_group_kill`: OOM kills that actually happened. */
+  oomKills: number;
+  /** memory.pressure `full total=`: µs during which every task of the cgroup was stalled on memory; undefined without PSI. */
+  fullStallUs: number | undefined;
+  /** memory.stat workingset refaults: evicted pages read back in (file + anon); undefined when absent. */
+  refaults: number | undefined;
+}
+
 /** One stage's cgroup. */
 export interface RunCgroup {
   readonly path: string;
@@ -35,6 +49,8 @@ export interface RunCgroup {
   killAll(): Promise<void>;
   /** Reads the stats; call after killAll. */
   stats(): CgroupStats;
+  /** Reads the memory counters; cheap (three small cgroupfs reads). */
+  memorySample(): MemorySample;
   /** Removes the (empty) cgroup. Never throws. */
   remove(): void;
 }
@@ -72,6 +88,19 @@ function readKeyed(file: string): Map<string, number> {
     /* file absent on this kernel */
   }
   return values;
+}
+
+/**
+ * The `full ... total=<µs>` field of a PSI file. Undefined when the kernel has no PSI
+ * (CONFIG_PSI off, or booted with psi=0: then the file is absent or reading it fails).
+ */
+function readFullStall(file: string): number | undefined {
+  try {
+    const total = /^full .*\btotal=(\d+)/m.exec(readFileSync(file, 'utf8'))?.[1];
+    return total === undefined ? undefined : Number(total);
+  } catch {
+    return undefined;
+  }
 }
 
 function readNumber(file: string): number {
@@ -165,6 +194,21 @@ class StageCgroup implements RunCgroup {
       peakMemoryBytes: readNumber(path.join(this.path, 'memory.peak')),
       oomKilled: (memoryEvents.get('oom_kill') ?? 0) > 0 || (memoryEvents.get('oom_group_kill') ?? 0) > 0,
       processLimitHit: (pidsEvents.get('max') ?? 0) > 0,
+    };
+  }
+
+  memorySample(): MemorySample {
+    const stat = readKeyed(path.join(this.path, 'memory.stat'));
+    const file = stat.get('workingset_refault_file');
+    const anon = stat.get('workingset_refault_anon');
+    const older = stat.get('workingset_refault'); // before Linux 5.9: one counter
+    const events = readKeyed(path.join(this.path, 'memory.events'));
+    return {
+      atLimitEvents: events.get('max') ?? 0,
+      oomEvents: events.get('oom') ?? 0,
+      oomKills: (events.get('oom_kill') ?? 0) + (events.get('oom_group_kill') ?? 0),
+      fullStallUs: readFullStall(path.join(this.path, 'memory.pressure')),
+      refaults: file !== undefined || anon !== undefined ? (file ?? 0) + (anon ?? 0) : older,
     };
   }
 

@@ -10,6 +10,8 @@ import type { LimitsBackend, RunCgroup, CgroupStats, StageLimits } from '../limi
 import type { RunAsUser } from '../users.js';
 import { CappedOutput } from './output.js';
 import { killTree, MARKER_VARIABLE, signalTree } from './kill.js';
+import { watchMemory } from './memory-watch.js';
+import { makeOomKillable } from '../oom.js';
 
 export type StreamName = 'stdout' | 'stderr';
 
@@ -46,6 +48,9 @@ const GATE = 'if [ -n "$1" ]; then cd -- "$1" || exit 126; fi; if [ "$2" = wait 
 /** How long output pipes may stay open after the tree is dead before they are cut. */
 const DRAIN_GRACE_MS = 5_000;
 
+/** How runbox itself can end a stage before its main process exits. */
+type EndStatus = Status.TIMED_OUT | Status.CANCELLED | Status.MEMORY_LIMIT;
+
 const needsUserSwitch = (user: RunAsUser) => process.getuid?.() === 0 && user.uid !== 0;
 
 export class RunningStage {
@@ -55,7 +60,7 @@ export class RunningStage {
   #backend: LimitsBackend;
   #child: ChildProcess | undefined;
   #cgroup: RunCgroup | undefined;
-  #end: { status: Status.TIMED_OUT | Status.CANCELLED; message: string } | undefined;
+  #end: { status: EndStatus; message: string } | undefined;
   #mainExited = false;
   #stdinOpen: boolean;
 
@@ -98,7 +103,7 @@ export class RunningStage {
     this.#terminate(Status.CANCELLED, message);
   }
 
-  #terminate(status: Status.TIMED_OUT | Status.CANCELLED, message: string): void {
+  #terminate(status: EndStatus, message: string): void {
     if (this.#mainExited || this.#end) return;
     this.#end = { status, message };
     void this.#killAll();
@@ -149,6 +154,11 @@ export class RunningStage {
       const error = await spawnError;
       return this.#spawnFailure(error, performance.now() - startedAt);
     }
+    // The agent's own oom_score_adj (-1000) is inherited: reset it, or the kernel finds no
+    // victim in a cgroup at memory.max and the stage stalls there instead of being OOM-killed.
+    // Gated, this happens before the command runs (everything it forks inherits the reset);
+    // ungated (no cgroup, hence no memory limit) it is best effort for the global OOM killer.
+    makeOomKillable(child.pid);
     if (gated) {
       try {
         this.#cgroup!.addProcess(child.pid);
@@ -159,6 +169,16 @@ export class RunningStage {
       }
       (child.stdio[3] as Writable).end('go\n');
     }
+    // Safety net: a stage stuck at memory.max (OOM with no victim, or thrashing its own code
+    // pages) without the kernel killing it ends as MEMORY_LIMIT (memory-watch.ts).
+    const stopMemoryWatch = this.#cgroup
+      ? watchMemory(this.#cgroup, (why) =>
+          this.#terminate(
+            Status.MEMORY_LIMIT,
+            `the ${spec.stage} stage reached its memory limit of ${spec.limits.memoryBytes} bytes (memory_bytes) and was stuck there instead of being OOM-killed: ${why}; runbox killed the whole process tree`,
+          ),
+        )
+      : undefined;
 
     child.stdin?.on('error', () => {
       /* EPIPE: the program exited or closed stdin; nothing to deliver any more */
@@ -186,6 +206,7 @@ export class RunningStage {
     const { code, signal } = await exited;
     const wallMs = performance.now() - startedAt;
     clearTimeout(timer);
+    stopMemoryWatch?.();
     this.#mainExited = true;
     this.#stdinOpen = false;
     // The stage is over when its main process is: whatever it left running dies with it.

@@ -1,16 +1,20 @@
 // Real VMs booted from real images under QEMU (TCG), one at a time. Each describe boots one VM in
 // beforeAll and stops it in afterAll; figures (boot-to-ready, compile vs cached run) are printed.
-import { createHmac } from 'node:crypto';
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { createHash, createHmac, randomBytes } from 'node:crypto';
+import { execFile, execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bootImage, BROKEN, ensureImage, figure, figures, HELLO, IMAGES_DIR, type BootedVm } from './vm-helpers.js';
 import { bootVm, VmBootError } from '../../host/vm/boot.js';
 import { vmsDir } from '../../host/vm/paths.js';
 import { findBootableImage } from '../../host/vm/image.js';
 import { Sandbox } from '../../host/sandbox.js';
-import { AuthenticationError } from '../../host/errors.js';
+import { AuthenticationError, NotFoundError, PermissionDeniedError } from '../../host/errors.js';
+import { CLI } from '../helpers/agent.js';
+import { screen } from '../helpers/shell.js';
 import type { InitSystem } from '../../host/image/spec.js';
 
 afterAll(() => {
@@ -18,6 +22,22 @@ afterAll(() => {
 });
 
 const MiB = 1 << 20;
+
+const sha256 = (data: Uint8Array) => createHash('sha256').update(data).digest('hex');
+
+/** The built CLI as a child process; a failure is a result (code, stderr), not a throw. */
+async function cli(...args: string[]): Promise<{ stdout: string; stderr: string; code: number }> {
+  try {
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, [CLI, ...args], { timeout: 300_000 });
+    return { stdout, stderr, code: 0 };
+  } catch (error) {
+    const e = error as { stdout: string; stderr: string; code: number };
+    return { stdout: e.stdout, stderr: e.stderr, code: e.code };
+  }
+}
+
+/** How long a shell-side wait may take inside a TCG guest. */
+const SHELL_WAIT_MS = 60_000;
 
 /** Every language the manifest says the image has: runs a program that prints 42. */
 async function runsEachLanguage(name: string, init: InitSystem, booted: BootedVm) {
@@ -72,6 +92,66 @@ describe('bash image: 1 vCPU, 512 MiB, user-mode network', () => {
   });
 
   it('runs each of its languages', async () => runsEachLanguage('bash', 'systemd', booted));
+
+  it('opens a shell on a pty as runbox: size, resize, exit code', async () => {
+    const sh = await booted.sandbox.shell({ cols: 100, rows: 30 });
+    const out = screen(sh);
+    sh.write('id -un; stty size; echo $((6*7))\n');
+    // The echoed command line holds "$((6*7))", never "42": this only matches the output.
+    await out.waitFor(/runbox\r?\n30 100\r?\n42\r?\n/, SHELL_WAIT_MS);
+    sh.resize(132, 43);
+    const mark = out.mark();
+    sh.write('stty size\n');
+    // bash may put a bracketed-paste escape right before the output, so no line start here.
+    await out.waitForAfter(mark, /43 132\r?\n/, SHELL_WAIT_MS);
+    sh.write('exit 3\n');
+    expect(await sh.wait()).toEqual({ exitCode: 3, signal: '' });
+  });
+
+  it('moves files in and out as runbox; root-only paths are permission denied', async () => {
+    const files = booted.sandbox.files;
+    const data = randomBytes(2 * MiB);
+    const written = await files.write('/home/runbox/x/y.bin', data, { createParents: true });
+    expect(written).toMatchObject({ path: '/home/runbox/x/y.bin', type: 'file', size: 2 * MiB, owner: 'runbox' });
+    expect(sha256(await files.read('/home/runbox/x/y.bin'))).toBe(sha256(data));
+    expect((await files.list('/home/runbox/x')).map((e) => [e.name, e.type, e.size])).toEqual([['y.bin', 'file', 2 * MiB]]);
+    expect(await files.stat('/home/runbox/x')).toMatchObject({ type: 'directory', owner: 'runbox' });
+    // What a program sees is what the files API wrote.
+    const seen = await booted.sandbox.exec(['sha256sum', '/home/runbox/x/y.bin'], { timeoutMs: 60_000 });
+    expect(seen.stdout.split(' ')[0]).toBe(sha256(data));
+
+    const passwd = await files.write('/etc/passwd', 'root::0:0::/root:/bin/sh\n').catch((e: unknown) => e);
+    expect(passwd).toBeInstanceOf(PermissionDeniedError);
+    expect((passwd as Error).message).toContain('/etc/passwd');
+    expect(await files.readText('/etc/passwd')).toMatch(/^root:x:0:0:/);
+    const rootHome = await files.read('/root/.profile').catch((e: unknown) => e);
+    expect(rootHome).toBeInstanceOf(PermissionDeniedError);
+    expect((rootHome as Error).message).toContain('/root/.profile');
+
+    await files.remove('/home/runbox/x', { recursive: true });
+    await expect(files.stat('/home/runbox/x/y.bin')).rejects.toBeInstanceOf(NotFoundError);
+  });
+
+  it('runbox cp copies into the VM and back (CLI)', async () => {
+    const local = mkdtempSync(path.join(os.tmpdir(), 'runbox-vm-cp-'));
+    try {
+      const data = randomBytes(MiB + 7);
+      writeFileSync(path.join(local, 'in.bin'), data);
+      const target = booted.vm.target;
+      const up = await cli('cp', '--target', target, '--parents', path.join(local, 'in.bin'), 'sandbox:/home/runbox/cp/in.bin');
+      expect(up).toMatchObject({ code: 0, stderr: '' });
+      expect(sha256(await booted.sandbox.files.read('/home/runbox/cp/in.bin'))).toBe(sha256(data));
+      const down = await cli('cp', '--target', target, 'sandbox:/home/runbox/cp/in.bin', path.join(local, 'out.bin'));
+      expect(down).toMatchObject({ code: 0, stderr: '' });
+      expect(sha256(readFileSync(path.join(local, 'out.bin')))).toBe(sha256(data));
+      const denied = await cli('cp', '--target', target, path.join(local, 'in.bin'), 'sandbox:/etc/runbox-cp-denied');
+      expect(denied.code).toBe(125);
+      expect(denied.stderr).toMatch(/"\/etc\/runbox-cp-denied": permission denied/);
+    } finally {
+      rmSync(local, { recursive: true, force: true });
+      await booted.sandbox.files.remove('/home/runbox/cp', { recursive: true }).catch(() => undefined);
+    }
+  });
 });
 
 describe('python image with a token: isolation, limits, restart (tap network)', () => {
@@ -135,12 +215,30 @@ describe('python image with a token: isolation, limits, restart (tap network)', 
     expect({ processLimitHit: bomb.run?.processLimitHit, message: bomb.message }).toMatchObject({ processLimitHit: true });
     figure(`python VM: fork bomb ended as status=${bomb.status}, processLimitHit=${bomb.run?.processLimitHit}, ${bomb.durationMs} ms`);
 
-    const hog = await booted.sandbox.runCode('python', 'chunks = []\nwhile True:\n    chunks.append(bytearray(16 << 20))\n', {
+    // Run processes do not inherit the agent's OOM protection (-1000), and cannot get it back.
+    const adj = await sh(booted, 'cat /proc/self/oom_score_adj; echo -1000 > /proc/self/oom_score_adj');
+    expect(adj.stdout.trim()).toBe('0');
+    expect(adj.exitCode).not.toBe(0);
+    expect(adj.stderr).toMatch(/Permission denied/);
+
+    // 8 MiB chunks, every byte written (b'x' * n fills them), so each one is resident at once.
+    // The run must end as memory_limit (the kernel's OOM kill, or runbox's watcher when the
+    // kernel gets stuck at the limit), never by its wall-clock limit.
+    const hog = await booted.sandbox.runCode('python', 'chunks = []\nwhile True:\n    chunks.append(b"x" * (8 << 20))\n', {
       memoryBytes: 128 * MiB,
-      timeoutMs: 60_000,
+      timeoutMs: 120_000,
     });
-    expect(hog.status).toBe('memory_limit');
-    figure(`python VM: memory hog ended as status=${hog.status}, peak ${(hog.peakMemoryBytes / MiB).toFixed(0)} MiB`);
+    expect({ status: hog.status, message: hog.message }).toMatchObject({ status: 'memory_limit', message: expect.stringMatching(/memory limit of 134217728 bytes/) });
+    expect(hog.peakMemoryBytes).toBeGreaterThan(64 * MiB);
+    expect(hog.peakMemoryBytes).toBeLessThanOrEqual(128 * MiB);
+    figure(`python VM: memory hog (128 MiB limit) ended as status=${hog.status} after ${hog.durationMs} ms, peak ${(hog.peakMemoryBytes / MiB).toFixed(0)} MiB: ${hog.message}`);
+
+    // A normal run: the cgroup measured its CPU time and memory.
+    const normal = await booted.sandbox.runCode('python', 'print(sum(i * i for i in range(200_000)))', { timeoutMs: 60_000 });
+    expect(normal.status).toBe('exited');
+    expect(normal.cpuMs).toBeGreaterThan(0);
+    expect(normal.peakMemoryBytes).toBeGreaterThan(0);
+    figure(`python VM: a small python run used ${normal.cpuMs} ms CPU, peak ${(normal.peakMemoryBytes / MiB).toFixed(1)} MiB`);
 
     // The agent kept serving through both.
     expect((await booted.sandbox.health()).activeRuns).toBe(0);
