@@ -1,10 +1,16 @@
 import { defineConfig } from 'vitest/config';
 
-// Two suites: `integration` starts the built agent as a real process on real sockets;
+// `unit`: pure logic, no processes. `integration` starts the built agent as a real process on real sockets;
 // `vm` builds images and boots real VMs (slow; run by `npm run test:vm` and CI).
 export default defineConfig({
   test: {
     projects: [
+      {
+        test: {
+          name: 'unit',
+          include: ['test/unit/**/*.test.ts'],
+        },
+      },
       {
         test: {
           name: 'integration',

@@ -77,10 +77,12 @@ export class ThrashDetector {
       this.#atLimitSince = undefined; // it left the limit: start over
     }
     const since = this.#atLimitSince;
-    if (!since || at - since.at < NO_PSI_AT_LIMIT_MS) return undefined;
+    // Measured to the last time it hit the limit, not to now: the grace that lets one quiet
+    // interval pass must not count as time at the limit.
+    if (!since || this.#lastRiseAt - since.at < NO_PSI_AT_LIMIT_MS) return undefined;
     const refaulting = sample.refaults === undefined || since.refaults === undefined || sample.refaults > since.refaults;
     if (!refaulting) return undefined;
-    return `it stayed at the limit for ${Math.round(at - since.at)} ms${sample.refaults !== undefined ? ' re-reading evicted pages (memory.stat workingset_refault)' : ''} (this kernel has no PSI memory.pressure)`;
+    return `it stayed at the limit for ${Math.round(this.#lastRiseAt - since.at)} ms${sample.refaults !== undefined ? ' re-reading evicted pages (memory.stat workingset_refault)' : ''} (this kernel has no PSI memory.pressure)`;
   }
 }
 
