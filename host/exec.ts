@@ -239,6 +239,19 @@ function isAsyncIterable(value: unknown): value is AsyncIterable<string | Uint8A
   return typeof value === 'object' && value !== null && Symbol.asyncIterator in value;
 }
 
+/** The start fields RunCode and Exec share: env, cwd, stdin (bytes now, or a stream later), limits. */
+function commonStart(options: ProcessOptions) {
+  const { stdin } = options;
+  const streamed = stdin !== undefined && isAsyncIterable(stdin);
+  return {
+    env: options.env ?? {},
+    cwd: options.cwd ?? '',
+    stdin: stdin === undefined || isAsyncIterable(stdin) ? new Uint8Array() : toBytes(stdin),
+    keepStdinOpen: Boolean(options.keepStdinOpen) || streamed,
+    limits: limitsRequest(options),
+  };
+}
+
 function limitsRequest(options: RunLimitOptions): RunLimits {
   const n = (v: number | undefined, name: string) => {
     if (v === undefined) return 0;
@@ -475,17 +488,7 @@ export class ProcessApi {
   runCode(language: string, source: string | Uint8Array, options: RunCodeOptions & { background: true }): Promise<ProcessHandle>;
   runCode(language: string, source: string | Uint8Array, options?: RunCodeOptions): Promise<RunResult>;
   async runCode(language: string, source: string | Uint8Array, options: RunCodeOptions = {}): Promise<RunResult | ProcessHandle> {
-    const stdin = options.stdin;
-    const start = create(RunCodeStartSchema, {
-      language,
-      source: toBytes(source),
-      args: options.args ?? [],
-      env: options.env ?? {},
-      cwd: options.cwd ?? '',
-      stdin: stdin === undefined || isAsyncIterable(stdin) ? new Uint8Array() : toBytes(stdin),
-      keepStdinOpen: Boolean(options.keepStdinOpen) || isAsyncIterable(stdin),
-      limits: limitsRequest(options),
-    });
+    const start = create(RunCodeStartSchema, { language, source: toBytes(source), args: options.args ?? [], ...commonStart(options) });
     const handle = await this.#open(
       'runCode',
       () => bidiCall(this.connection.client, ProcessService.method.runCode, this.connection.context()) as unknown as Duplex,
@@ -511,15 +514,7 @@ export class ProcessApi {
   exec(argv: string[], options: ExecOptions & { background: true }): Promise<ProcessHandle>;
   exec(argv: string[], options?: ExecOptions): Promise<RunResult>;
   async exec(argv: string[], options: ExecOptions = {}): Promise<RunResult | ProcessHandle> {
-    const stdin = options.stdin;
-    const start = create(ExecStartSchema, {
-      argv,
-      env: options.env ?? {},
-      cwd: options.cwd ?? '',
-      stdin: stdin === undefined || isAsyncIterable(stdin) ? new Uint8Array() : toBytes(stdin),
-      keepStdinOpen: Boolean(options.keepStdinOpen) || isAsyncIterable(stdin),
-      limits: limitsRequest(options),
-    });
+    const start = create(ExecStartSchema, { argv, ...commonStart(options) });
     const handle = await this.#open(
       'exec',
       () => bidiCall(this.connection.client, ProcessService.method.exec, this.connection.context()) as unknown as Duplex,

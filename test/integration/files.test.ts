@@ -17,9 +17,9 @@ import {
   PermissionDeniedError,
   ResourceExhaustedError,
   Sandbox,
-  type RunboxError,
 } from '../../host/index.js';
 import { startAgent, runboxUserExists, CLI, type RunningAgent } from '../helpers/agent.js';
+import { failure } from '../helpers/assert.js';
 
 /** Runs the built CLI with `input` on stdin; resolves with its exit code and output. */
 function cli(args: string[], input?: Buffer): Promise<{ code: number | null; stdout: Buffer; stderr: string }> {
@@ -37,14 +37,6 @@ function cli(args: string[], input?: Buffer): Promise<{ code: number | null; std
 const asRoot = process.getuid?.() === 0 && runboxUserExists();
 const GiB = 1 << 30;
 
-async function failure(promise: Promise<unknown>): Promise<RunboxError> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as RunboxError;
-  }
-  throw new Error('expected the call to fail');
-}
 
 /** Summed RSS of a process's direct children (the agent's file worker), from /proc. */
 function childrenRss(pid: number): number {

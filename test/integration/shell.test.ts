@@ -14,21 +14,14 @@ import {
   type ShellRequest,
   type ShellResponse,
 } from '../../proto/gen/runbox/v1/shell_pb.js';
-import { AbortError, InvalidArgumentError, NotFoundError, Sandbox, type RunboxError } from '../../host/index.js';
+import { AbortError, InvalidArgumentError, NotFoundError, Sandbox } from '../../host/index.js';
 import { startAgent, runboxUserExists, type RunningAgent } from '../helpers/agent.js';
 import { eventually, foregroundCommand, processAlive, screen } from '../helpers/shell.js';
 import { cuttableLink } from '../helpers/proxy.js';
+import { failure } from '../helpers/assert.js';
 
 const asRoot = process.getuid?.() === 0 && runboxUserExists();
 
-async function failure(promise: Promise<unknown>): Promise<RunboxError> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as RunboxError;
-  }
-  throw new Error('expected the call to fail');
-}
 
 /** Sends raw requests, bypassing the SDK's own checks, and returns the stream's status. */
 function rawShell(sb: Sandbox, requests: ShellRequest['event'][]): Promise<{ status: grpc.status; details: string; responses: ShellResponse[] }> {
