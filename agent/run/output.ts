@@ -1,13 +1,22 @@
 // Keeps the first `limit` bytes of one output stream and counts the rest. The pipe is
 // always drained (the child never blocks on a full pipe) and nothing past the limit is
 // held, so the agent's memory stays bounded whatever the program writes.
+//
+// Kept bytes are forwarded in batches: pieces that arrive in the same turn of the event
+// loop (a pipe hands over 64 KiB at a time) go out as one message of up to BATCH_BYTES, so
+// a flood costs a quarter of the gRPC messages, while a lone line still leaves at once.
+export const BATCH_BYTES = 256 * 1024;
+
 export class CappedOutput {
   #kept = 0;
   #total = 0;
+  #pending: Buffer[] = [];
+  #pendingBytes = 0;
+  #scheduled = false;
 
   constructor(
     readonly limit: number,
-    /** Receives each kept piece as it arrives. */
+    /** Receives the kept bytes, in order, in batches. */
     private readonly forward: (data: Buffer) => void,
   ) {}
 
@@ -17,7 +26,23 @@ export class CappedOutput {
     if (room <= 0) return;
     const piece = chunk.length <= room ? chunk : chunk.subarray(0, room);
     this.#kept += piece.length;
-    this.forward(piece);
+    this.#pending.push(piece);
+    this.#pendingBytes += piece.length;
+    if (this.#pendingBytes >= BATCH_BYTES) this.flush();
+    else if (!this.#scheduled) {
+      this.#scheduled = true;
+      setImmediate(() => this.flush());
+    }
+  }
+
+  /** Forwards whatever is pending. Call when the stream ends, before the stage's result. */
+  flush(): void {
+    this.#scheduled = false;
+    if (this.#pendingBytes === 0) return;
+    const data = this.#pending.length === 1 ? this.#pending[0]! : Buffer.concat(this.#pending, this.#pendingBytes);
+    this.#pending = [];
+    this.#pendingBytes = 0;
+    this.forward(data);
   }
 
   /** Every byte the process wrote, including what was cut. */

@@ -193,8 +193,10 @@ export class RunningStage {
           new Promise<void>((resolve) => {
             const stream = child[name]!;
             stream.on('data', (chunk: Buffer) => outputs[name].push(chunk));
-            stream.once('close', () => resolve());
-            stream.once('error', () => resolve());
+            // A pending batch goes out before the stage's result can.
+            const done = () => (outputs[name].flush(), resolve());
+            stream.once('close', done);
+            stream.once('error', done);
           }),
       ),
     );
