@@ -6,7 +6,7 @@
 // Starts a private sshd on a free loopback port with throwaway keys, and a local agent.
 // Prints figures and ratios; asserts nothing. Needs `npm run build` and openssh-server.
 //   node bench/ssh-baseline.mjs [--runs N]
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync, chmodSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -24,8 +24,8 @@ if (!existsSync(SSHD)) {
   console.log('ssh baseline skipped: /usr/sbin/sshd is missing (apt-get install openssh-server)');
   process.exit(0);
 }
-if (process.getuid() !== 0) {
-  console.log('ssh baseline skipped: run as root (it starts a private sshd and an agent that switches users)');
+if (process.getuid() !== 0 || spawnSync('getent', ['passwd', 'runbox']).status !== 0) {
+  console.log('ssh baseline skipped: run as root with a runbox user (bash init/setup-host.sh): it starts a private sshd and an agent');
   process.exit(0);
 }
 
@@ -43,7 +43,8 @@ const freePort = () =>
 function startSshd(port) {
   execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', `${dir}/host_key`]);
   execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', `${dir}/client_key`]);
-  writeFileSync(`${dir}/authorized_keys`, readFileSync(`${dir}/client_key.pub`));
+  // sshd reads authorized_keys as the user logging in: world-readable in a 0755 directory.
+  writeFileSync(`${dir}/authorized_keys`, readFileSync(`${dir}/client_key.pub`), { mode: 0o644 });
   writeFileSync(
     `${dir}/sshd_config`,
     [
@@ -51,10 +52,10 @@ function startSshd(port) {
       `HostKey ${dir}/host_key`,
       `AuthorizedKeysFile ${dir}/authorized_keys`,
       `PidFile ${dir}/sshd.pid`,
-      'PermitRootLogin prohibit-password',
       'PasswordAuthentication no',
       'KbdInteractiveAuthentication no',
-      'UsePAM no',
+      // With UsePAM no, sshd refuses accounts whose password is locked, as runbox's is.
+      'UsePAM yes',
       'StrictModes no',
       'MaxStartups 200',
       'MaxSessions 200',
@@ -72,7 +73,8 @@ function sshArgs(port, multiplexed) {
     '-q', '-p', String(port), '-i', `${dir}/client_key`,
     '-o', 'StrictHostKeyChecking=no', '-o', `UserKnownHostsFile=${dir}/known_hosts`, '-o', 'BatchMode=yes',
     ...(multiplexed ? ['-o', 'ControlMaster=auto', '-o', `ControlPath=${dir}/mux`, '-o', 'ControlPersist=60'] : []),
-    'root@127.0.0.1',
+    // The same unprivileged user runbox runs code as, so both sides start the same kind of process.
+    'runbox@127.0.0.1',
   ];
 }
 
