@@ -12,7 +12,8 @@ import { initDir } from './paths.js';
 
 export const KERNEL_META_PACKAGE = 'linux-image-cloud-amd64';
 /** Drivers a runbox VM needs: virtio-mmio transport (Firecracker / QEMU microvm), disk, NIC, vsock. */
-export const NEEDED_MODULES = ['virtio_mmio', 'virtio_blk', 'virtio_net', 'vmw_vsock_virtio_transport'];
+// virtio_pci: the q35 fallback's devices sit on PCI, not virtio-mmio.
+export const NEEDED_MODULES = ['virtio_mmio', 'virtio_pci', 'virtio_blk', 'virtio_net', 'vmw_vsock_virtio_transport'];
 const BUSYBOX = '/bin/busybox';
 
 export interface KernelFiles {
