@@ -358,6 +358,22 @@ describe('bash image built with OpenRC', () => {
   it('runs each of its languages', async () => runsEachLanguage('bash', 'openrc', booted));
 });
 
+describe('bash image on q35 (the fallback for a QEMU without microvm)', () => {
+  let booted: BootedVm;
+  beforeAll(async () => {
+    booted = await bootImage('bash', { machine: 'q35', net: 'user' });
+  });
+  afterAll(async () => booted?.stop());
+
+  it('boots on virtio-pci devices and runs code', async () => {
+    // microvm has no PCI bus: a PCI device in the guest proves this is the q35 machine.
+    const pci = await booted.sandbox.exec(['sh', '-c', 'ls /sys/bus/pci/devices | wc -l'], { timeoutMs: 30_000 });
+    expect(Number(pci.stdout.trim())).toBeGreaterThan(0);
+    const r = await booted.sandbox.runCode('bash', 'echo "q35 $((6 * 7))"', { timeoutMs: 30_000 });
+    expect(r.stdout).toBe('q35 42\n');
+  });
+});
+
 describe('a guest that cannot boot', () => {
   it('fails fast with its console log and leaves nothing behind', async () => {
     await ensureImage('bash');
