@@ -1,11 +1,13 @@
 // Compiled binaries by sha256(language, version, source), so a repeated run skips the
-// compile stage. The cache directory is root-owned and only readable by runs: a compile
+// compile stage. The cache directory is root-owned (the agent takes it over, without ever
+// following a link, if an image or a run left it otherwise) and only readable by runs: a compile
 // stage writes its output into the run's private directory, and the agent copies it in
 // (never following links, only regular files the run-as user owns). A run therefore
 // cannot plant a binary under another source's key.
 import { createHash } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
 import {
-  chmodSync, chownSync, closeSync, constants, fstatSync, mkdirSync, openSync, readdirSync,
+  closeSync, constants, fchmodSync, fchownSync, fstatSync, mkdirSync, openSync, readdirSync,
   renameSync, rmSync, statSync, utimesSync, writeFileSync, readFileSync,
 } from 'node:fs';
 import path from 'node:path';
@@ -17,24 +19,52 @@ const MAX_ENTRIES = 512;
 const MAX_OUTPUT_BYTES = 256 << 20;
 const isRoot = () => process.getuid?.() === 0;
 
+/**
+ * Makes `dir` a real directory with this owner and mode, never following a link: a link or
+ * file in its place is removed first. Ownership and mode are set through an O_NOFOLLOW
+ * descriptor, so a path swapped after the check cannot redirect a chown to, say, /etc.
+ */
+function ownDirectory(dir: string, uid: number, gid: number, mode: number): { ownerBefore: number } {
+  let fd: number;
+  try {
+    fd = openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ELOOP' || code === 'ENOTDIR') rmSync(dir, { force: true }); // the link or file itself, not its target
+    else if (code !== 'ENOENT') throw error;
+    mkdirSync(dir, { mode });
+    fd = openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
+  }
+  try {
+    const ownerBefore = fstatSync(fd).uid;
+    fchownSync(fd, uid, gid);
+    fchmodSync(fd, mode);
+    return { ownerBefore };
+  } finally {
+    closeSync(fd);
+  }
+}
+
 export class CompileCache {
   readonly binDir: string;
 
   constructor(readonly cacheDir: string, user: RunAsUser) {
     this.binDir = path.join(cacheDir, 'bin');
-    mkdirSync(this.binDir, { recursive: true, mode: 0o755 });
-    if (isRoot()) {
-      for (const dir of [cacheDir, this.binDir]) {
-        chownSync(dir, 0, 0);
-        chmodSync(dir, 0o755);
-      }
-      // The Go build cache and GOPATH must be writable by the compiler, which runs as the user.
-      for (const name of ['go-build', 'gopath']) {
-        const dir = path.join(cacheDir, name);
-        mkdirSync(dir, { recursive: true, mode: 0o700 });
-        chownSync(dir, user.uid, user.gid);
-      }
+    if (!isRoot()) {
+      mkdirSync(this.binDir, { recursive: true, mode: 0o755 });
+      return;
     }
+    // Order matters: once the cache directory is root's, user code can no longer add, swap
+    // or rename anything in it, so its children are checked against a stable directory.
+    mkdirSync(path.dirname(cacheDir), { recursive: true, mode: 0o755 });
+    ownDirectory(cacheDir, 0, 0, 0o755);
+    if (ownDirectory(this.binDir, 0, 0, 0o755).ownerBefore !== 0) {
+      // A bin directory someone else owned may hold binaries planted under a source's key.
+      execFileSync('/bin/rm', ['-rf', '--one-file-system', '--', this.binDir]);
+      ownDirectory(this.binDir, 0, 0, 0o755);
+    }
+    // The Go build cache and GOPATH must be writable by the compiler, which runs as the user.
+    for (const name of ['go-build', 'gopath']) ownDirectory(path.join(cacheDir, name), user.uid, user.gid, 0o700);
   }
 
   static key(language: string, version: string, source: Uint8Array): string {

@@ -16,7 +16,7 @@ import { defaultImagesDir, defaultAgentDir, initDir, kernelCacheDir } from './pa
 import { run } from './exec.js';
 
 /** Bump when a builder change alters image contents: it invalidates every cache entry. */
-export const BUILDER_VERSION = '2';
+export const BUILDER_VERSION = '3';
 /** Default SOURCE_DATE_EPOCH (2024-01-01T00:00:00Z): every timestamp in the image. */
 export const DEFAULT_EPOCH = 1704067200;
 /** Kernel arguments every runbox image expects; the VM adds ip=..., tsc_early_khz=..., console=... */
@@ -101,6 +101,7 @@ async function ext4Blocks(path: string, log: WriteStream): Promise<{ used: numbe
   return { total, used: total - num('Free blocks') };
 }
 
+/** An image build failed; the message ends with the path of the full build log. */
 export class BuildError extends Error {
   constructor(message: string, readonly logFile: string) {
     super(`${message}\n(full build log: ${logFile})`);

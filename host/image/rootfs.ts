@@ -135,11 +135,18 @@ export async function customize(o: RootfsOptions): Promise<void> {
   }
   await run(['chown', '-R', 'root:root', g('/opt/runbox')], { log: o.log });
 
-  // State directories: the cache is the runbox user's (Go build cache...), run dirs are made by the agent.
+  // State directories; run dirs are made by the agent. The cache directory is root's: the agent
+  // chowns its children, which must never be links the user planted. Only the Go build cache and
+  // GOPATH inside it are the user's (the compiler runs as runbox and warm-up fills them).
   for (const d of ['/etc/runbox', '/var/lib/runbox', '/var/lib/runbox/runs']) await mkdir(g(d), { recursive: true, mode: 0o755 });
   await mkdir(g('/var/cache/runbox'), { recursive: true });
-  await chown(g('/var/cache/runbox'), RUNBOX_UID, RUNBOX_UID);
+  await chown(g('/var/cache/runbox'), 0, 0);
   await chmod(g('/var/cache/runbox'), 0o755);
+  for (const d of ['/var/cache/runbox/go-build', '/var/cache/runbox/gopath', '/var/cache/runbox/warm']) {
+    await mkdir(g(d), { recursive: true });
+    await chown(g(d), RUNBOX_UID, RUNBOX_UID);
+    await chmod(g(d), d.endsWith('warm') ? 0o755 : 0o700);
+  }
   await writeGuestFile(root, '/etc/runbox/env', envFile(spec.env), 0o644);
 
   // Identity and mounts. No fsck at boot (pass 0): the image is checked at build time and boot speed matters.

@@ -125,7 +125,11 @@ describe.skipIf(!isRoot || !existsSync(path.join(AGENT_DIR, 'runbox-agent.js')))
         const fs = get().paths.rootfs;
         expect(catIn(fs, '/etc/passwd')).toMatch(/^runbox:x:1000:1000::\/home\/runbox:\/bin\/bash$/m);
         expect(statIn(fs, '/home/runbox')).toMatchObject({ type: 'directory', uid: 1000, gid: 1000 });
-        expect(statIn(fs, '/var/cache/runbox')).toMatchObject({ type: 'directory', uid: 1000 });
+        // The cache is root's (the agent chowns its children: none may be a link the user planted);
+        // only the Go build cache and GOPATH inside it are the user's.
+        expect(statIn(fs, '/var/cache/runbox')).toMatchObject({ type: 'directory', uid: 0 });
+        expect(statIn(fs, '/var/cache/runbox/go-build')).toMatchObject({ type: 'directory', uid: 1000 });
+        expect(statIn(fs, '/var/cache/runbox/gopath')).toMatchObject({ type: 'directory', uid: 1000 });
         expect(statIn(fs, '/var/lib/runbox/runs')).toMatchObject({ type: 'directory', uid: 0 });
         expect(catIn(fs, '/etc/hostname')).toBe('runbox\n');
         expect(catIn(fs, '/etc/fstab')).toMatch(/^\/dev\/vda\s+\/\s+ext4/m);

@@ -1,0 +1,69 @@
+// The compile cache directory may have been writable by the sandbox user (an older image, or
+// a mistake): links planted in it must never make the root agent chown or chmod their targets.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chmodSync, chownSync, lstatSync, mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Sandbox } from '../../host/index.js';
+import { lookupUser } from '../../agent/users.js';
+import { startAgent, type RunningAgent } from '../helpers/agent.js';
+
+const runbox = lookupUser('runbox');
+const asRoot = process.getuid?.() === 0 && runbox !== undefined;
+
+describe.skipIf(!asRoot)('compile cache safety (root agent, runbox user)', () => {
+  let dir: string;
+  let cache: string;
+  let victims: Record<'goBuild' | 'gopath' | 'bin', string>;
+  let agent: RunningAgent;
+  let sb: Sandbox;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'runbox-cache-safety-'));
+    chmodSync(dir, 0o755);
+    cache = path.join(dir, 'cache');
+    mkdirSync(cache);
+    chownSync(cache, runbox!.uid, runbox!.gid); // what an older image shipped
+    victims = { goBuild: path.join(dir, 'victim-dir'), gopath: path.join(dir, 'victim-file'), bin: path.join(dir, 'victim-bin') };
+    mkdirSync(victims.goBuild, { mode: 0o700 });
+    writeFileSync(victims.gopath, 'secret\n', { mode: 0o600 });
+    mkdirSync(victims.bin, { mode: 0o700 });
+    // The links user code could have planted before the agent's first compile.
+    symlinkSync(victims.goBuild, path.join(cache, 'go-build'));
+    symlinkSync(victims.gopath, path.join(cache, 'gopath'));
+    symlinkSync(victims.bin, path.join(cache, 'bin'));
+    agent = await startAgent({ args: ['--cache-dir', cache] });
+    sb = await Sandbox.connect(agent.unixTarget);
+    await sb.waitReady();
+  });
+  afterAll(async () => {
+    await sb?.close();
+    await agent?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('takes the cache over without touching what planted links point to', async (context) => {
+    const compiled = (await sb.languages()).find((l) => l.compiled);
+    if (!compiled) return context.skip(); // reported as skipped: no compiled language here
+    const source: Record<string, string> = {
+      typescript: 'console.log("ok")',
+      go: 'package main\nimport "fmt"\nfunc main() { fmt.Println("ok") }\n',
+      rust: 'fn main() { println!("ok"); }\n',
+    };
+    const r = await sb.runCode(compiled.name, source[compiled.name]!, { timeoutMs: 60_000, compileTimeoutMs: 120_000 });
+    expect(r.stdout).toBe('ok\n');
+
+    for (const victim of Object.values(victims)) {
+      const st = statSync(victim);
+      expect(st.uid, victim).toBe(0);
+      expect(st.mode & 0o777, victim).toBe(st.isDirectory() ? 0o700 : 0o600);
+    }
+    expect(statSync(cache)).toMatchObject({ uid: 0 });
+    expect(statSync(cache).mode & 0o777).toBe(0o755);
+    for (const [name, uid] of [['bin', 0], ['go-build', runbox!.uid], ['gopath', runbox!.uid]] as const) {
+      const st = lstatSync(path.join(cache, name));
+      expect(st.isDirectory(), name).toBe(true);
+      expect(st.uid, name).toBe(uid);
+    }
+  });
+});
