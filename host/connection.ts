@@ -8,6 +8,7 @@ import { AbortError, fromGrpcError } from './errors.js';
 import type { Target } from './target.js';
 import { startVsockProxy, type VsockProxy } from './vsock.js';
 
+/** Options every unary call takes. */
 export interface CallOptions {
   /** Cancels the call; the promise rejects with AbortError. */
   signal?: AbortSignal;
@@ -15,7 +16,9 @@ export interface CallOptions {
   requestTimeoutMs?: number;
 }
 
+/** Options of a connection (see SandboxOptions). */
 export interface ConnectionOptions {
+  /** Sent as `authorization: Bearer <token>` on every call; needed when the agent has --token-file. */
   token?: string;
   /** Default request timeout of unary calls, ms (default 30000). Runs have their own timeoutMs. */
   requestTimeoutMs?: number;
@@ -59,6 +62,7 @@ export function cancelOnAbort(signal: AbortSignal | undefined, call: { cancel():
   return () => signal.removeEventListener('abort', onAbort);
 }
 
+/** One gRPC channel to one agent (and, for vsock targets, its local proxy). Used by Sandbox. */
 export class Connection {
   readonly client: grpc.Client;
   readonly #token: string | undefined;
@@ -74,6 +78,7 @@ export class Connection {
     this.#proxy = proxy;
   }
 
+  /** Opens a channel to `target`; for vsock it first starts the local handshake proxy. Does not wait for the agent. */
   static async open(target: Target, options: ConnectionOptions = {}): Promise<Connection> {
     switch (target.kind) {
       case 'tcp':
@@ -124,6 +129,7 @@ export class Connection {
     return call;
   }
 
+  /** Cancels open streams, closes the channel and stops the vsock proxy. */
   async close(): Promise<void> {
     for (const call of [...this.#open]) cancelCall(call);
     this.#open.clear();

@@ -2,6 +2,7 @@
 // result (RunResult.status), never one of these; these are for calls that could not be made.
 import * as grpc from '@grpc/grpc-js';
 
+/** Base class of every error the SDK throws; `instanceof RunboxError` catches them all. */
 export class RunboxError extends Error {
   /** The gRPC status code behind this error, when there was one. */
   readonly code: grpc.status | undefined;
@@ -24,8 +25,11 @@ export class ResourceExhaustedError extends RunboxError {}
 export class TimeoutError extends RunboxError {}
 /** The caller's AbortSignal fired. */
 export class AbortError extends RunboxError {}
+/** The path, shell session or other named thing does not exist (or no longer: an expired shell session). */
 export class NotFoundError extends RunboxError {}
+/** The sandbox's user may not do this (a file operation refused by the guest's permissions). */
 export class PermissionDeniedError extends RunboxError {}
+/** The path exists already (`noOverwrite` writes, `makeDir` without `parents`). */
 export class AlreadyExistsError extends RunboxError {}
 /** The agent failed internally or answered something this SDK does not understand. */
 export class AgentError extends RunboxError {}

@@ -99,6 +99,7 @@ export interface ProcessOptions extends RunLimitOptions {
   signal?: AbortSignal;
 }
 
+/** Options of `sb.runCode()`. */
 export interface RunCodeOptions extends ProcessOptions {
   /** Command-line arguments for the program. */
   args?: string[];
@@ -106,6 +107,7 @@ export interface RunCodeOptions extends ProcessOptions {
   background?: boolean;
 }
 
+/** Options of `sb.exec()`. */
 export interface ExecOptions extends ProcessOptions {
   /** Return a ProcessHandle as soon as the command started instead of waiting for its end. */
   background?: boolean;
@@ -202,7 +204,6 @@ function concat(chunks: Uint8Array[]): Uint8Array {
   return out;
 }
 
-/** Output of one stream of one stage: raw pieces plus incrementally decoded text. */
 /**
  * One stream's bytes. Text is decoded per chunk only while someone listens (a streaming
  * TextDecoder, so a character split across chunks comes out whole); the result's text is

@@ -25,6 +25,7 @@ import { AbortError, AgentError, InvalidArgumentError, fromGrpcError } from './e
 /** Bytes per WriteFile message. */
 const CHUNK_BYTES = 256 * 1024;
 
+/** A file, directory or symlink in the sandbox. */
 export interface FileInfo {
   path: string;
   name: string;
@@ -38,6 +39,7 @@ export interface FileInfo {
   symlinkTarget: string;
 }
 
+/** Options of `sb.files.write()`. */
 export interface WriteOptions extends CallOptions {
   /** Permission bits of a new file (default 0o644); an existing file keeps its own. */
   mode?: number;
@@ -47,11 +49,13 @@ export interface WriteOptions extends CallOptions {
   noOverwrite?: boolean;
 }
 
+/** Options of `sb.files.remove()`. */
 export interface RemoveOptions extends CallOptions {
   /** Remove a directory and everything in it. */
   recursive?: boolean;
 }
 
+/** Options of `sb.files.makeDir()`. */
 export interface MakeDirOptions extends CallOptions {
   /** Create missing parents; an existing directory is then not an error. */
   parents?: boolean;
@@ -86,6 +90,11 @@ function* chunks(data: Uint8Array): Generator<Uint8Array> {
   for (let offset = 0; offset < data.length; offset += CHUNK_BYTES) yield data.subarray(offset, offset + CHUNK_BYTES);
 }
 
+/**
+ * Files in the sandbox (`sb.files`), read and written as the sandbox's user, so the guest's
+ * permissions decide. Errors are typed: NotFoundError, PermissionDeniedError, AlreadyExistsError,
+ * ResourceExhaustedError (disk full), InvalidArgumentError (bad path, wrong file type).
+ */
 export class FilesApi {
   constructor(readonly connection: Connection) {}
 
@@ -220,6 +229,10 @@ export class FilesApi {
     await this.connection.unary(FilesService.method.remove, create(RemoveRequestSchema, { path, recursive: options.recursive ?? false }), `remove ${path}`, options);
   }
 
+  /**
+   * Creates a directory; `mode` (default 0o755) is applied exactly to the directory it creates.
+   * With `parents`, missing parents are created too and an existing directory is not an error.
+   */
   async makeDir(path: string, options: MakeDirOptions = {}): Promise<FileInfo> {
     const r = await this.connection.unary(
       FilesService.method.makeDir,

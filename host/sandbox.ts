@@ -16,8 +16,10 @@ import { ShellApi } from './shell.js';
 import { FilesApi } from './files.js';
 import { toSystemInfo, type SystemInfo } from './sysinfo.js';
 
+/** Options of `Sandbox.connect`: `token` and the default `requestTimeoutMs` of unary calls. */
 export interface SandboxOptions extends ConnectionOptions {}
 
+/** The agent's Health answer (`sb.health()`, `sb.waitReady()`). */
 export interface Health {
   version: string;
   uptimeSeconds: number;
@@ -30,6 +32,7 @@ export interface Health {
   authRequired: boolean;
 }
 
+/** A language the agent offers (`sb.languages()`). */
 export interface Language {
   name: string;
   aliases: string[];
@@ -56,6 +59,10 @@ const delay = (ms: number, signal?: AbortSignal) =>
     signal?.addEventListener('abort', done, { once: true });
   });
 
+/**
+ * The SDK's handle on one agent: `await Sandbox.connect(target, { token })`, then `waitReady()`
+ * while a VM boots. Runs, shells and files go through its members; `close()` when done.
+ */
 export class Sandbox {
   readonly target: Target;
   readonly connection: Connection;

@@ -18,10 +18,12 @@ import {
 import { cancelOnAbort, throwIfAborted, type CallOptions, type Connection } from './connection.js';
 import { AbortError, AgentError, InvalidArgumentError, RunboxError, fromGrpcError } from './errors.js';
 
-/** The agent's limits on terminal size (agent/shell/validate.ts). */
+/** The agent's limit on terminal columns (agent/shell/validate.ts). */
 export const SHELL_MAX_COLS = 2000;
+/** The agent's limit on terminal rows (agent/shell/validate.ts). */
 export const SHELL_MAX_ROWS = 1000;
 
+/** Options of `sb.shell()`. */
 export interface ShellOptions {
   /** Terminal size (default 80×24). */
   cols?: number;
@@ -37,16 +39,19 @@ export interface ShellOptions {
   signal?: AbortSignal;
 }
 
+/** Options of `sb.shells.attach()`. */
 export interface AttachOptions {
   signal?: AbortSignal;
 }
 
+/** How a shell session's program ended. */
 export interface ShellExit {
   exitCode: number;
   /** Signal name when the shell died of a signal, else ''. */
   signal: string;
 }
 
+/** A live session as `sb.shells.list()` reports it. */
 export interface ShellSessionInfo {
   id: string;
   pid: number;
@@ -123,6 +128,7 @@ export class ShellHandle {
     this.#send({ case: 'input', value: typeof data === 'string' ? new TextEncoder().encode(data) : data }, 'write');
   }
 
+  /** Resizes the pty (cols 1-2000, rows 1-1000; InvalidArgumentError otherwise, nothing sent). */
   resize(cols: number, rows: number): void {
     checkSize(cols, rows);
     this.#send({ case: 'resize', value: create(ShellResizeSchema, { cols, rows }) }, 'resize');
@@ -158,6 +164,7 @@ export class ShellHandle {
   }
 }
 
+/** The shell capability of a Sandbox: `sb.shell()` (= open), `sb.shells.attach()`, `sb.shells.list()`. */
 export class ShellApi {
   constructor(readonly connection: Connection) {}
 

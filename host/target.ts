@@ -4,6 +4,7 @@
 //   vsock:///UDS_PATH:PORT    Firecracker hybrid vsock: the VM's vsock Unix socket and the guest port
 import { InvalidArgumentError } from './errors.js';
 
+/** A parsed target: what `Sandbox.connect` dials. */
 export type Target =
   | { kind: 'tcp'; host: string; port: number }
   | { kind: 'unix'; path: string }
@@ -11,6 +12,10 @@ export type Target =
 
 const EXAMPLES = "use tcp://HOST:PORT, unix:///PATH or vsock:///PATH:PORT (e.g. 'tcp://172.16.0.2:5000')";
 
+/**
+ * Parses `tcp://HOST:PORT` (IPv6 in brackets), `unix:///PATH` or `vsock:///UDS_PATH:PORT`.
+ * @throws InvalidArgumentError naming the target and the accepted forms.
+ */
 export function parseTarget(target: string): Target {
   const tcp = /^tcp:\/\/(\[[^\]]+\]|[^:/[\]]+):(\d{1,5})$/.exec(target);
   if (tcp) {
@@ -29,6 +34,7 @@ export function parseTarget(target: string): Target {
   throw new InvalidArgumentError(`target ${JSON.stringify(target)} is not understood: ${EXAMPLES}`);
 }
 
+/** The target back in URL form, as parseTarget accepts it. */
 export function formatTarget(target: Target): string {
   switch (target.kind) {
     case 'tcp':

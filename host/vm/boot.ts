@@ -82,7 +82,9 @@ export interface VmHandle {
   stop(): Promise<StopMethod>;
 }
 
+/** The VM did not get to a serving agent: QEMU exited first or readyTimeoutMs passed. */
 export class VmBootError extends RunboxError {
+  /** Path of the kept console log ($TMPDIR/runbox-vm-<id>-console.log); the message quotes its last lines. */
   readonly consoleLog: string;
   constructor(message: string, consoleLog: string, options?: { cause?: unknown }) {
     super(message, undefined, options);
@@ -142,6 +144,11 @@ async function waitForFile(path: string, timeoutMs: number, alive: () => boolean
   return true;
 }
 
+/**
+ * Boots a built image under QEMU and resolves once its agent answers Health (and, with a
+ * token, one authenticated call). On failure everything it created is removed first.
+ * @throws VmBootError (QEMU exited, or readyTimeoutMs passed), AbortError (options.signal).
+ */
 export async function bootVm(imageName: string, options: BootOptions = {}): Promise<VmHandle> {
   const t0 = Date.now();
   const progress = (stage: VmProgress['stage'], message: string) =>

@@ -32,6 +32,10 @@ function killGroup(pid: number, signal: NodeJS.Signals): void {
   }
 }
 
+/**
+ * Stops a VM from its state (`runbox vm stop`): QMP `quit`, then SIGTERM/SIGKILL if QEMU lingers;
+ * ends the forwarder, deletes the namespace and (unless `keepDir`) the VM directory.
+ */
 export async function stopVm(state: VmState, options: { keepDir?: boolean } = {}): Promise<StopMethod> {
   let method: StopMethod = 'already-exited';
   if (isAlive(state.pid) && (await ours(state.pid, state.dir))) {

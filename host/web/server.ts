@@ -103,6 +103,10 @@ async function bridge(ws: WebSocket, sandbox: Sandbox, params: URLSearchParams, 
   }
 }
 
+/**
+ * Serves the browser terminal for `sandbox` (what `runbox web` runs) and resolves once it
+ * listens. Every request must carry the token as `?t=`; each WebSocket is its own shell session.
+ */
 export async function startWebTerminal(sandbox: Sandbox, options: WebTerminalOptions = {}): Promise<WebTerminal> {
   const token = options.token ?? randomBytes(24).toString('base64url');
   const expected = digest(token);
