@@ -17,6 +17,8 @@ export interface RunLimitDefaults {
 export interface AgentConfig {
   listen: ListenTarget[];
   tokenFile: string | undefined;
+  /** KEY=VALUE file whose variables every run and shell starts with (the image's env). */
+  envFile: string | undefined;
   /** Who runs user code; undefined = decide at start (runbox if root and it exists, else ourselves). */
   user: string | undefined;
   maxConcurrent: number;
@@ -41,8 +43,10 @@ Options:
   --listen URL            tcp://HOST:PORT or unix:///PATH; repeatable
                           (default: tcp://0.0.0.0:5000 and unix:///run/runbox/agent.sock)
   --token-file FILE       require "authorization: Bearer <token>" on every RPC but Health;
-                          the token is the file's content, trailing whitespace/NULs trimmed
-                          (a raw block device works)
+                          the token is the file's bytes up to the first NUL, whitespace
+                          trimmed (a raw block device padded with zeros works)
+  --env-file FILE         variables every run and shell starts with (KEY=VALUE lines,
+                          values optionally single-quoted; the request's env wins)
   --user NAME             run user code as NAME (default: runbox when the agent is root
                           and that user exists, else the agent's own user)
   --max-concurrent N      concurrent runs before RESOURCE_EXHAUSTED (default 32)
@@ -97,6 +101,7 @@ export function parseConfig(argv: string[]): AgentConfig | 'help' {
       options: {
         listen: { type: 'string', multiple: true },
         'token-file': { type: 'string' },
+        'env-file': { type: 'string' },
         user: { type: 'string' },
         'max-concurrent': { type: 'string' },
         'max-source-bytes': { type: 'string' },
@@ -136,6 +141,7 @@ export function parseConfig(argv: string[]): AgentConfig | 'help' {
   return {
     listen: (v.listen ?? ['tcp://0.0.0.0:5000', 'unix:///run/runbox/agent.sock']).map(parseListen),
     tokenFile: v['token-file'],
+    envFile: v['env-file'],
     user: v.user,
     maxConcurrent: positiveInt('max-concurrent', v['max-concurrent'], 32),
     maxSourceBytes,

@@ -33,6 +33,8 @@ export class Admission {
 export interface AgentContext {
   config: AgentConfig;
   runAs: RunAsUser;
+  /** Variables every run and shell starts with (--env-file); the request's env overrides them. */
+  userEnv: Record<string, string>;
   startedAt: number;
   languages: LanguageRegistry;
   limits: LimitsBackend;

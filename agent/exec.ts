@@ -253,7 +253,15 @@ class RunSession implements Killable {
 
   #baseEnv(): Record<string, string> {
     const user = this.ctx.runAs;
-    return { PATH: this.ctx.languages.searchPath, HOME: user.home, USER: user.name, LOGNAME: user.name, SHELL: user.shell, LANG: 'C.UTF-8' };
+    return {
+      PATH: this.ctx.languages.searchPath,
+      HOME: user.home,
+      USER: user.name,
+      LOGNAME: user.name,
+      SHELL: user.shell,
+      LANG: 'C.UTF-8',
+      ...this.ctx.userEnv,
+    };
   }
 
   #onOutput(stage: Stage): (stream: StreamName, data: Buffer) => void {

@@ -2,6 +2,7 @@
 import { parseConfig, ConfigError, USAGE } from './config.js';
 import { resolveRunAs } from './users.js';
 import { readToken } from './auth.js';
+import { readEnvFile } from './env-file.js';
 import { detectLanguages } from './languages.js';
 import { initLimits } from './limits.js';
 import { Admission, type AgentContext } from './context.js';
@@ -27,10 +28,12 @@ async function main(): Promise<number> {
   const startedAt = Date.now();
   const token = config.tokenFile === undefined ? undefined : readToken(config.tokenFile);
   const runAs = resolveRunAs(config.user);
+  const userEnv = config.envFile === undefined ? {} : readEnvFile(config.envFile);
   const [languages, limits] = await Promise.all([detectLanguages(config), initLimits(config)]);
   const ctx: AgentContext = {
     config,
     runAs,
+    userEnv,
     startedAt,
     languages,
     limits,

@@ -41,7 +41,7 @@ class ShellRegistry {
     }
     let session: ShellSession;
     try {
-      session = new ShellSession(this.ctx.runAs, request, (s) => this.#exited(s));
+      session = new ShellSession(this.ctx.runAs, this.ctx.userEnv, request, (s) => this.#exited(s));
     } catch (error) {
       throw new StatusError(grpc.status.FAILED_PRECONDITION, `start.command ${JSON.stringify(request.command)}: could not start on a pty: ${(error as Error).message}`);
     }

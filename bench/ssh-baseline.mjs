@@ -131,7 +131,7 @@ try {
     await latency('ssh true (new connection)', () => run('ssh', [...sshArgs(port, false), 'true']), Math.min(runs, 30)),
   ];
   const thr = [
-    await throughput('runbox exec head -c 256M', async () => (await sb.exec(['head', '-c', String(FLOOD), '/dev/zero'])).stdoutTotalBytes ?? FLOOD),
+    await throughput('runbox exec head -c 256M', async () => (await sb.exec(['head', '-c', String(FLOOD), '/dev/zero'])).run.stdoutTotalBytes),
     await throughput('ssh head -c 256M (multiplexed)', () => run('ssh', [...sshArgs(port, true), 'head', '-c', String(FLOOD), '/dev/zero'])),
   ];
   await sb.close();

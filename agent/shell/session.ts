@@ -31,7 +31,7 @@ export interface ShellExit {
 const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 /** The environment of a new shell: the user's identity, never the agent's own environment. */
-function shellEnv(user: RunAsUser, start: StartRequest): Record<string, string> {
+function shellEnv(user: RunAsUser, userEnv: Record<string, string>, start: StartRequest): Record<string, string> {
   return {
     HOME: user.home,
     USER: user.name,
@@ -40,6 +40,7 @@ function shellEnv(user: RunAsUser, start: StartRequest): Record<string, string> 
     PATH: DEFAULT_PATH,
     LANG: 'C.UTF-8',
     TERM: start.term || 'xterm-256color',
+    ...userEnv,
     ...start.env,
   };
 }
@@ -76,6 +77,8 @@ export class ShellSession {
 
   constructor(
     user: RunAsUser,
+    /** The image's variables (--env-file), under the request's. */
+    userEnv: Record<string, string>,
     start: StartRequest,
     private readonly onExit: (session: ShellSession) => void,
   ) {
@@ -90,7 +93,7 @@ export class ShellSession {
         cols: start.cols,
         rows: start.rows,
         cwd,
-        env: shellEnv(user, start),
+        env: shellEnv(user, userEnv, start),
         encoding: null,
         ...asUser,
       }),

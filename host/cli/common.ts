@@ -52,7 +52,8 @@ export function readToken(file: string | undefined): string | undefined {
   const path = file ?? process.env.RUNBOX_TOKEN_FILE;
   if (!path) return undefined;
   try {
-    return readFileSync(path, 'utf8').replace(/\0+$/, '').trim();
+    // As the agent reads it: the bytes up to the first NUL (a zero-padded disk works), trimmed.
+    return readFileSync(path, 'utf8').split('\0')[0]!.trim();
   } catch (error) {
     throw new RunboxError(`--token-file ${path}: ${(error as Error).message}`);
   }

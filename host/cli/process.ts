@@ -7,13 +7,17 @@ import type { ProcessHandle, RunResult, StdinSource } from '../exec.js';
 
 export const PROCESS_OPTIONS = {
   'timeout-ms': { type: 'string' },
-  'compile-timeout-ms': { type: 'string' },
   'output-limit-bytes': { type: 'string' },
   'memory-bytes': { type: 'string' },
   'max-processes': { type: 'string' },
   'stdin-file': { type: 'string' },
   env: { type: 'string', short: 'e', multiple: true },
   cwd: { type: 'string' },
+} as const;
+
+/** `runbox run` only: Exec has no compile stage, so `exec` rejects the flag as unknown. */
+export const COMPILE_OPTIONS = {
+  'compile-timeout-ms': { type: 'string' },
 } as const;
 
 export const PROCESS_USAGE = `      --timeout-ms N          wall-clock limit of the run (default: the agent's, 30000)

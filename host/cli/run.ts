@@ -1,7 +1,7 @@
 // runbox run: run a source file in a language, streaming its output, exiting with its status.
 import { readFileSync } from 'node:fs';
 import { TARGET_OPTIONS, TARGET_USAGE, UsageError, connect, parse, runVerb } from './common.js';
-import { PROCESS_OPTIONS, PROCESS_USAGE, finish, processOptions, stdinFor, streamOutput } from './process.js';
+import { COMPILE_OPTIONS, PROCESS_OPTIONS, PROCESS_USAGE, finish, processOptions, stdinFor, streamOutput } from './process.js';
 
 const USAGE = `Usage: runbox run --target T [options] LANG FILE|- [-- ARGS...]
 
@@ -16,7 +16,7 @@ ${PROCESS_USAGE}
 
 export function main(argv: string[]): Promise<number> {
   return runVerb(USAGE, async () => {
-    const { values, positionals } = parse(argv, { ...TARGET_OPTIONS, ...PROCESS_OPTIONS });
+    const { values, positionals } = parse(argv, { ...TARGET_OPTIONS, ...PROCESS_OPTIONS, ...COMPILE_OPTIONS });
     if (values.help) return (process.stdout.write(USAGE), 0);
     const [language, file, ...args] = positionals;
     if (!language || !file) throw new UsageError('LANG and FILE are required (FILE may be - for stdin)');

@@ -201,6 +201,10 @@ describe('Exec', () => {
       expect(usage.stderr).toContain('Usage: runbox exec');
       const noCommand = await cli(['exec', '-t', agent.unixTarget]);
       expect(noCommand.code).toBe(2);
+      // Exec has no compile stage: a compile flag is a mistake, not silently ignored.
+      const compileFlag = await cli(['exec', '-t', agent.unixTarget, '--compile-timeout-ms', '5', '--', 'true']);
+      expect(compileFlag.code).toBe(2);
+      expect(compileFlag.stderr).toContain("'--compile-timeout-ms'");
       const unreachable = await cli(['exec', '-t', 'unix:///nonexistent/agent.sock', '--wait-ms', '300', '--', 'true']);
       expect(unreachable.code).toBe(125);
     });

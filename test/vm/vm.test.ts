@@ -195,6 +195,12 @@ describe('python image with a token: isolation, limits, restart (tap network)', 
     expect(read.stdout).not.toContain(token);
   });
 
+  it("the image spec's env reaches user code", async () => {
+    // init/images/python.json: "env": { "PYTHONDONTWRITEBYTECODE": "1" }
+    const r = await booted.sandbox.runCode('python', 'import sys; print(sys.flags.dont_write_bytecode)', { timeoutMs: 30_000 });
+    expect(r.stdout.trim()).toBe('1');
+  });
+
   it('user code cannot kill the agent (EPERM)', async () => {
     const pids = (await sh(booted, FIND_AGENT_PID)).stdout.trim().split('\n').filter(Boolean);
     expect(pids).toHaveLength(1);
