@@ -70,6 +70,7 @@ export class Connection {
   readonly #proxy: VsockProxy | undefined;
   /** Streaming calls in flight; close() cancels them, since grpc-js lets calls outlive a closed client. */
   readonly #open = new Set<{ cancel(): void }>();
+  #closed = false;
 
   private constructor(address: string, options: ConnectionOptions, proxy: VsockProxy | undefined) {
     this.client = new grpc.Client(address, grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
@@ -130,7 +131,13 @@ export class Connection {
   }
 
   /** Cancels open streams, closes the channel and stops the vsock proxy. */
+  /** close() was called: calls that end now were cut by it. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
   async close(): Promise<void> {
+    this.#closed = true;
     for (const call of [...this.#open]) cancelCall(call);
     this.#open.clear();
     // Let the deferred cancels go out before the channel closes.

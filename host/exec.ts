@@ -444,9 +444,8 @@ function runResult(started: Started, compile: StageResult | undefined, run: Stag
 /** The process capability of a Sandbox: `sb.runCode(...)` and `sb.exec(...)`. */
 export class ProcessApi {
   /** Calls in flight: cancelled when the channel shuts down (Sandbox.close), so the agent kills their runs. */
+  /** Calls in flight, for cancelAll(). Closing the connection cancels them too (Connection.track). */
   readonly #active = new Set<Duplex>();
-  #watching = false;
-  #closed = false;
 
   constructor(readonly connection: Connection) {}
 
@@ -455,24 +454,7 @@ export class ProcessApi {
    * with AbortError. Closing the Sandbox does this too.
    */
   cancelAll(): void {
-    this.#closed = true;
     for (const call of this.#active) cancelCall(call);
-  }
-
-  // grpc-js lets calls outlive Channel.close(); a closed Sandbox must not leave runs going.
-  #watchChannel(): void {
-    if (this.#watching || this.#active.size === 0) return;
-    const channel = this.connection.client.getChannel();
-    const state = channel.getConnectivityState(false);
-    if (state === grpc.connectivityState.SHUTDOWN) {
-      this.cancelAll();
-      return;
-    }
-    this.#watching = true;
-    channel.watchConnectivityState(state, Infinity, () => {
-      this.#watching = false;
-      this.#watchChannel();
-    });
   }
 
   /**
@@ -535,9 +517,8 @@ export class ProcessApi {
     options: ProcessOptions,
   ): Promise<ProcessHandle> {
     throwIfAborted(options.signal, what);
-    const call = open();
+    const call = this.connection.track(open());
     this.#active.add(call);
-    this.#watchChannel();
     const abortDetach = cancelOnAbort(options.signal, call);
     const detach = () => {
       abortDetach();
@@ -565,7 +546,7 @@ export class ProcessApi {
         detach();
         const mapped = options.signal?.aborted
           ? new AbortError(`${what}: aborted; the agent kills the run's process tree`, undefined, { cause: error })
-          : this.#closed
+          : this.connection.closed
             ? new AbortError(`${what}: the Sandbox was closed while the run was in flight; the agent kills the run's process tree`, undefined, { cause: error })
             : fromGrpcError(error, what);
         if (handle) settle.reject(mapped);

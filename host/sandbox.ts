@@ -77,13 +77,10 @@ export class Sandbox {
   /** Files in the sandbox, read and written as the sandbox's user. */
   readonly files: FilesApi;
 
-  readonly #processes: ProcessApi;
-
   private constructor(target: Target, connection: Connection) {
     this.target = target;
     this.connection = connection;
     const processes = new ProcessApi(connection);
-    this.#processes = processes;
     this.runCode = processes.runCode.bind(processes);
     this.exec = processes.exec.bind(processes);
     this.shells = new ShellApi(connection);
@@ -159,9 +156,8 @@ export class Sandbox {
 
   /** Closes the channel (and the vsock proxy). Runs in flight are cancelled by the agent. */
   async close(): Promise<void> {
-    // Cancel explicitly: grpc-js lets calls outlive a closed client, and the agent kills a
-    // run's tree only when its call ends.
-    this.#processes.cancelAll();
+    // The connection cancels every streaming call first: grpc-js lets calls outlive a closed
+    // client, and the agent kills a run's tree only when its call ends.
     await this.connection.close();
   }
 }
