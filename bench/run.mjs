@@ -2,33 +2,14 @@
 // Prints figures (p50/p95 and ratios); asserts nothing. Needs `npm run build` first.
 //   node bench/run.mjs [--runs N] [--target unix:///path]   (default: starts a local agent)
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
-import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { fileURLToPath } from 'node:url';
-import { performance } from 'node:perf_hooks';
 import { Sandbox } from '../dist/host/index.js';
+import { latency, startLocalAgent } from './lib.mjs';
 
-const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '200' }, target: { type: 'string' } } });
 const runs = Number(values.runs);
-
-function percentile(sorted, p) {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
-}
-
-async function measure(name, once) {
-  for (let i = 0; i < Math.min(20, runs); i++) await once(); // warm-up
-  const times = [];
-  for (let i = 0; i < runs; i++) {
-    const start = performance.now();
-    await once();
-    times.push(performance.now() - start);
-  }
-  times.sort((a, b) => a - b);
-  return { name, p50: percentile(times, 50), p95: percentile(times, 95) };
-}
+const measure = (name, once) => latency(name, once, { runs, warmup: Math.min(20, runs) });
 
 function rawSpawn() {
   return new Promise((resolve, reject) => {
@@ -36,18 +17,6 @@ function rawSpawn() {
     child.on('error', reject);
     child.on('close', resolve);
   });
-}
-
-async function startLocalAgent() {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'runbox-bench-'));
-  const args = [path.join(repo, 'dist/agent/runbox-agent.js'), '--listen', `unix://${dir}/agent.sock`, '--cgroups', 'off',
-    '--work-dir', path.join(dir, 'runs'), '--cache-dir', path.join(dir, 'cache')];
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
-  await new Promise((resolve, reject) => {
-    child.stderr.on('data', (chunk) => String(chunk).includes('agent.ready') && resolve());
-    child.once('exit', (code) => reject(new Error(`agent exited with ${code}`)));
-  });
-  return { target: `unix://${dir}/agent.sock`, stop: () => (child.kill('SIGTERM'), rmSync(dir, { recursive: true, force: true })) };
 }
 
 const agent = values.target ? { target: values.target, stop: () => {} } : await startLocalAgent();

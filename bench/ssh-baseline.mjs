@@ -12,11 +12,10 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { Sandbox } from '../dist/host/index.js';
+import { latency, startLocalAgent } from './lib.mjs';
 
-const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '100' } } });
 const runs = Number(values.runs);
 const SSHD = '/usr/sbin/sshd';
@@ -88,30 +87,8 @@ function run(cmd, args, sink = false) {
   });
 }
 
-async function startAgent() {
-  const args = [path.join(repo, 'dist/agent/runbox-agent.js'), '--listen', `unix://${dir}/agent.sock`, '--cgroups', 'off',
-    '--work-dir', `${dir}/runs`, '--cache-dir', `${dir}/cache`, '--default-output-bytes', String(300 << 20)];
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
-  cleanups.push(() => child.kill('SIGTERM'));
-  await new Promise((resolve, reject) => {
-    child.stderr.on('data', (chunk) => String(chunk).includes('agent.ready') && resolve());
-    child.once('exit', (code) => reject(new Error(`agent exited with ${code}`)));
-  });
-  return `unix://${dir}/agent.sock`;
-}
-
-const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
-async function latency(name, once, n = runs) {
-  for (let i = 0; i < Math.min(10, n); i++) await once();
-  const times = [];
-  for (let i = 0; i < n; i++) {
-    const start = performance.now();
-    await once();
-    times.push(performance.now() - start);
-  }
-  times.sort((a, b) => a - b);
-  return { name, p50: percentile(times, 50), p95: percentile(times, 95) };
-}
+// ssh's fresh-connection case is slow: fewer runs, same warm-up rule.
+const measure = (name, once, n = runs) => latency(name, once, { runs: n, warmup: Math.min(10, n) });
 async function throughput(name, once) {
   const start = performance.now();
   const bytes = await once();
@@ -122,13 +99,15 @@ async function throughput(name, once) {
 try {
   const port = await freePort();
   await startSshd(port);
-  const sb = await Sandbox.connect(await startAgent());
+  const agent = await startLocalAgent(['--default-output-bytes', String(300 << 20)]);
+  cleanups.push(() => agent.stop());
+  const sb = await Sandbox.connect(agent.target);
   await sb.waitReady({ timeoutMs: 10_000 });
   const FLOOD = 256 << 20;
   const lat = [
-    await latency("runbox exec(['true'])", () => sb.exec(['true'])),
-    await latency('ssh true (multiplexed)', () => run('ssh', [...sshArgs(port, true), 'true'])),
-    await latency('ssh true (new connection)', () => run('ssh', [...sshArgs(port, false), 'true']), Math.min(runs, 30)),
+    await measure("runbox exec(['true'])", () => sb.exec(['true'])),
+    await measure('ssh true (multiplexed)', () => run('ssh', [...sshArgs(port, true), 'true'])),
+    await measure('ssh true (new connection)', () => run('ssh', [...sshArgs(port, false), 'true']), Math.min(runs, 30)),
   ];
   const thr = [
     await throughput('runbox exec head -c 256M', async () => (await sb.exec(['head', '-c', String(FLOOD), '/dev/zero'])).run.stdoutTotalBytes),
