@@ -4,7 +4,8 @@ import * as grpc from '@grpc/grpc-js';
 import type { DescMessage, MessageShape } from '@bufbuild/protobuf';
 import { unaryCall, type CallContext } from '../proto/grpc.js';
 import type { DescMethodUnary } from '@bufbuild/protobuf';
-import { AbortError, fromGrpcError } from './errors.js';
+import { AbortError } from './errors.js';
+import { fromGrpcError } from './grpc-errors.js';
 import type { Target } from './target.js';
 import { startVsockProxy, type VsockProxy } from './vsock.js';
 
@@ -116,7 +117,7 @@ export class Connection {
     try {
       return await response;
     } catch (error) {
-      if (options.signal?.aborted) throw new AbortError(`${what}: aborted`, undefined, { cause: error });
+      if (options.signal?.aborted) throw new AbortError(`${what}: aborted`, { cause: error });
       throw fromGrpcError(error, what);
     } finally {
       detach();

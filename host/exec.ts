@@ -24,7 +24,8 @@ import {
   type Started,
 } from '../proto/gen/runbox/v1/process_pb.js';
 import { cancelCall, cancelOnAbort, throwIfAborted, type Connection } from './connection.js';
-import { AbortError, AgentError, fromGrpcError } from './errors.js';
+import { AbortError, AgentError } from './errors.js';
+import { fromGrpcError } from './grpc-errors.js';
 
 /** How a stage (and so a run) ended. */
 export type RunStatus =
@@ -545,9 +546,9 @@ export class ProcessApi {
         failed = true;
         detach();
         const mapped = options.signal?.aborted
-          ? new AbortError(`${what}: aborted; the agent kills the run's process tree`, undefined, { cause: error })
+          ? new AbortError(`${what}: aborted; the agent kills the run's process tree`, { cause: error })
           : this.connection.closed
-            ? new AbortError(`${what}: the Sandbox was closed while the run was in flight; the agent kills the run's process tree`, undefined, { cause: error })
+            ? new AbortError(`${what}: the Sandbox was closed while the run was in flight; the agent kills the run's process tree`, { cause: error })
             : fromGrpcError(error, what);
         if (handle) settle.reject(mapped);
         else rejectHandle(mapped);

@@ -20,7 +20,8 @@ import {
   type WriteFileRequest,
 } from '../proto/gen/runbox/v1/files_pb.js';
 import { cancelCall, cancelOnAbort, throwIfAborted, type CallOptions, type Connection } from './connection.js';
-import { AbortError, AgentError, InvalidArgumentError, fromGrpcError } from './errors.js';
+import { AbortError, AgentError, InvalidArgumentError } from './errors.js';
+import { fromGrpcError } from './grpc-errors.js';
 
 /** Bytes per WriteFile message. */
 const CHUNK_BYTES = 256 * 1024;
@@ -136,7 +137,7 @@ export class FilesApi {
     });
     call.on('error', (error: grpc.ServiceError) => {
       detach();
-      const mapped = options.signal?.aborted ? new AbortError(`${what}: aborted`, undefined, { cause: error }) : fromGrpcError(error, what);
+      const mapped = options.signal?.aborted ? new AbortError(`${what}: aborted`, { cause: error }) : fromGrpcError(error, what);
       settleInfo.reject(mapped);
       out.destroy(mapped);
     });
@@ -204,7 +205,7 @@ export class FilesApi {
       if (!answered) call.end();
       return toFileInfo((await response).info);
     } catch (error) {
-      if (options.signal?.aborted) throw new AbortError(`${what}: aborted`, undefined, { cause: error });
+      if (options.signal?.aborted) throw new AbortError(`${what}: aborted`, { cause: error });
       cancelCall(call);
       throw fromGrpcError(error, what);
     } finally {

@@ -137,8 +137,7 @@ export class Sandbox {
     const why = lastError instanceof RunboxError ? lastError.message : String(lastError);
     throw new TimeoutError(
       `waitReady: ${formatTarget(this.target)} did not answer Health within ${timeoutMs} ms (last error: ${why}); raise timeoutMs or check the VM's console log`,
-      undefined,
-      { cause: lastError },
+      { cause: lastError, reason: 'READY_TIMEOUT', metadata: { option: 'timeoutMs' } },
     );
   }
 

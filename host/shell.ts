@@ -16,7 +16,8 @@ import {
   type ShellResponse,
 } from '../proto/gen/runbox/v1/shell_pb.js';
 import { cancelOnAbort, throwIfAborted, type CallOptions, type Connection } from './connection.js';
-import { AbortError, AgentError, InvalidArgumentError, RunboxError, fromGrpcError } from './errors.js';
+import { AbortError, AgentError, InvalidArgumentError, RunboxError } from './errors.js';
+import { fromGrpcError } from './grpc-errors.js';
 
 /** The agent's limit on terminal columns (agent/shell/validate.ts). */
 export const SHELL_MAX_COLS = 2000;
@@ -225,7 +226,7 @@ export class ShellApi {
       else if (event.case === 'exited') exit = { exitCode: event.value.exitCode, signal: event.value.signal };
     });
     stream.on('error', (error: grpc.ServiceError) => {
-      if (signal?.aborted) fail(new AbortError(`${what}: aborted; the session lives on for the agent's grace period`, undefined, { cause: error }));
+      if (signal?.aborted) fail(new AbortError(`${what}: aborted; the session lives on for the agent's grace period`, { cause: error }));
       else fail(fromGrpcError(error, what));
     });
     stream.on('end', () => {

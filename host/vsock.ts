@@ -46,7 +46,7 @@ export class VsockError extends SandboxUnavailableError {
   readonly kind: VsockErrorKind;
   readonly attempts: number;
   constructor(kind: VsockErrorKind, message: string, attempts: number, options?: { cause?: unknown }) {
-    super(message, undefined, options);
+    super(message, { reason: `VSOCK_${kind.replace('-', '_').toUpperCase()}`, ...options });
     this.kind = kind;
     this.attempts = attempts;
   }

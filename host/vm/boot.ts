@@ -7,7 +7,7 @@ import { mkdir, copyFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Sandbox, type Health } from '../sandbox.js';
-import { AbortError, InvalidArgumentError, RunboxError, SandboxUnavailableError } from '../errors.js';
+import { AbortError, InvalidArgumentError, RunboxError, SandboxUnavailableError, type ErrorCode } from '../errors.js';
 import type { InitSystem } from '../image/spec.js';
 import { findBootableImage } from './image.js';
 import { vmDir } from './paths.js';
@@ -84,10 +84,11 @@ export interface VmHandle {
 
 /** The VM did not get to a serving agent: QEMU exited first or readyTimeoutMs passed. */
 export class VmBootError extends RunboxError {
+  static override readonly code: ErrorCode = 'vm_boot_failed';
   /** Path of the kept console log ($TMPDIR/runbox-vm-<id>-console.log); the message quotes its last lines. */
   readonly consoleLog: string;
   constructor(message: string, consoleLog: string, options?: { cause?: unknown }) {
-    super(message, undefined, options);
+    super(message, { reason: 'VM_BOOT_FAILED', ...options });
     this.consoleLog = consoleLog;
   }
 }
@@ -318,7 +319,7 @@ export async function bootVm(imageName: string, options: BootOptions = {}): Prom
     try {
       health = await sandbox.waitReady({ timeoutMs: options.readyTimeoutMs ?? 180_000, signal: ready.signal });
     } catch (error) {
-      if (options.signal?.aborted) throw new AbortError('bootVm: aborted while waiting for the agent', undefined, { cause: error });
+      if (options.signal?.aborted) throw new AbortError('bootVm: aborted while waiting for the agent', { cause: error });
       const kept = await keepConsoleLog(id, consoleLog);
       if (!qemuAlive()) {
         throw new VmBootError(

@@ -10,7 +10,7 @@ export function runTool(argv: string[], options: { timeoutMs?: number } = {}): P
     execFile(argv[0]!, argv.slice(1), { timeout: options.timeoutMs ?? 30_000, encoding: 'utf8' }, (error, stdout, stderr) => {
       if (!error) return resolve(stdout);
       const why = (stderr || error.message).trim().split('\n').slice(-3).join(' / ');
-      reject(new HostToolError(`${argv.join(' ')} failed: ${why}`, undefined, { cause: error }));
+      reject(new HostToolError(`${argv.join(' ')} failed: ${why}`, { cause: error }));
     });
   });
 }
