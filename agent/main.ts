@@ -1,14 +1,14 @@
 // runbox-agent entry point: parse flags, detect what this machine offers, serve, stop cleanly.
-import { parseConfig, ConfigError, USAGE } from './config.js';
-import { resolveRunAs } from './users.js';
-import { readToken } from './auth.js';
-import { readEnvFile } from './env-file.js';
-import { detectLanguages } from './languages.js';
-import { initLimits } from './limits.js';
-import { Admission, type AgentContext } from './context.js';
-import { createServer, listen } from './server.js';
-import { AGENT_VERSION } from './version.js';
-import { log } from './log.js';
+import { parseConfig, ConfigError, USAGE } from './core/config.js';
+import { resolveRunAs } from './core/users.js';
+import { readToken } from './server/auth.js';
+import { readEnvFile } from './core/env-file.js';
+import { detectLanguages } from './languages/languages.js';
+import { initLimits } from './limits/cgroups.js';
+import { Admission, type AgentContext } from './core/context.js';
+import { createServer, listen } from './server/server.js';
+import { AGENT_VERSION } from './core/version.js';
+import { log } from './core/log.js';
 
 const SHUTDOWN_GRACE_MS = 3_000;
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // runbox CLI: one module per verb under host/cli/, loaded on demand.
-import { AGENT_VERSION } from '../agent/version.js';
+import { AGENT_VERSION } from '../agent/core/version.js';
 
 type Verb = { summary: string; load: () => Promise<{ main(argv: string[]): Promise<number> }> };
 

@@ -2,19 +2,19 @@
 // shell.ts, files.ts); this class wires them to one connection.
 import { create } from '@bufbuild/protobuf';
 import {
-  AgentService,
+  SystemService,
   HealthRequestSchema,
   LimitsBackend,
   ListLanguagesRequestSchema,
   SystemInfoRequestSchema,
-} from '../proto/gen/runbox/v1/agent_pb.js';
-import { Connection, type CallOptions, type ConnectionOptions } from './connection.js';
+} from '../proto/gen/runbox/v1/system_pb.js';
+import { Connection, type CallOptions, type ConnectionOptions } from './transport/connection.js';
 import { AbortError, AuthenticationError, RunboxError, TimeoutError } from './errors.js';
-import { parseTarget, formatTarget, type Target } from './target.js';
-import { ProcessApi } from './exec.js';
-import { ShellApi } from './shell.js';
-import { FilesApi } from './files.js';
-import { toSystemInfo, type SystemInfo } from './sysinfo.js';
+import { parseTarget, formatTarget, type Target } from './transport/target.js';
+import { ProcessApi } from './process/index.js';
+import { ShellApi } from './shell/index.js';
+import { FilesApi } from './files/index.js';
+import { toSystemInfo, type SystemInfo } from './system/sysinfo.js';
 
 /** Options of `Sandbox.connect`: `token` and the default `requestTimeoutMs` of unary calls. */
 export interface SandboxOptions extends ConnectionOptions {}
@@ -99,7 +99,7 @@ export class Sandbox {
 
   /** The agent's health. Needs no token. */
   async health(options: CallOptions = {}): Promise<Health> {
-    const h = await this.connection.unary(AgentService.method.health, create(HealthRequestSchema), 'health', options);
+    const h = await this.connection.unary(SystemService.method.health, create(HealthRequestSchema), 'health', options);
     return {
       version: h.version,
       uptimeSeconds: h.uptimeSeconds,
@@ -143,13 +143,13 @@ export class Sandbox {
 
   /** Languages the agent found toolchains for. */
   async languages(options: CallOptions = {}): Promise<Language[]> {
-    const r = await this.connection.unary(AgentService.method.listLanguages, create(ListLanguagesRequestSchema), 'languages', options);
+    const r = await this.connection.unary(SystemService.method.listLanguages, create(ListLanguagesRequestSchema), 'languages', options);
     return r.languages.map((l) => ({ name: l.name, aliases: [...l.aliases], version: l.version, compiled: l.compiled }));
   }
 
   /** CPU, memory, disks, OS, load and network of the sandbox (the VM, not the host). */
   async systemInfo(options: CallOptions = {}): Promise<SystemInfo> {
-    const r = await this.connection.unary(AgentService.method.systemInfo, create(SystemInfoRequestSchema), 'systemInfo', options);
+    const r = await this.connection.unary(SystemService.method.systemInfo, create(SystemInfoRequestSchema), 'systemInfo', options);
     return toSystemInfo(r);
   }
 

@@ -1,6 +1,6 @@
 // errno → gRPC status for file operations; every message names the operation and the path.
 import * as grpc from '@grpc/grpc-js';
-import { StatusError } from '../rpc-status.js';
+import { StatusError } from '../server/errors.js';
 import type { WorkerFailure } from './protocol.js';
 
 const BY_ERRNO: Record<string, [grpc.status, string]> = {

@@ -1,7 +1,7 @@
 // Paths the files API accepts: absolute, no NUL, bounded. Nothing is normalised: the kernel
 // resolves `..` and symlinks as the run-as user, so permissions decide, not string checks.
 import path from 'node:path';
-import { invalidArgument } from '../rpc-status.js';
+import { invalidArgument } from '../server/errors.js';
 
 const MAX_PATH_BYTES = 4096;
 

@@ -2,12 +2,12 @@
 // ops over its stdio by id, restarts it after a crash and lets it go when idle.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import type { RunAsUser } from '../users.js';
-import type { Killable } from '../context.js';
-import { log } from '../log.js';
+import type { RunAsUser } from '../core/users.js';
+import type { Killable } from '../core/context.js';
+import { log } from '../core/log.js';
 import { FROM_WORKER, FrameReader, TO_WORKER, frame, jsonFrame, type WorkerFailure } from './protocol.js';
-import { fileWorkerMain } from './worker.js';
-import { makeOomKillable } from '../oom.js';
+import { fileWorkerMain } from './worker/main.js';
+import { makeOomKillable } from '../limits/oom.js';
 
 /** A worker with nothing to do exits after this long; the next op starts a new one. */
 const IDLE_EXIT_MS = 30_000;

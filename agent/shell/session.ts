@@ -4,11 +4,11 @@
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import * as pty from 'node-pty';
-import type { RunAsUser } from '../users.js';
+import type { RunAsUser } from '../core/users.js';
 import { RingBuffer } from './ring-buffer.js';
 import { foregroundGroup, hangUpSession } from './process-group.js';
 import { signalName, type StartRequest } from './validate.js';
-import { makeOomKillable } from '../oom.js';
+import { makeOomKillable } from '../limits/oom.js';
 
 export const REPLAY_BYTES = 64 * 1024;
 /** Between SIGHUP and SIGKILL when a session is hung up. */

@@ -1,7 +1,7 @@
 // Checks of ShellService requests. Each refusal names the field and what is allowed.
 import { constants } from 'node:os';
 import path from 'node:path';
-import { invalidArgument } from '../rpc-status.js';
+import { invalidArgument } from '../server/errors.js';
 
 /** Terminal sizes the agent accepts; the kernel's winsize holds up to 65535, no screen needs more. */
 export const MAX_COLS = 2000;

@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { constants } from 'node:os';
 import { EXIT, UsageError, intFlag } from './common.js';
-import type { ProcessHandle, RunResult, StdinSource } from '../exec.js';
+import type { ProcessHandle, RunResult, StdinSource } from '../process/index.js';
 
 export const PROCESS_OPTIONS = {
   'timeout-ms': { type: 'string' },

@@ -3,7 +3,7 @@
 // the remote exit code becomes ours, and the terminal is restored on every way out.
 import { constants } from 'node:os';
 import type { Sandbox } from '../sandbox.js';
-import type { ShellHandle } from '../shell.js';
+import type { ShellHandle } from '../shell/index.js';
 import { EXIT, TARGET_OPTIONS, TARGET_USAGE, UsageError, connect, parse, runVerb } from './common.js';
 
 const USAGE = `Usage: runbox shell --target T [options] [-- COMMAND [ARG...]]

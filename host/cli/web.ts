@@ -1,7 +1,7 @@
 // runbox web: a terminal for the sandbox in the browser. Serves a page (xterm.js) on
 // loopback; each tab gets its own shell session over a WebSocket.
 import { startWebTerminal } from '../web/server.js';
-import { formatTarget } from '../target.js';
+import { formatTarget } from '../transport/target.js';
 import { TARGET_OPTIONS, TARGET_USAGE, connect, intFlag, parse, runVerb } from './common.js';
 
 const USAGE = `Usage: runbox web --target T [--port P] [--host ADDR]

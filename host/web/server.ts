@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import type { Sandbox } from '../sandbox.js';
 import { NotFoundError, RunboxError } from '../errors.js';
-import { SHELL_MAX_COLS, SHELL_MAX_ROWS, type ShellHandle } from '../shell.js';
+import { SHELL_MAX_COLS, SHELL_MAX_ROWS, type ShellHandle } from '../shell/index.js';
 import { loadAssets } from './assets.js';
 import { APP_SCRIPT, pageHtml } from './page.js';
 

@@ -1,4 +1,4 @@
-// AgentService over real sockets: health, auth, system info, and the CLI verbs that use them.
+// SystemService over real sockets: health, auth, system info, and the CLI verbs that use them.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';

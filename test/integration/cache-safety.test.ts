@@ -5,7 +5,7 @@ import { chmodSync, chownSync, lstatSync, mkdirSync, mkdtempSync, rmSync, statSy
 import os from 'node:os';
 import path from 'node:path';
 import { Sandbox } from '../../host/index.js';
-import { lookupUser } from '../../agent/users.js';
+import { lookupUser } from '../../agent/core/users.js';
 import { startAgent, type RunningAgent } from '../helpers/agent.js';
 
 const runbox = lookupUser('runbox');

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { InvalidArgumentError, Sandbox, type Language, type RunResult } from '../../host/index.js';
 import { runboxUserExists, startAgent, type RunningAgent } from '../helpers/agent.js';
 import { cli, SHARED_CACHE } from '../helpers/run.js';
-import { CompileCache } from '../../agent/run/cache.js';
+import { CompileCache } from '../../agent/process/cache.js';
 
 /** Per language: a program that echoes stdin upper-cased, its args and $GREETING, writes to stderr, exits 3. */
 const PROGRAMS: Record<string, string> = {

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAgent, type RunningAgent } from '../helpers/agent.js';
 import { Sandbox } from '../../host/sandbox.js';
-import { connectVsock, startVsockProxy, VsockError } from '../../host/vsock.js';
+import { connectVsock, startVsockProxy, VsockError } from '../../host/transport/vsock.js';
 
 type Mode =
   /** OK followed by the guest's first bytes (the agent's HTTP/2 SETTINGS) in ONE write. */

@@ -2,8 +2,8 @@
 // (docs/running-code.md, "Memory limit"). The detector is pure, so these are plain unit tests;
 // the watcher itself runs against real cgroups in test/vm/vm.test.ts.
 import { describe, expect, it } from 'vitest';
-import { ThrashDetector, WATCH_INTERVAL_MS, NO_PSI_AT_LIMIT_MS } from '../../agent/run/memory-watch.js';
-import type { MemorySample } from '../../agent/limits.js';
+import { ThrashDetector, WATCH_INTERVAL_MS, NO_PSI_AT_LIMIT_MS } from '../../agent/limits/memory-watch.js';
+import type { MemorySample } from '../../agent/limits/cgroups.js';
 
 type Step = (i: number) => Partial<MemorySample>;
 

@@ -1,0 +1,222 @@
+// FilesService: file operations performed by a worker process that runs as the run-as user
+// (agent/files/worker.ts), so the kernel enforces that user's permissions. Streams are
+// flow-controlled end to end: a slow client pauses the worker's reads, a slow disk pauses
+// the client's writes; the agent holds a bounded window per transfer.
+import { create } from '@bufbuild/protobuf';
+import * as grpc from '@grpc/grpc-js';
+import type { ImplementationOf } from '../../proto/grpc.js';
+import {
+  FileInfoSchema,
+  FileType,
+  ListDirResponseSchema,
+  MakeDirResponseSchema,
+  ReadFileResponseSchema,
+  RemoveResponseSchema,
+  StatResponseSchema,
+  WriteFileResponseSchema,
+  type FileInfo,
+  type FilesService,
+  type ReadFileRequest,
+  type ReadFileResponse,
+  type WriteFileRequest,
+  type WriteFileResponse,
+} from '../../proto/gen/runbox/v1/files_pb.js';
+import type { AgentContext } from '../core/context.js';
+import { StatusError, invalidArgument, toServiceError } from '../server/errors.js';
+import { FileWorker, type WorkerOp } from './worker-client.js';
+import { FROM_WORKER, TO_WORKER, type WorkerFailure, type WorkerFileInfo } from './protocol.js';
+import { failureToStatus } from './errors.js';
+import { checkMode, checkPath } from './paths.js';
+import { ownerName } from './owners.js';
+
+/** Read chunks (256 KiB each) the worker may send ahead of the client. */
+const READ_WINDOW_CHUNKS = 4;
+/** Bytes of a write the agent lets the client get ahead of the disk. */
+const WRITE_WINDOW_BYTES = 2 << 20;
+
+const TYPES: Record<WorkerFileInfo['type'], FileType> = {
+  file: FileType.FILE,
+  directory: FileType.DIRECTORY,
+  symlink: FileType.SYMLINK,
+  other: FileType.OTHER,
+};
+
+function toFileInfo(info: WorkerFileInfo): FileInfo {
+  return create(FileInfoSchema, {
+    path: info.path,
+    name: info.name,
+    type: TYPES[info.type],
+    size: BigInt(info.size),
+    mode: info.mode,
+    modifiedMs: BigInt(info.mtimeMs),
+    owner: ownerName(info.uid),
+    symlinkTarget: info.target,
+  });
+}
+
+const isFailure = (error: unknown): error is WorkerFailure => typeof error === 'object' && error !== null && 'code' in error && 'syscall' in error;
+
+/** Runs a one-answer op and maps its errors; `path` has been checked already. */
+async function unaryOp<T>(worker: FileWorker, operation: string, path: string, args: Record<string, unknown>): Promise<T> {
+  try {
+    return await worker.call<T>({ ...args, path });
+  } catch (error) {
+    throw isFailure(error) ? failureToStatus(operation, path, error) : error;
+  }
+}
+
+function unary<Req, Res>(handler: (request: Req) => Promise<Res>): grpc.handleUnaryCall<Req, Res> {
+  return (call, callback) => {
+    handler(call.request).then(
+      (response) => callback(null, response),
+      (error: unknown) => callback(toServiceError(error)),
+    );
+  };
+}
+
+function readFile(worker: FileWorker, call: grpc.ServerWritableStream<ReadFileRequest, ReadFileResponse>): void {
+  let path: string;
+  try {
+    path = checkPath('path', call.request.path);
+  } catch (error) {
+    call.emit('error', toServiceError(error));
+    return;
+  }
+  let owed = 0;
+  let done = false;
+  const end = (error?: StatusError) => {
+    if (done) return;
+    done = true;
+    op.close();
+    if (error) call.emit('error', toServiceError(error));
+    else call.end();
+  };
+  const op: WorkerOp = worker.start({ op: 'read', path, credit: READ_WINDOW_CHUNKS }, {
+    frame: (kind, payload) => {
+      if (kind === FROM_WORKER.ready) {
+        call.write(create(ReadFileResponseSchema, { event: { case: 'info', value: toFileInfo(JSON.parse(payload.toString('utf8'))) } }));
+      } else if (kind === FROM_WORKER.data) {
+        // Credit flows back only as fast as gRPC takes the data: memory stays bounded.
+        if (call.write(create(ReadFileResponseSchema, { event: { case: 'data', value: payload } }))) op.credit(1);
+        else owed++;
+      } else if (kind === FROM_WORKER.eof) end();
+      else if (kind === FROM_WORKER.fail) end(failureToStatus('read', path, JSON.parse(payload.toString('utf8'))));
+    },
+    crashed: (failure) => end(failureToStatus('read', path, failure)),
+  });
+  call.on('drain', () => {
+    if (owed > 0 && !done) op.credit(owed);
+    owed = 0;
+  });
+  call.on('cancelled', () => {
+    if (done) return;
+    done = true;
+    op.abort();
+  });
+}
+
+function writeFile(
+  worker: FileWorker,
+  call: grpc.ServerReadableStream<WriteFileRequest, WriteFileResponse>,
+  callback: grpc.sendUnaryData<WriteFileResponse>,
+): void {
+  let op: WorkerOp | undefined;
+  let path = '';
+  let ready = false;
+  let ended = false;
+  let done = false;
+  let inFlight = 0;
+
+  const finish = (error: unknown, info?: WorkerFileInfo) => {
+    if (done) return;
+    done = true;
+    op?.close();
+    call.resume(); // drain anything the client still sends; it is dropped
+    if (info) callback(null, create(WriteFileResponseSchema, { info: toFileInfo(info) }));
+    else {
+      if (op) op.send(TO_WORKER.abort);
+      callback(toServiceError(error));
+    }
+  };
+
+  const start = (request: WriteFileRequest) => {
+    if (request.event.case !== 'start') throw invalidArgument(`the first WriteFileRequest must be start (path, mode), got ${request.event.case ?? 'an empty event'}`);
+    const s = request.event.value;
+    path = checkPath('start.path', s.path);
+    checkMode('start.mode', s.mode);
+    // Data waits until the worker has the file open, so a refused path fails before any upload.
+    call.pause();
+    op = worker.start(
+      { op: 'write', path, mode: s.mode, createParents: s.createParents, noOverwrite: s.noOverwrite },
+      {
+        frame: (kind, payload) => {
+          if (kind === FROM_WORKER.ready) {
+            ready = true;
+            if (ended) op!.send(TO_WORKER.end);
+            else call.resume();
+          } else if (kind === FROM_WORKER.ack) {
+            inFlight -= payload.readUInt32BE(0);
+            if (inFlight <= WRITE_WINDOW_BYTES / 2 && !ended) call.resume();
+          } else if (kind === FROM_WORKER.ok) finish(null, JSON.parse(payload.toString('utf8')));
+          else if (kind === FROM_WORKER.fail) finish(failureToStatus('write', path, JSON.parse(payload.toString('utf8'))));
+        },
+        crashed: (failure) => finish(failureToStatus('write', path, failure)),
+      },
+    );
+  };
+
+  call.on('data', (request: WriteFileRequest) => {
+    if (done) return;
+    try {
+      if (!op) return start(request);
+      if (request.event.case !== 'data') throw invalidArgument(`start.path ${JSON.stringify(path)}: only the first WriteFileRequest may be start; later ones carry data`);
+      const data = request.event.value;
+      if (data.length === 0) return;
+      inFlight += data.length;
+      op.send(TO_WORKER.data, data);
+      if (inFlight > WRITE_WINDOW_BYTES) call.pause();
+    } catch (error) {
+      finish(error);
+    }
+  });
+  call.on('end', () => {
+    if (done) return;
+    ended = true;
+    if (!op) return finish(invalidArgument('WriteFile: the stream ended without a start message naming the path'));
+    if (ready) op.send(TO_WORKER.end);
+  });
+  call.on('cancelled', () => {
+    if (done) return;
+    done = true;
+    op?.abort();
+  });
+}
+
+export function filesService(ctx: AgentContext): ImplementationOf<typeof FilesService> {
+  const worker = new FileWorker(ctx.runAs);
+  ctx.live.add(worker);
+  return {
+    readFile: (call) => readFile(worker, call),
+    writeFile: (call, callback) => writeFile(worker, call, callback),
+    listDir: unary(async (request) => {
+      const path = checkPath('path', request.path);
+      const entries = await unaryOp<WorkerFileInfo[]>(worker, 'list', path, { op: 'list' });
+      return create(ListDirResponseSchema, { entries: entries.map(toFileInfo) });
+    }),
+    stat: unary(async (request) => {
+      const path = checkPath('path', request.path);
+      return create(StatResponseSchema, { info: toFileInfo(await unaryOp<WorkerFileInfo>(worker, 'stat', path, { op: 'stat' })) });
+    }),
+    remove: unary(async (request) => {
+      const path = checkPath('path', request.path);
+      await unaryOp(worker, 'remove', path, { op: 'remove', recursive: request.recursive });
+      return create(RemoveResponseSchema);
+    }),
+    makeDir: unary(async (request) => {
+      const path = checkPath('path', request.path);
+      checkMode('mode', request.mode);
+      const info = await unaryOp<WorkerFileInfo>(worker, 'mkdir', path, { op: 'mkdir', parents: request.parents, mode: request.mode });
+      return create(MakeDirResponseSchema, { info: toFileInfo(info) });
+    }),
+  };
+}

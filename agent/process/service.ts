@@ -1,0 +1,429 @@
+// ProcessService: RunCode and Exec. One RunSession per call: the first message starts the
+// run (validated into a plan), later ones carry stdin, close stdin or send a signal. The
+// stages themselves live in run/stage.ts; this module is the protocol around them.
+import { randomUUID } from 'node:crypto';
+import path from 'node:path';
+import { create } from '@bufbuild/protobuf';
+import * as grpc from '@grpc/grpc-js';
+import type { ImplementationOf } from '../../proto/grpc.js';
+import {
+  ExecResponseSchema,
+  FinishedSchema,
+  OutputSchema,
+  OutputStream,
+  RunCodeResponseSchema,
+  Stage,
+  StartedSchema,
+  Status,
+  StageResultSchema,
+  type ExecRequest,
+  type Finished,
+  type Output,
+  type ProcessInput,
+  type ProcessService,
+  type RunCodeRequest,
+  type Started,
+  type StageResult,
+} from '../../proto/gen/runbox/v1/process_pb.js';
+import type { AgentContext, Killable } from '../core/context.js';
+import { log } from '../core/log.js';
+import { CompileCache } from './cache.js';
+import { planExec, planRunCode, limitsMessage, RequestError, type RunPlan, type RunCodePlan } from './plan.js';
+import { ALLOWED_SIGNALS, parseSignal } from '../usercode/signals.js';
+import { RunningStage, type StreamName } from './stage.js';
+import { createPrivateDir, removePrivateDir, writePrivateFile } from './workdir.js';
+
+/** Stdin bytes queued while no process can take them (compile stage) before the call is paused. */
+const MAX_QUEUED_STDIN = 1 << 20;
+
+type Call<Req, Res> = grpc.ServerDuplexStream<Req, Res>;
+
+/** The two RPCs differ only in their message types; this maps events to each one's response. */
+interface Responder {
+  started(value: Started): unknown;
+  output(value: Output): unknown;
+  stageResult(value: StageResult): unknown;
+  finished(value: Finished): unknown;
+}
+
+const runCodeResponder: Responder = {
+  started: (value) => create(RunCodeResponseSchema, { event: { case: 'started', value } }),
+  output: (value) => create(RunCodeResponseSchema, { event: { case: 'output', value } }),
+  stageResult: (value) => create(RunCodeResponseSchema, { event: { case: 'stageResult', value } }),
+  finished: (value) => create(RunCodeResponseSchema, { event: { case: 'finished', value } }),
+};
+
+const execResponder: Responder = {
+  started: (value) => create(ExecResponseSchema, { event: { case: 'started', value } }),
+  output: (value) => create(ExecResponseSchema, { event: { case: 'output', value } }),
+  stageResult: () => undefined, // Exec has no compile stage
+  finished: (value) => create(ExecResponseSchema, { event: { case: 'finished', value } }),
+};
+
+function internalResult(stage: Stage, message: string): StageResult {
+  return create(StageResultSchema, { stage, status: Status.INTERNAL_ERROR, exitCode: -1, message });
+}
+
+const STATUS_NAMES: Record<Status, string> = {
+  [Status.UNSPECIFIED]: 'unspecified',
+  [Status.EXITED]: 'exited',
+  [Status.SIGNALED]: 'signaled',
+  [Status.TIMED_OUT]: 'timed_out',
+  [Status.MEMORY_LIMIT]: 'memory_limit',
+  [Status.COMPILE_ERROR]: 'compile_error',
+  [Status.CANCELLED]: 'cancelled',
+  [Status.INTERNAL_ERROR]: 'internal_error',
+};
+
+class RunSession implements Killable {
+  #state: 'waiting' | 'running' | 'done' = 'waiting';
+  #plan: RunPlan | undefined;
+  /** The stage whose processes are alive right now. */
+  #stage: RunningStage | undefined;
+  /** The run stage is up and takes stdin directly. */
+  #stdinLive = false;
+  #queued: Uint8Array[] = [];
+  #queuedBytes = 0;
+  #closeQueued = false;
+  #stdinClosed = false;
+  #cancelled: string | undefined;
+
+  constructor(
+    private readonly ctx: AgentContext,
+    private readonly cache: () => CompileCache,
+    private readonly call: Call<RunCodeRequest | ExecRequest, unknown>,
+    private readonly kind: 'runCode' | 'exec',
+  ) {
+    call.on('data', (request: RunCodeRequest | ExecRequest) => this.#onRequest(request));
+    call.on('end', () => this.#onHalfClose());
+    call.on('cancelled', () => this.#cancel('the client cancelled the call or disconnected'));
+    call.on('error', () => {
+      /* a broken stream ends in 'cancelled' too */
+    });
+    // A client that cancels right after `start` may do so before this handler ran: the
+    // 'cancelled' event is then already past, and only the flag tells.
+    if (call.cancelled) this.#cancel('the client cancelled the call or disconnected');
+  }
+
+  get #responder(): Responder {
+    return this.kind === 'runCode' ? runCodeResponder : execResponder;
+  }
+
+  /** Killable: the agent is stopping. */
+  kill(reason: string): void {
+    this.#cancel(`the agent is shutting down (${reason})`);
+  }
+
+  #send(message: unknown): void {
+    if (message === undefined || this.call.cancelled || this.call.writableEnded) return;
+    this.call.write(message);
+  }
+
+  #fail(code: grpc.status, message: string): void {
+    if (this.#state === 'done') return;
+    const wasRunning = this.#state === 'running';
+    this.#state = 'done';
+    if (wasRunning) this.#cancel(`the run was aborted: ${message}`);
+    log.warn('run.rejected', { rpc: this.kind, code: grpc.status[code], reason: message });
+    this.call.emit('error', { code, details: message, metadata: new grpc.Metadata() });
+  }
+
+  #cancel(message: string): void {
+    if (this.#cancelled !== undefined) return;
+    this.#cancelled = message;
+    this.#stage?.cancel(message);
+  }
+
+  #onRequest(request: RunCodeRequest | ExecRequest): void {
+    if (this.#state === 'done') return;
+    const event = request.event;
+    if (this.#state === 'waiting') {
+      if (event.case !== 'start') {
+        const got = event.case === undefined ? 'an empty message' : `\`${event.case}\``;
+        this.#fail(grpc.status.INVALID_ARGUMENT, `the first message must be \`start\` (${this.kind === 'runCode' ? 'RunCodeStart' : 'ExecStart'}); got ${got}`);
+        return;
+      }
+      this.#start(event.value as never);
+      return;
+    }
+    if (event.case === 'start') {
+      this.#fail(grpc.status.INVALID_ARGUMENT, '`start` may only be the first message of a call; send `input` after it');
+      return;
+    }
+    if (event.case === 'input') this.#onInput(event.value);
+    else this.#fail(grpc.status.INVALID_ARGUMENT, 'a message after `start` must be `input` (ProcessInput); got an empty message');
+  }
+
+  #onHalfClose(): void {
+    if (this.#state === 'waiting') {
+      this.#fail(grpc.status.INVALID_ARGUMENT, 'the client closed its side of the stream before sending `start`');
+      return;
+    }
+    // No more input can come: the program sees end-of-file.
+    this.#closeStdin();
+  }
+
+  #onInput(input: ProcessInput): void {
+    const kind = input.kind;
+    switch (kind.case) {
+      case 'stdin': {
+        if (!this.#plan?.keepStdinOpen || this.#stdinClosed) {
+          this.#fail(
+            grpc.status.INVALID_ARGUMENT,
+            this.#plan?.keepStdinOpen
+              ? 'input.stdin after close_stdin: stdin is already closed'
+              : 'input.stdin needs keep_stdin_open=true in start; stdin was closed after start.stdin',
+          );
+          return;
+        }
+        this.#writeStdin(kind.value);
+        return;
+      }
+      case 'closeStdin':
+        this.#closeStdin();
+        return;
+      case 'signal': {
+        const signal = parseSignal(kind.value);
+        if (!signal) {
+          this.#fail(grpc.status.INVALID_ARGUMENT, `input.signal ${JSON.stringify(kind.value)} is not allowed; use one of ${ALLOWED_SIGNALS.join(', ')}`);
+          return;
+        }
+        this.#stage?.signal(signal);
+        return;
+      }
+      default:
+        this.#fail(grpc.status.INVALID_ARGUMENT, 'input has no kind: set stdin, close_stdin or signal');
+    }
+  }
+
+  #writeStdin(data: Uint8Array): void {
+    if (this.#stdinLive && this.#stage) {
+      if (!this.#stage.writeStdin(data)) {
+        // Backpressure: stop reading the call until the program takes what it has.
+        this.call.pause();
+        this.#stage.onStdinDrain(() => this.call.resume());
+      }
+      return;
+    }
+    this.#queued.push(data);
+    this.#queuedBytes += data.length;
+    if (this.#queuedBytes > MAX_QUEUED_STDIN) this.call.pause();
+  }
+
+  #closeStdin(): void {
+    if (this.#stdinClosed) return;
+    this.#stdinClosed = true;
+    if (this.#stdinLive) this.#stage?.closeStdin();
+    else this.#closeQueued = true;
+  }
+
+  #start(start: Parameters<typeof planRunCode>[1] | Parameters<typeof planExec>[1]): void {
+    let plan: RunPlan;
+    try {
+      plan = this.kind === 'runCode' ? planRunCode(this.ctx, start as Parameters<typeof planRunCode>[1]) : planExec(this.ctx, start as Parameters<typeof planExec>[1]);
+    } catch (error) {
+      if (error instanceof RequestError) return this.#fail(error.code, error.message);
+      throw error;
+    }
+    if (this.#cancelled !== undefined || this.call.cancelled) {
+      this.#state = 'done'; // nobody is listening: do not start what would run unobserved
+      return;
+    }
+    const release = this.ctx.admission.tryAcquire();
+    if (!release) {
+      this.#fail(
+        grpc.status.RESOURCE_EXHAUSTED,
+        `the agent is already running its maximum of ${this.ctx.admission.max} concurrent runs (--max-concurrent ${this.ctx.admission.max}); retry later`,
+      );
+      return;
+    }
+    this.#state = 'running';
+    this.#plan = plan;
+    if (!plan.keepStdinOpen) this.#stdinClosed = true;
+    this.ctx.live.add(this);
+    void this.#execute(plan)
+      // #execute turns every stage failure into a result; anything left is a bug, and the
+      // client must still get a status rather than a call that never ends.
+      .catch((error: Error) => this.#fail(grpc.status.INTERNAL, `runbox failed to finish the run: ${error.message}`))
+      .finally(() => {
+        this.ctx.live.delete(this);
+        release();
+      });
+  }
+
+  #baseEnv(): Record<string, string> {
+    const user = this.ctx.runAs;
+    return {
+      PATH: this.ctx.languages.searchPath,
+      HOME: user.home,
+      USER: user.name,
+      LOGNAME: user.name,
+      SHELL: user.shell,
+      LANG: 'C.UTF-8',
+      ...this.ctx.userEnv,
+    };
+  }
+
+  #onOutput(stage: Stage): (stream: StreamName, data: Buffer) => void {
+    return (stream, data) =>
+      this.#send(
+        this.#responder.output(
+          create(OutputSchema, { stage, stream: stream === 'stdout' ? OutputStream.STDOUT : OutputStream.STDERR, data }),
+        ),
+      );
+  }
+
+  /** Starts a stage and makes it the live one until it ends. */
+  async #runStage(stage: RunningStage): Promise<StageResult> {
+    this.#stage = stage;
+    if (this.#cancelled !== undefined) stage.cancel(this.#cancelled);
+    try {
+      return await stage.result;
+    } finally {
+      this.#stage = undefined;
+      this.#stdinLive = false;
+    }
+  }
+
+  async #execute(plan: RunPlan): Promise<void> {
+    const runId = randomUUID();
+    const startedAt = Date.now();
+    const language = plan.kind === 'runCode' ? plan.language : undefined;
+    const cacheKey = language?.compile ? CompileCache.key(language.name, language.version, (plan as RunCodePlan).source) : undefined;
+    let cached: string | undefined;
+    let privateDir: string | undefined;
+    let finished: Finished | undefined;
+    try {
+      if (cacheKey) cached = this.cache().lookup(cacheKey);
+      log.info('run.start', { id: runId, rpc: this.kind, language: language?.name, cached: cacheKey ? cached !== undefined : undefined });
+      this.#send(
+        this.#responder.started(
+          create(StartedSchema, {
+            runId,
+            language: language?.name ?? '',
+            version: language?.version ?? '',
+            limits: limitsMessage(plan.limits),
+            compileCached: cached !== undefined,
+          }),
+        ),
+      );
+      if (plan.cwd === undefined || plan.kind === 'runCode') privateDir = createPrivateDir(this.ctx.config.workDir, runId, this.ctx.runAs);
+      finished = await this.#stages(plan, runId, privateDir!, cacheKey, cached);
+    } catch (error) {
+      log.error('run.internal_error', { id: runId, error: (error as Error).message });
+      finished = create(FinishedSchema, { run: internalResult(Stage.RUN, `runbox failed to run this: ${(error as Error).message}`) });
+    } finally {
+      if (privateDir) await removePrivateDir(privateDir);
+    }
+    const last = finished.run ?? finished.compile;
+    log.info('run.end', {
+      id: runId,
+      rpc: this.kind,
+      language: language?.name,
+      status: last ? STATUS_NAMES[last.status] : undefined,
+      exit_code: last?.exitCode,
+      wall_ms: Date.now() - startedAt,
+      stdout_bytes: Number(last?.stdoutBytes ?? 0n),
+      stderr_bytes: Number(last?.stderrBytes ?? 0n),
+    });
+    if (this.#state === 'running') {
+      this.#state = 'done';
+      this.#send(this.#responder.finished(finished));
+      if (!this.call.cancelled && !this.call.writableEnded) this.call.end();
+    }
+  }
+
+  async #stages(plan: RunPlan, runId: string, privateDir: string, cacheKey: string | undefined, cached: string | undefined): Promise<Finished> {
+    const { ctx } = this;
+    const env = this.#baseEnv();
+    let compile: StageResult | undefined;
+    let argv: string[];
+    let runEnv: Record<string, string>;
+    if (plan.kind === 'runCode') {
+      const language = plan.language;
+      const source = path.join(privateDir, language.sourceFile);
+      writePrivateFile(source, plan.source, ctx.runAs);
+      let program = source;
+      if (language.compile && cacheKey) {
+        if (cached === undefined) {
+          const output = path.join(privateDir, language.outputFile);
+          const command = language.compile({ dir: privateDir, source, output, cacheDir: ctx.config.cacheDir });
+          compile = await this.#runStage(
+            new RunningStage(ctx.limits, {
+              stage: 'compile',
+              id: `${runId}.compile`,
+              argv: command.argv,
+              cwd: privateDir,
+              cwdFromClient: false,
+              env: { ...env, ...command.env },
+              user: ctx.runAs,
+              stdin: false,
+              timeoutMs: plan.limits.compileTimeoutMs,
+              outputLimitBytes: plan.limits.outputLimitBytes,
+              // Compilers need what they need: never less than the agent's defaults.
+              limits: {
+                memoryBytes: Math.max(plan.limits.memoryBytes, ctx.config.defaults.memoryBytes),
+                maxProcesses: Math.max(plan.limits.maxProcesses, ctx.config.defaults.maxProcesses),
+              },
+              onOutput: this.#onOutput(Stage.COMPILE),
+            }),
+          );
+          this.#send(this.#responder.stageResult(compile));
+          if (compile.status !== Status.EXITED || compile.exitCode !== 0) return create(FinishedSchema, { compile });
+          try {
+            cached = this.cache().store(cacheKey, output, ctx.runAs.uid);
+          } catch (error) {
+            log.warn('cache.store_failed', { id: runId, error: (error as Error).message });
+            cached = output;
+          }
+        }
+        program = cached;
+      }
+      const command = language.run(program, plan.args);
+      argv = command.argv;
+      runEnv = { ...env, ...command.env, ...plan.env };
+    } else {
+      argv = plan.argv;
+      runEnv = { ...env, ...plan.env };
+    }
+    if (this.#cancelled !== undefined) {
+      return create(FinishedSchema, {
+        compile,
+        run: create(StageResultSchema, { stage: Stage.RUN, status: Status.CANCELLED, exitCode: -1, message: this.#cancelled }),
+      });
+    }
+    const stage = new RunningStage(ctx.limits, {
+      stage: 'run',
+      id: runId,
+      argv,
+      cwd: plan.cwd ?? privateDir,
+      cwdFromClient: plan.cwd !== undefined,
+      env: runEnv,
+      user: ctx.runAs,
+      stdin: true,
+      timeoutMs: plan.limits.timeoutMs,
+      outputLimitBytes: plan.limits.outputLimitBytes,
+      limits: { memoryBytes: plan.limits.memoryBytes, maxProcesses: plan.limits.maxProcesses },
+      onOutput: this.#onOutput(Stage.RUN),
+    });
+    this.#stdinLive = true;
+    if (plan.stdin.length > 0) stage.writeStdin(plan.stdin);
+    for (const chunk of this.#queued) stage.writeStdin(chunk);
+    this.#queued = [];
+    if (this.#queuedBytes > MAX_QUEUED_STDIN) stage.onStdinDrain(() => this.call.resume());
+    this.#queuedBytes = 0;
+    if (this.#stdinClosed || this.#closeQueued) stage.closeStdin();
+    const run = await this.#runStage(stage);
+    return create(FinishedSchema, { compile, run });
+  }
+}
+
+export function processService(ctx: AgentContext): ImplementationOf<typeof ProcessService> {
+  let cache: CompileCache | undefined;
+  // Created on first use, so a read-only cache dir only fails compiled languages, and says so.
+  const getCache = () => (cache ??= new CompileCache(ctx.config.cacheDir, ctx.runAs));
+  return {
+    runCode: (call) => void new RunSession(ctx, getCache, call as Call<RunCodeRequest | ExecRequest, unknown>, 'runCode'),
+    exec: (call) => void new RunSession(ctx, getCache, call as Call<RunCodeRequest | ExecRequest, unknown>, 'exec'),
+  };
+}

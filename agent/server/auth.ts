@@ -1,0 +1,60 @@
+// Bearer-token check for every RPC except Health, as a grpc-js server interceptor so no
+// service module can forget it.
+import { timingSafeEqual, createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import * as grpc from '@grpc/grpc-js';
+import { methodPath } from '../../proto/grpc.js';
+import { SystemService } from '../../proto/gen/runbox/v1/system_pb.js';
+import { log } from '../core/log.js';
+
+const HEALTH_PATH = methodPath(SystemService.method.health);
+const MAX_TOKEN_BYTES = 4096;
+
+/**
+ * Reads the token: the file's bytes up to the first NUL, whitespace trimmed. NULs end it
+ * because the host hands the token to a VM as a small raw disk padded with zeros.
+ */
+export function readToken(file: string): string {
+  const raw = readFileSync(file).subarray(0, MAX_TOKEN_BYTES);
+  const nul = raw.indexOf(0);
+  const token = (nul === -1 ? raw : raw.subarray(0, nul)).toString('utf8').trim();
+  if (!token) throw new Error(`--token-file ${file}: the file holds no token`);
+  return token;
+}
+
+// Hashing both sides first gives equal lengths, so the compare is constant-time for any input.
+function digest(text: string): Buffer {
+  return createHash('sha256').update(text).digest();
+}
+
+function tokenMatches(header: grpc.MetadataValue | undefined, expected: Buffer): boolean {
+  if (typeof header !== 'string') return false;
+  const match = /^Bearer (.+)$/i.exec(header.trim());
+  return match !== null && timingSafeEqual(digest(match[1]!), expected);
+}
+
+export function tokenInterceptor(token: string): grpc.ServerInterceptor {
+  const expected = digest(token);
+  return (methodDescriptor, call) =>
+    new grpc.ServerInterceptingCall(call, {
+      start: (next) => {
+        next({
+          onReceiveMetadata: (metadata, mdNext) => {
+            if (methodDescriptor.path === HEALTH_PATH || tokenMatches(metadata.get('authorization')[0], expected)) {
+              mdNext(metadata);
+              return;
+            }
+            const missing = metadata.get('authorization').length === 0;
+            log.warn('auth.rejected', { method: methodDescriptor.path, reason: missing ? 'missing' : 'mismatch' });
+            call.sendStatus({
+              code: grpc.status.UNAUTHENTICATED,
+              details: missing
+                ? 'this agent requires a token: send "authorization: Bearer <token>" (SDK option token, CLI --token-file)'
+                : 'the token does not match the agent\'s --token-file',
+              metadata: new grpc.Metadata(),
+            });
+          },
+        });
+      },
+    });
+}

@@ -1,0 +1,69 @@
+// The gRPC server: registers every service, binds every --listen target, applies auth.
+import { chmodSync, mkdirSync, rmSync, statSync } from 'node:fs';
+import path from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { addService } from '../../proto/grpc.js';
+import { SystemService } from '../../proto/gen/runbox/v1/system_pb.js';
+import { ProcessService } from '../../proto/gen/runbox/v1/process_pb.js';
+import { ShellService } from '../../proto/gen/runbox/v1/shell_pb.js';
+import { FilesService } from '../../proto/gen/runbox/v1/files_pb.js';
+import type { ListenTarget } from '../core/config.js';
+import type { AgentContext } from '../core/context.js';
+import { tokenInterceptor } from './auth.js';
+import { systemService } from '../system/service.js';
+import { processService } from '../process/service.js';
+import { shellService } from '../shell/service.js';
+import { filesService } from '../files/service.js';
+import { log } from '../core/log.js';
+
+export function createServer(ctx: AgentContext, token: string | undefined): grpc.Server {
+  const server = new grpc.Server({
+    'grpc.max_receive_message_length': ctx.config.maxMessageBytes,
+    'grpc.max_send_message_length': ctx.config.maxMessageBytes,
+    // Hosts keep idle connections open with pings (long quiet runs, idle shells); allow them.
+    'grpc.keepalive_permit_without_calls': 1,
+    'grpc.http2.min_ping_interval_without_data_ms': 5_000,
+    interceptors: token === undefined ? [] : [tokenInterceptor(token)],
+  });
+  addService(server, SystemService, systemService(ctx));
+  addService(server, ProcessService, processService(ctx));
+  addService(server, ShellService, shellService(ctx));
+  addService(server, FilesService, filesService(ctx));
+  return server;
+}
+
+function prepareUnixSocket(socketPath: string): void {
+  mkdirSync(path.dirname(socketPath), { recursive: true });
+  // A socket left by a previous agent that died would make bind fail with EADDRINUSE.
+  try {
+    if (statSync(socketPath).isSocket()) rmSync(socketPath);
+  } catch {
+    /* nothing there */
+  }
+}
+
+function bind(server: grpc.Server, address: string): Promise<number> {
+  return new Promise((resolve, reject) =>
+    server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (error, port) => (error ? reject(error) : resolve(port))),
+  );
+}
+
+/** Binds all targets; returns the addresses actually bound (TCP port 0 becomes the real port). */
+export async function listen(server: grpc.Server, targets: ListenTarget[]): Promise<string[]> {
+  const bound: string[] = [];
+  for (const target of targets) {
+    if (target.kind === 'unix') {
+      prepareUnixSocket(target.path);
+      await bind(server, `unix://${target.path}`);
+      // Only root (the agent, socat's vsock bridge) may talk to the socket; user code may not.
+      if (process.getuid?.() === 0) chmodSync(target.path, 0o600);
+      bound.push(`unix://${target.path}`);
+    } else {
+      const host = target.host.includes(':') ? `[${target.host}]` : target.host;
+      const port = await bind(server, `${host}:${target.port}`);
+      bound.push(`tcp://${host}:${port}`);
+    }
+  }
+  log.info('agent.listening', { addresses: bound.join(',') });
+  return bound;
+}

@@ -1,0 +1,53 @@
+// SystemService: Health, ListLanguages and SystemInfo.
+import { create } from '@bufbuild/protobuf';
+import * as grpc from '@grpc/grpc-js';
+import type { ImplementationOf } from '../../proto/grpc.js';
+import {
+  SystemService,
+  HealthResponseSchema,
+  LanguageSchema,
+  LimitsBackend,
+  ListLanguagesResponseSchema,
+} from '../../proto/gen/runbox/v1/system_pb.js';
+import type { AgentContext } from '../core/context.js';
+import { AGENT_VERSION } from '../core/version.js';
+import { log } from '../core/log.js';
+
+export function systemService(ctx: AgentContext): ImplementationOf<typeof SystemService> {
+  return {
+    health: (_call, callback) => {
+      callback(
+        null,
+        create(HealthResponseSchema, {
+          version: AGENT_VERSION,
+          uptimeSeconds: (Date.now() - ctx.startedAt) / 1000,
+          limitsBackend: ctx.limits.kind === 'cgroup_v2' ? LimitsBackend.CGROUP_V2 : LimitsBackend.NONE,
+          limitsDetail: ctx.limits.detail,
+          runAsUser: ctx.runAs.name,
+          activeRuns: ctx.admission.active,
+          maxConcurrentRuns: ctx.admission.max,
+          authRequired: ctx.config.tokenFile !== undefined,
+        }),
+      );
+    },
+    listLanguages: (_call, callback) => {
+      callback(
+        null,
+        create(ListLanguagesResponseSchema, {
+          languages: ctx.languages.list().map((l) => create(LanguageSchema, l)),
+        }),
+      );
+    },
+    systemInfo: (_call, callback) => {
+      // Loaded on first use: systeminformation is the largest module in the bundle and
+      // most sandboxes never ask, so the agent starts faster without it.
+      import('./sysinfo.js').then(({ collectSystemInfo }) => collectSystemInfo()).then(
+        (info) => callback(null, info),
+        (error: Error) => {
+          log.error('sysinfo.failed', { error: error.message });
+          callback({ code: grpc.status.INTERNAL, details: `collecting system information failed: ${error.message}` });
+        },
+      );
+    },
+  };
+}
