@@ -62,7 +62,7 @@ async function buildAgent() {
 async function buildHost() {
   rmSync('dist/host', { recursive: true, force: true });
   await build({
-    entryPoints: { index: 'host/index.ts', cli: 'host/cli.ts' },
+    entryPoints: { index: 'host/index.ts', vm: 'host/vm-api.ts', cli: 'host/cli.ts' },
     outdir: 'dist/host',
     bundle: true,
     splitting: true,

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // runbox CLI: one module per verb under host/cli/, loaded on demand.
-import { AGENT_VERSION } from '../agent/core/version.js';
+import { VERSION } from './version.js';
 
 type Verb = { summary: string; load: () => Promise<{ main(argv: string[]): Promise<number> }> };
 
@@ -34,7 +34,7 @@ async function main(argv: string[]): Promise<number> {
     return verb === undefined ? 2 : 0;
   }
   if (verb === '--version') {
-    process.stdout.write(`runbox ${AGENT_VERSION}\n`);
+    process.stdout.write(`runbox ${VERSION}\n`);
     return 0;
   }
   const entry = VERBS[verb];

@@ -1,13 +1,15 @@
-// Public API of the runbox SDK.
-export { Sandbox, type SandboxOptions, type Health, type Language, type WaitReadyOptions } from './sandbox.js';
-export type { CallOptions } from './transport/connection.js';
-export type { SystemInfo } from './system/sysinfo.js';
+// `runbox`: the SDK. Connect to an agent, run code and commands, open shells, move files.
+// Images and VMs (root-only, Linux hosts) are the `runbox/vm` entry (host/vm/index.ts).
+export { Sandbox, type SandboxOptions, type WaitReadyOptions } from './sandbox.js';
+export type { Health, Language, SystemInfo } from './system/index.js';
+export type { CallOptions, ConnectionOptions } from './transport/connection.js';
 export { parseTarget, formatTarget, type Target } from './transport/target.js';
+export { VsockError, type VsockErrorKind } from './transport/vsock.js';
 export * from './errors.js';
-export * from './process/index.js';
-export * from './shell/index.js';
-export * from './files/index.js';
+export { ProcessHandle, type ProcessApi } from './process/index.js';
+export type * from './process/types.js';
+export { ShellHandle, SHELL_MAX_COLS, SHELL_MAX_ROWS, type ShellApi } from './shell/index.js';
+export type * from './shell/types.js';
+export type { FilesApi } from './files/index.js';
+export type * from './files/types.js';
 export { startWebTerminal, type WebTerminal, type WebTerminalOptions } from './web/server.js';
-// Local images and VMs (Linux host, root): build an image, boot it, dial vm.target.
-export { buildImage, listImages, verifyImages, BuildError, type BuildOptions, type BuildResult } from './image/index.js';
-export { bootVm, stopVm, VmBootError, type BootOptions, type VmHandle } from './vm/index.js';

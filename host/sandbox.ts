@@ -1,45 +1,15 @@
-// Sandbox: the SDK's handle on one agent. Capability modules do the work (exec.ts,
-// shell.ts, files.ts); this class wires them to one connection.
-import { create } from '@bufbuild/protobuf';
-import {
-  SystemService,
-  HealthRequestSchema,
-  LimitsBackend,
-  ListLanguagesRequestSchema,
-  SystemInfoRequestSchema,
-} from '../proto/gen/runbox/v1/system_pb.js';
+// Sandbox: the SDK's handle on one agent. The capability rooms do the work (process/,
+// shell/, files/, system/); this class wires them to one connection.
 import { Connection, type CallOptions, type ConnectionOptions } from './transport/connection.js';
 import { AbortError, AuthenticationError, RunboxError, TimeoutError } from './errors.js';
 import { parseTarget, formatTarget, type Target } from './transport/target.js';
 import { ProcessApi } from './process/index.js';
 import { ShellApi } from './shell/index.js';
 import { FilesApi } from './files/index.js';
-import { toSystemInfo, type SystemInfo } from './system/sysinfo.js';
+import { SystemApi, type Health, type Language, type SystemInfo } from './system/index.js';
 
 /** Options of `Sandbox.connect`: `token` and the default `requestTimeoutMs` of unary calls. */
 export interface SandboxOptions extends ConnectionOptions {}
-
-/** The agent's Health answer (`sb.health()`, `sb.waitReady()`). */
-export interface Health {
-  version: string;
-  uptimeSeconds: number;
-  /** 'cgroup_v2': memory and process limits hold; 'none': only time and output limits do. */
-  limitsBackend: 'cgroup_v2' | 'none';
-  limitsDetail: string;
-  runAsUser: string;
-  activeRuns: number;
-  maxConcurrentRuns: number;
-  authRequired: boolean;
-}
-
-/** A language the agent offers (`sb.languages()`). */
-export interface Language {
-  name: string;
-  aliases: string[];
-  version: string;
-  /** Runs have a compile stage (go, rust, typescript). */
-  compiled: boolean;
-}
 
 export interface WaitReadyOptions {
   /** Give up after this long (default 60000). */
@@ -65,27 +35,26 @@ const delay = (ms: number, signal?: AbortSignal) =>
  */
 export class Sandbox {
   readonly target: Target;
-  readonly connection: Connection;
   /** Run source code: `await sb.runCode('python', 'print(1)')`. See ProcessApi.runCode. */
   readonly runCode: ProcessApi['runCode'];
   /** Run an argv command: `await sb.exec(['ls', '-l'])`. See ProcessApi.exec. */
   readonly exec: ProcessApi['exec'];
-  /** Open an interactive shell on a pty. See ShellApi.open. */
-  readonly shell: ShellApi['open'];
-  /** Shell sessions: attach by id, list. */
+  /** Interactive shells on a pty: `sb.shells.open()`, `attach(id)`, `list()`. */
   readonly shells: ShellApi;
   /** Files in the sandbox, read and written as the sandbox's user. */
   readonly files: FilesApi;
+  readonly #connection: Connection;
+  readonly #system: SystemApi;
 
   private constructor(target: Target, connection: Connection) {
     this.target = target;
-    this.connection = connection;
+    this.#connection = connection;
     const processes = new ProcessApi(connection);
     this.runCode = processes.runCode.bind(processes);
     this.exec = processes.exec.bind(processes);
     this.shells = new ShellApi(connection);
-    this.shell = this.shells.open.bind(this.shells);
     this.files = new FilesApi(connection);
+    this.#system = new SystemApi(connection);
   }
 
   /**
@@ -98,18 +67,8 @@ export class Sandbox {
   }
 
   /** The agent's health. Needs no token. */
-  async health(options: CallOptions = {}): Promise<Health> {
-    const h = await this.connection.unary(SystemService.method.health, create(HealthRequestSchema), 'health', options);
-    return {
-      version: h.version,
-      uptimeSeconds: h.uptimeSeconds,
-      limitsBackend: h.limitsBackend === LimitsBackend.CGROUP_V2 ? 'cgroup_v2' : 'none',
-      limitsDetail: h.limitsDetail,
-      runAsUser: h.runAsUser,
-      activeRuns: h.activeRuns,
-      maxConcurrentRuns: h.maxConcurrentRuns,
-      authRequired: h.authRequired,
-    };
+  health(options: CallOptions = {}): Promise<Health> {
+    return this.#system.health(options);
   }
 
   /**
@@ -142,21 +101,19 @@ export class Sandbox {
   }
 
   /** Languages the agent found toolchains for. */
-  async languages(options: CallOptions = {}): Promise<Language[]> {
-    const r = await this.connection.unary(SystemService.method.listLanguages, create(ListLanguagesRequestSchema), 'languages', options);
-    return r.languages.map((l) => ({ name: l.name, aliases: [...l.aliases], version: l.version, compiled: l.compiled }));
+  languages(options: CallOptions = {}): Promise<Language[]> {
+    return this.#system.languages(options);
   }
 
   /** CPU, memory, disks, OS, load and network of the sandbox (the VM, not the host). */
-  async systemInfo(options: CallOptions = {}): Promise<SystemInfo> {
-    const r = await this.connection.unary(SystemService.method.systemInfo, create(SystemInfoRequestSchema), 'systemInfo', options);
-    return toSystemInfo(r);
+  systemInfo(options: CallOptions = {}): Promise<SystemInfo> {
+    return this.#system.systemInfo(options);
   }
 
   /** Closes the channel (and the vsock proxy). Runs in flight are cancelled by the agent. */
   async close(): Promise<void> {
     // The connection cancels every streaming call first: grpc-js lets calls outlive a closed
     // client, and the agent kills a run's tree only when its call ends.
-    await this.connection.close();
+    await this.#connection.close();
   }
 }

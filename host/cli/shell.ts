@@ -128,7 +128,7 @@ export function main(argv: string[]): Promise<number> {
         process.stdout.write(handle.replay);
         handle.resize(size.cols, size.rows);
       } else {
-        handle = await sandbox.shell({
+        handle = await sandbox.shells.open({
           ...size,
           command: positionals,
           env,

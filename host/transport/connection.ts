@@ -5,6 +5,7 @@ import type { DescMessage, MessageShape } from '@bufbuild/protobuf';
 import { unaryCall, type CallContext } from '../../proto/grpc.js';
 import type { DescMethodUnary } from '@bufbuild/protobuf';
 import { AbortError } from '../errors.js';
+import { cancelCall, cancelOnAbort, throwIfAborted } from './calls.js';
 import { fromGrpcError } from './grpc-errors.js';
 import type { Target } from './target.js';
 import { startVsockProxy, type VsockProxy } from './vsock.js';
@@ -40,28 +41,6 @@ const CHANNEL_OPTIONS: grpc.ChannelOptions = {
   'grpc.keepalive_timeout_ms': 10_000,
   'grpc.keepalive_permit_without_calls': 1,
 };
-
-/** Throws AbortError if the signal already fired. */
-export function throwIfAborted(signal: AbortSignal | undefined, what: string): void {
-  if (signal?.aborted) throw new AbortError(`${what}: aborted before it started`);
-}
-
-/**
- * Cancels a call on the next turn of the event loop. grpc-js (1.14) loses a cancel issued
- * in the same tick as the call's first write: the message still reaches the agent but the
- * RST_STREAM never does, so the agent would run the work to its end. Deferring fixes it.
- */
-export function cancelCall(call: { cancel(): void }): void {
-  setImmediate(() => call.cancel());
-}
-
-/** Cancels `call` when `signal` fires; returns a function that detaches the listener. */
-export function cancelOnAbort(signal: AbortSignal | undefined, call: { cancel(): void }): () => void {
-  if (!signal) return () => {};
-  const onAbort = () => cancelCall(call);
-  signal.addEventListener('abort', onAbort, { once: true });
-  return () => signal.removeEventListener('abort', onAbort);
-}
 
 /** One gRPC channel to one agent (and, for vsock targets, its local proxy). Used by Sandbox. */
 export class Connection {
@@ -131,12 +110,12 @@ export class Connection {
     return call;
   }
 
-  /** Cancels open streams, closes the channel and stops the vsock proxy. */
   /** close() was called: calls that end now were cut by it. */
   get closed(): boolean {
     return this.#closed;
   }
 
+  /** Cancels open streams, closes the channel and stops the vsock proxy. */
   async close(): Promise<void> {
     this.#closed = true;
     for (const call of [...this.#open]) cancelCall(call);

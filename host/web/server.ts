@@ -57,9 +57,9 @@ async function bridge(ws: WebSocket, sandbox: Sandbox, params: URLSearchParams, 
   const attachId = params.get('attach');
   try {
     handle = attachId ? await sandbox.shells.attach(attachId).catch((error: unknown) => {
-      if (error instanceof NotFoundError) return sandbox.shell({ cols, rows });
+      if (error instanceof NotFoundError) return sandbox.shells.open({ cols, rows });
       throw error;
-    }) : await sandbox.shell({ cols, rows });
+    }) : await sandbox.shells.open({ cols, rows });
   } catch (error) {
     control({ type: 'error', message: error instanceof RunboxError ? error.message : String(error) });
     ws.close(1011, 'shell failed');

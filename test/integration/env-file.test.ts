@@ -38,7 +38,7 @@ describe('--env-file', () => {
   });
 
   it('reaches shells', async () => {
-    const sh = await sb.shell({ command: ['/bin/sh', '-c', 'echo "[$GREETING][$PLAIN]"'] });
+    const sh = await sb.shells.open({ command: ['/bin/sh', '-c', 'echo "[$GREETING][$PLAIN]"'] });
     const out = screen(sh);
     await sh.wait();
     expect(out.text()).toContain('[it\'s a "sandbox"][1]');

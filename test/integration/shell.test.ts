@@ -1,6 +1,8 @@
 // ShellService against the real agent process: shells on a pty as the `runbox` user, several
 // at once, resize and signals, detach / re-attach with replay, the grace period hanging up
 // abandoned sessions with everything they started, and precise errors for bad input.
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { create } from '@bufbuild/protobuf';
 import * as grpc from '@grpc/grpc-js';
@@ -24,15 +26,16 @@ const asRoot = process.getuid?.() === 0 && runboxUserExists();
 
 
 /** Sends raw requests, bypassing the SDK's own checks, and returns the stream's status. */
-function rawShell(sb: Sandbox, requests: ShellRequest['event'][]): Promise<{ status: grpc.status; details: string; responses: ShellResponse[] }> {
-  return new Promise((resolve) => {
-    const call = bidiCall(sb.connection.client, ShellService.method.shell, sb.connection.context());
+function rawShell(target: string, requests: ShellRequest['event'][]): Promise<{ status: grpc.status; details: string; responses: ShellResponse[] }> {
+  const client = new grpc.Client(target, grpc.credentials.createInsecure());
+  return new Promise<{ status: grpc.status; details: string; responses: ShellResponse[] }>((resolve) => {
+    const call = bidiCall(client, ShellService.method.shell, { metadata: new grpc.Metadata(), options: {} });
     const responses: ShellResponse[] = [];
     call.on('data', (r: ShellResponse) => responses.push(r));
     call.on('error', (e: grpc.ServiceError) => resolve({ status: e.code, details: e.details, responses }));
     call.on('end', () => resolve({ status: grpc.status.OK, details: '', responses }));
     for (const event of requests) call.write(create(ShellRequestSchema, { event }));
-  });
+  }).finally(() => client.close());
 }
 
 describe('shell', () => {
@@ -49,7 +52,7 @@ describe('shell', () => {
   });
 
   it('opens a login shell on a pty as the run-as user, follows resizes, passes exit codes', async () => {
-    const sh = await sb.shell({ cols: 100, rows: 30 });
+    const sh = await sb.shells.open({ cols: 100, rows: 30 });
     const out = screen(sh);
     expect(sh.id).toMatch(/^[0-9a-f-]{36}$/);
     expect(sh.pid).toBeGreaterThan(1);
@@ -78,7 +81,7 @@ describe('shell', () => {
   });
 
   it('runs a given command with env, cwd and TERM, and carries raw bytes', async () => {
-    const sh = await sb.shell({
+    const sh = await sb.shells.open({
       command: ['/bin/sh', '-c', 'printf "%s|%s|%s|" "$GREETING" "$(pwd)" "$TERM"; printf "\\377\\376"; exit 3'],
       env: { GREETING: 'hi there' },
       cwd: '/tmp',
@@ -92,7 +95,7 @@ describe('shell', () => {
   });
 
   it('signals go to the foreground process group; Ctrl-C as input works too', async () => {
-    const sh = await sb.shell();
+    const sh = await sb.shells.open();
     const out = screen(sh);
     // (bash drops the rest of a command line whose job died of SIGINT: the status is asked for separately)
     sh.write('sleep 100\n');
@@ -110,13 +113,13 @@ describe('shell', () => {
     sh.signal('SIGHUP');
     expect(await sh.wait()).toMatchObject({ signal: 'SIGHUP' });
 
-    const killed = await sb.shell({ command: ['/bin/sleep', '100'] });
+    const killed = await sb.shells.open({ command: ['/bin/sleep', '100'] });
     killed.signal('SIGTERM');
     expect(await killed.wait()).toMatchObject({ signal: 'SIGTERM' });
   });
 
   it('kill() ends the whole session, even with a job in the foreground and one in the background', async () => {
-    const sh = await sb.shell();
+    const sh = await sb.shells.open();
     const out = screen(sh);
     sh.write('sleep 1000 & echo "bg=$!"\n');
     const bg = Number((await out.waitFor(/bg=(\d+)/))![1]);
@@ -129,7 +132,7 @@ describe('shell', () => {
   });
 
   it('keeps several sessions at once and lists them', async () => {
-    const shells = await Promise.all([1, 2, 3].map((i) => sb.shell({ cols: 80 + i, rows: 24 })));
+    const shells = await Promise.all([1, 2, 3].map((i) => sb.shells.open({ cols: 80 + i, rows: 24 })));
     const screens = shells.map(screen);
     shells.forEach((sh, i) => sh.write(`echo "session-$((${i} * 11))"\n`));
     await Promise.all(screens.map((s, i) => s.waitFor(new RegExp(`session-${i * 11}\\b`))));
@@ -143,7 +146,7 @@ describe('shell', () => {
   });
 
   it('survives detach and a dropped connection; re-attach replays recent output', async () => {
-    const sh = await sb.shell();
+    const sh = await sb.shells.open();
     const out = screen(sh);
     sh.write('X=kept; echo "before-$((6*7))"\n');
     await out.waitFor(/before-42/);
@@ -176,7 +179,7 @@ describe('shell', () => {
   });
 
   it('replay is bounded to 64 KiB and says when older output was dropped', async () => {
-    const sh = await sb.shell();
+    const sh = await sb.shells.open();
     const out = screen(sh);
     sh.write("head -c 200000 /dev/zero | tr '\\0' x; echo; echo \"END$((2+3))\"\n");
     await out.waitFor(/END5/);
@@ -190,7 +193,7 @@ describe('shell', () => {
   });
 
   it('a second attach takes the session over; the first stream ends with ABORTED', async () => {
-    const sh = await sb.shell();
+    const sh = await sb.shells.open();
     const other = await Sandbox.connect(agent.tcpTarget);
     try {
       const taken = await other.shells.attach(sh.id);
@@ -207,9 +210,12 @@ describe('shell', () => {
   });
 
   it('a session that exits while detached reports its exit on re-attach', async () => {
-    const sh = await sb.shell({ command: ['/bin/sh', '-c', 'read line; echo "got $line"; exit 4'] });
+    // The shell goes on only once the test says so (a file appears), i.e. surely after the detach.
+    const go = path.join(agent.dir, `go-${Date.now()}`);
+    const sh = await sb.shells.open({ command: ['/bin/sh', '-c', 'read line; while [ ! -e "$1" ]; do sleep 0.05; done; echo "got $line"; exit 4', 'sh', go] });
     sh.write('bye\n');
     await sh.detach();
+    writeFileSync(go, '');
     await eventually(() => !processAlive(sh.pid), 'the shell to exit');
     const again = await sb.shells.attach(sh.id);
     expect(Buffer.from(again.replay).toString()).toContain('got bye');
@@ -219,8 +225,8 @@ describe('shell', () => {
 
   it('refuses bad input precisely and keeps serving', async () => {
     // The SDK checks sizes before sending ...
-    await expect(sb.shell({ cols: 0, rows: 0 })).rejects.toThrow(/cols 0: must be an integer 1-2000/);
-    const sh = await sb.shell();
+    await expect(sb.shells.open({ cols: 0, rows: 0 })).rejects.toThrow(/cols 0: must be an integer 1-2000/);
+    const sh = await sb.shells.open();
     expect(() => sh.resize(100000, 24)).toThrow(/cols 100000: must be an integer 1-2000/);
     expect(() => sh.resize(80, 0)).toThrow(/rows 0: must be an integer 1-1000/);
     // (not kill(): right after the start the foreground job may be a step of the shell's profile)
@@ -228,18 +234,18 @@ describe('shell', () => {
     await sh.wait();
     // ... and the agent checks them too, for any client.
     const start = (cols: number, rows: number): ShellRequest['event'] => ({ case: 'start', value: create(ShellStartSchema, { cols, rows }) });
-    const zero = await rawShell(sb, [start(0, 0)]);
+    const zero = await rawShell(agent.unixTarget, [start(0, 0)]);
     expect(zero).toMatchObject({ status: grpc.status.INVALID_ARGUMENT, details: 'start.cols 0: must be 1-2000' });
-    const wide = await rawShell(sb, [start(80, 24), { case: 'resize', value: create(ShellResizeSchema, { cols: 100000, rows: 24 }) }]);
+    const wide = await rawShell(agent.unixTarget, [start(80, 24), { case: 'resize', value: create(ShellResizeSchema, { cols: 100000, rows: 24 }) }]);
     expect(wide.status).toBe(grpc.status.INVALID_ARGUMENT);
     expect(wide.details).toBe('resize.cols 100000: must be 1-2000');
     const opened = wide.responses[0]?.event;
     expect(opened?.case).toBe('opened');
-    const badSignal = await rawShell(sb, [{ case: 'attach', value: create(ShellAttachSchema, { sessionId: opened?.case === 'opened' ? opened.value.sessionId : '' }) }, { case: 'signal', value: 'SIGNOPE' }]);
+    const badSignal = await rawShell(agent.unixTarget, [{ case: 'attach', value: create(ShellAttachSchema, { sessionId: opened?.case === 'opened' ? opened.value.sessionId : '' }) }, { case: 'signal', value: 'SIGNOPE' }]);
     expect(badSignal.details).toMatch(/signal "SIGNOPE": expected a signal name/);
-    const inputFirst = await rawShell(sb, [{ case: 'input', value: new Uint8Array([1]) }]);
+    const inputFirst = await rawShell(agent.unixTarget, [{ case: 'input', value: new Uint8Array([1]) }]);
     expect(inputFirst).toMatchObject({ status: grpc.status.INVALID_ARGUMENT, details: expect.stringMatching(/first ShellRequest must be start or attach/) });
-    const badCwd = await rawShell(sb, [{ case: 'start', value: create(ShellStartSchema, { cols: 80, rows: 24, cwd: 'relative' }) }]);
+    const badCwd = await rawShell(agent.unixTarget, [{ case: 'start', value: create(ShellStartSchema, { cols: 80, rows: 24, cwd: 'relative' }) }]);
     expect(badCwd.details).toMatch(/start.cwd "relative": must be an absolute path/);
 
     const unknown = await failure(sb.shells.attach('no-such-session'));
@@ -247,9 +253,9 @@ describe('shell', () => {
     expect(unknown.message).toMatch(/"no-such-session" does not exist/);
     const controller = new AbortController();
     controller.abort();
-    await expect(sb.shell({ signal: controller.signal })).rejects.toThrow(AbortError);
+    await expect(sb.shells.open({ signal: controller.signal })).rejects.toThrow(AbortError);
     // Still serving.
-    const ok = await sb.shell({ command: ['/bin/true'] });
+    const ok = await sb.shells.open({ command: ['/bin/true'] });
     expect(await ok.wait()).toEqual({ exitCode: 0, signal: '' });
     // The session left behind by the bad resize: hang it up.
     const left = await sb.shells.attach(opened?.case === 'opened' ? opened.value.sessionId : '');
@@ -269,7 +275,7 @@ describe('shell grace period and shutdown', () => {
 
   /** Starts jobs that would outlive a careless hang-up: a plain one and one that ignores SIGHUP. */
   async function sessionWithJobs(sb: Sandbox) {
-    const sh = await sb.shell();
+    const sh = await sb.shells.open();
     const out = screen(sh);
     sh.write('sleep 1000 & A=$!; (trap "" HUP; exec sleep 1001) & B=$!; echo "pids=$A,$B"\n');
     const [, a, b] = (await out.waitFor(/pids=(\d+),(\d+)/))!;

@@ -94,7 +94,7 @@ describe('bash image: 1 vCPU, 512 MiB, user-mode network', () => {
   it('runs each of its languages', async () => runsEachLanguage('bash', 'systemd', booted));
 
   it('opens a shell on a pty as runbox: size, resize, exit code', async () => {
-    const sh = await booted.sandbox.shell({ cols: 100, rows: 30 });
+    const sh = await booted.sandbox.shells.open({ cols: 100, rows: 30 });
     const out = screen(sh);
     sh.write('id -un; stty size; echo $((6*7))\n');
     // The echoed command line holds "$((6*7))", never "42": this only matches the output.

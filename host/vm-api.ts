@@ -1,0 +1,4 @@
+// `runbox/vm`: per-language images and local VMs. Building and booting need a Linux host,
+// root (mmdebstrap, network namespaces) and QEMU; see docs/images.md and docs/vms.md.
+export * from './vm/index.js';
+export * from './image/index.js';
