@@ -22,7 +22,7 @@ import {
   type WriteFileResponse,
 } from '../../proto/gen/runbox/v1/files_pb.js';
 import type { AgentContext } from '../core/context.js';
-import { StatusError, invalidArgument, toServiceError } from '../server/errors.js';
+import { failCall, rpcError, toStatus } from '../server/errors.js';
 import { FileWorker, type WorkerOp } from './worker-client.js';
 import { FROM_WORKER, TO_WORKER, type WorkerFailure, type WorkerFileInfo } from './protocol.js';
 import { failureToStatus } from './errors.js';
@@ -69,7 +69,7 @@ function unary<Req, Res>(handler: (request: Req) => Promise<Res>): grpc.handleUn
   return (call, callback) => {
     handler(call.request).then(
       (response) => callback(null, response),
-      (error: unknown) => callback(toServiceError(error)),
+      (error: unknown) => callback(toStatus(error)),
     );
   };
 }
@@ -79,16 +79,16 @@ function readFile(worker: FileWorker, call: grpc.ServerWritableStream<ReadFileRe
   try {
     path = checkPath('path', call.request.path);
   } catch (error) {
-    call.emit('error', toServiceError(error));
+    failCall(call, error);
     return;
   }
   let owed = 0;
   let done = false;
-  const end = (error?: StatusError) => {
+  const end = (error?: unknown) => {
     if (done) return;
     done = true;
     op.close();
-    if (error) call.emit('error', toServiceError(error));
+    if (error) failCall(call, error);
     else call.end();
   };
   const op: WorkerOp = worker.start({ op: 'read', path, credit: READ_WINDOW_CHUNKS }, {
@@ -135,12 +135,12 @@ function writeFile(
     if (info) callback(null, create(WriteFileResponseSchema, { info: toFileInfo(info) }));
     else {
       if (op) op.send(TO_WORKER.abort);
-      callback(toServiceError(error));
+      callback(toStatus(error));
     }
   };
 
   const start = (request: WriteFileRequest) => {
-    if (request.event.case !== 'start') throw invalidArgument(`the first WriteFileRequest must be start (path, mode), got ${request.event.case ?? 'an empty event'}`);
+    if (request.event.case !== 'start') throw rpcError('MESSAGE_UNEXPECTED', `the first WriteFileRequest must be start (path, mode), got ${request.event.case ?? 'an empty event'}`, { field: 'start' });
     const s = request.event.value;
     path = checkPath('start.path', s.path);
     checkMode('start.mode', s.mode);
@@ -169,7 +169,7 @@ function writeFile(
     if (done) return;
     try {
       if (!op) return start(request);
-      if (request.event.case !== 'data') throw invalidArgument(`start.path ${JSON.stringify(path)}: only the first WriteFileRequest may be start; later ones carry data`);
+      if (request.event.case !== 'data') throw rpcError('MESSAGE_UNEXPECTED', `start.path ${JSON.stringify(path)}: only the first WriteFileRequest may be start; later ones carry data`, { field: 'start' });
       const data = request.event.value;
       if (data.length === 0) return;
       inFlight += data.length;
@@ -182,7 +182,7 @@ function writeFile(
   call.on('end', () => {
     if (done) return;
     ended = true;
-    if (!op) return finish(invalidArgument('WriteFile: the stream ended without a start message naming the path'));
+    if (!op) return finish(rpcError('MESSAGE_UNEXPECTED', 'WriteFile: the stream ended without a start message naming the path', { field: 'start' }));
     if (ready) op.send(TO_WORKER.end);
   });
   call.on('cancelled', () => {

@@ -5,6 +5,7 @@ import { execFile } from 'node:child_process';
 import { accessSync, constants, readdirSync, readFileSync, realpathSync } from 'node:fs';
 import path from 'node:path';
 import type { AgentConfig } from '../core/config.js';
+import { SYSTEM_PATH } from '../usercode/env.js';
 
 export interface LanguageInfo {
   name: string;
@@ -53,8 +54,6 @@ export interface LanguageRegistry {
   readonly searchPath: string;
 }
 
-/** The fixed system path runs get and toolchains are searched on. */
-export const SYSTEM_PATH = '/usr/local/bin:/usr/bin:/bin';
 /** Directories TypeScript's compiler module may live in (Debian's node-typescript first). */
 const TYPESCRIPT_MODULE_DIRS = ['/usr/share/nodejs/typescript', '/usr/lib/node_modules/typescript', '/usr/local/lib/node_modules/typescript'];
 const DETECT_TIMEOUT_MS = 15_000;

@@ -1,24 +1,13 @@
-// Validates a RunCodeStart / ExecStart into a plan, or throws a RequestError naming the
-// field that is wrong and what is allowed. Limits get defaults and are clamped here.
+// Validates a RunCodeStart / ExecStart into a plan, or throws an RpcError naming the field
+// that is wrong and what is allowed. Limits get defaults and are clamped here.
 import { statSync } from 'node:fs';
 import path from 'node:path';
 import { create } from '@bufbuild/protobuf';
-import * as grpc from '@grpc/grpc-js';
 import { RunLimitsSchema, type ExecStart, type RunCodeStart, type RunLimits } from '../../proto/gen/runbox/v1/process_pb.js';
 import type { AgentContext } from '../core/context.js';
 import type { LanguageSpec } from '../languages/languages.js';
-
-/** A request the agent refuses, with the gRPC status to refuse it with. */
-export class RequestError extends Error {
-  constructor(
-    readonly code: grpc.status,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-const invalid = (message: string) => new RequestError(grpc.status.INVALID_ARGUMENT, message);
+import { rpcError } from '../server/errors.js';
+import { checkEnv, checkExecSize, checkStrings } from '../usercode/argv.js';
 
 /** Effective per-run limits, numbers in ms/bytes. */
 export interface EffectiveLimits {
@@ -81,63 +70,18 @@ export function limitsMessage(limits: EffectiveLimits): RunLimits {
   });
 }
 
-function checkStrings(field: string, values: readonly string[]): void {
-  values.forEach((value, i) => {
-    if (value.includes('\0')) throw invalid(`${field}[${i}] contains a NUL byte; arguments cannot hold NUL`);
-  });
-}
-
-function checkEnv(env: Record<string, string>): void {
-  for (const [key, value] of Object.entries(env)) {
-    if (key === '' || key.includes('=') || key.includes('\0')) {
-      throw invalid(`env key ${JSON.stringify(key)} is invalid: a variable name must be non-empty and hold no "=" or NUL`);
-    }
-    if (value.includes('\0')) throw invalid(`env[${JSON.stringify(key)}] contains a NUL byte; values cannot hold NUL`);
-  }
-}
-
 function checkCwd(cwd: string): string | undefined {
   if (cwd === '') return undefined;
-  if (cwd.includes('\0')) throw invalid('cwd contains a NUL byte');
-  if (!path.isAbsolute(cwd)) throw invalid(`cwd ${JSON.stringify(cwd)} must be an absolute path`);
+  if (cwd.includes('\0')) throw rpcError('CWD_INVALID', 'cwd contains a NUL byte', { field: 'cwd' });
+  if (!path.isAbsolute(cwd)) throw rpcError('CWD_INVALID', `cwd ${JSON.stringify(cwd)} must be an absolute path`, { field: 'cwd' });
   let isDirectory = false;
   try {
     isDirectory = statSync(cwd).isDirectory();
   } catch {
     /* reported below */
   }
-  if (!isDirectory) throw invalid(`cwd ${JSON.stringify(cwd)} does not exist or is not a directory`);
+  if (!isDirectory) throw rpcError('CWD_INVALID', `cwd ${JSON.stringify(cwd)} does not exist or is not a directory`, { field: 'cwd' });
   return cwd;
-}
-
-/** Linux's MAX_ARG_STRLEN: one argv or environment string, its NUL included. */
-const MAX_ARG_STRLEN = 32 * 4096;
-/**
- * What execve() takes in all (strings + pointers) is a quarter of the stack limit, 2 MiB
- * with the usual 8 MiB; 128 KiB of it stay for the base environment and the interpreter's
- * or gate's own arguments. Over it, the spawn fails with E2BIG: refuse it up front instead.
- */
-const MAX_EXEC_BYTES = (2 << 20) - (128 << 10);
-
-/** argv + env must fit in --max-source-bytes, like a source does, and in what execve() takes. */
-function checkSize(ctx: AgentContext, what: string, strings: string[], env: Record<string, string>): void {
-  let bytes = 0;
-  let execBytes = 0;
-  const count = (field: string, size: number) => {
-    if (size + 1 > MAX_ARG_STRLEN) {
-      throw invalid(`${field} is ${size} bytes; the kernel takes at most ${MAX_ARG_STRLEN - 1} bytes per argument or environment string`);
-    }
-    bytes += size + 1;
-    execBytes += size + 1 + 8;
-  };
-  strings.forEach((s, i) => count(`${what}[${i}]`, Buffer.byteLength(s)));
-  for (const [k, v] of Object.entries(env)) count(`env[${JSON.stringify(k.length > 40 ? `${k.slice(0, 40)}...` : k)}]`, Buffer.byteLength(k) + Buffer.byteLength(v) + 1);
-  if (bytes > ctx.config.maxSourceBytes) {
-    throw invalid(`${what} and env total ${bytes} bytes, over this agent's limit of ${ctx.config.maxSourceBytes} bytes (--max-source-bytes)`);
-  }
-  if (execBytes > MAX_EXEC_BYTES) {
-    throw invalid(`${what} and env total ${execBytes} bytes (with pointers), over the ${MAX_EXEC_BYTES} bytes a program can be started with (the kernel's ARG_MAX)`);
-  }
 }
 
 function availableLanguages(ctx: AgentContext): string {
@@ -147,17 +91,24 @@ function availableLanguages(ctx: AgentContext): string {
 }
 
 export function planRunCode(ctx: AgentContext, start: RunCodeStart): RunCodePlan {
-  if (start.language === '') throw invalid(`language is required; available: ${availableLanguages(ctx)}`);
+  if (start.language === '') throw rpcError('LANGUAGE_UNKNOWN', `language is required; available: ${availableLanguages(ctx)}`, { field: 'language' });
   const language = ctx.languages.spec(start.language);
   if (!language) {
-    throw invalid(`language ${JSON.stringify(start.language)} is not available on this agent; available: ${availableLanguages(ctx)}`);
+    throw rpcError('LANGUAGE_UNKNOWN', `language ${JSON.stringify(start.language)} is not available on this agent; available: ${availableLanguages(ctx)}`, {
+      field: 'language',
+      language: start.language,
+    });
   }
   if (start.source.length > ctx.config.maxSourceBytes) {
-    throw invalid(`source is ${start.source.length} bytes, over this agent's limit of ${ctx.config.maxSourceBytes} bytes (--max-source-bytes)`);
+    throw rpcError('SOURCE_TOO_LARGE', `source is ${start.source.length} bytes, over this agent's limit of ${ctx.config.maxSourceBytes} bytes (--max-source-bytes)`, {
+      field: 'source',
+      flag: '--max-source-bytes',
+      limit: String(ctx.config.maxSourceBytes),
+    });
   }
   checkStrings('args', start.args);
-  checkEnv(start.env);
-  checkSize(ctx, 'args', start.args, start.env);
+  checkEnv('env', start.env);
+  checkExecSize('args', start.args, start.env, ctx.config.maxSourceBytes);
   return {
     kind: 'runCode',
     language,
@@ -172,11 +123,11 @@ export function planRunCode(ctx: AgentContext, start: RunCodeStart): RunCodePlan
 }
 
 export function planExec(ctx: AgentContext, start: ExecStart): ExecPlan {
-  if (start.argv.length === 0) throw invalid('argv is empty: give at least the command, argv[0]');
-  if (start.argv[0] === '') throw invalid('argv[0] is empty: it must name the command to run');
+  if (start.argv.length === 0) throw rpcError('FIELD_INVALID', 'argv is empty: give at least the command, argv[0]', { field: 'argv' });
+  if (start.argv[0] === '') throw rpcError('FIELD_INVALID', 'argv[0] is empty: it must name the command to run', { field: 'argv[0]' });
   checkStrings('argv', start.argv);
-  checkEnv(start.env);
-  checkSize(ctx, 'argv', start.argv, start.env);
+  checkEnv('env', start.env);
+  checkExecSize('argv', start.argv, start.env, ctx.config.maxSourceBytes);
   return {
     kind: 'exec',
     argv: [...start.argv],

@@ -28,8 +28,10 @@ import {
 import type { AgentContext, Killable } from '../core/context.js';
 import { log } from '../core/log.js';
 import { CompileCache } from './cache.js';
-import { planExec, planRunCode, limitsMessage, RequestError, type RunPlan, type RunCodePlan } from './plan.js';
-import { ALLOWED_SIGNALS, parseSignal } from '../usercode/signals.js';
+import { planExec, planRunCode, limitsMessage, type RunPlan, type RunCodePlan } from './plan.js';
+import { checkSignal } from '../usercode/signals.js';
+import { userEnv } from '../usercode/env.js';
+import { asRpcError, failCall, rpcError, type RpcError } from '../server/errors.js';
 import { RunningStage, type StreamName } from './stage.js';
 import { createPrivateDir, removePrivateDir, writePrivateFile } from './workdir.js';
 
@@ -119,13 +121,13 @@ class RunSession implements Killable {
     this.call.write(message);
   }
 
-  #fail(code: grpc.status, message: string): void {
+  #fail(error: RpcError): void {
     if (this.#state === 'done') return;
     const wasRunning = this.#state === 'running';
     this.#state = 'done';
-    if (wasRunning) this.#cancel(`the run was aborted: ${message}`);
-    log.warn('run.rejected', { rpc: this.kind, code: grpc.status[code], reason: message });
-    this.call.emit('error', { code, details: message, metadata: new grpc.Metadata() });
+    if (wasRunning) this.#cancel(`the run was aborted: ${error.message}`);
+    log.warn('run.rejected', { rpc: this.kind, reason: error.reason, message: error.message });
+    failCall(this.call, error);
   }
 
   #cancel(message: string): void {
@@ -140,23 +142,23 @@ class RunSession implements Killable {
     if (this.#state === 'waiting') {
       if (event.case !== 'start') {
         const got = event.case === undefined ? 'an empty message' : `\`${event.case}\``;
-        this.#fail(grpc.status.INVALID_ARGUMENT, `the first message must be \`start\` (${this.kind === 'runCode' ? 'RunCodeStart' : 'ExecStart'}); got ${got}`);
+        this.#fail(rpcError('MESSAGE_UNEXPECTED', `the first message must be \`start\` (${this.kind === 'runCode' ? 'RunCodeStart' : 'ExecStart'}); got ${got}`, { field: 'start' }));
         return;
       }
       this.#start(event.value as never);
       return;
     }
     if (event.case === 'start') {
-      this.#fail(grpc.status.INVALID_ARGUMENT, '`start` may only be the first message of a call; send `input` after it');
+      this.#fail(rpcError('MESSAGE_UNEXPECTED', '`start` may only be the first message of a call; send `input` after it', { field: 'start' }));
       return;
     }
     if (event.case === 'input') this.#onInput(event.value);
-    else this.#fail(grpc.status.INVALID_ARGUMENT, 'a message after `start` must be `input` (ProcessInput); got an empty message');
+    else this.#fail(rpcError('MESSAGE_UNEXPECTED', 'a message after `start` must be `input` (ProcessInput); got an empty message', { field: 'input' }));
   }
 
   #onHalfClose(): void {
     if (this.#state === 'waiting') {
-      this.#fail(grpc.status.INVALID_ARGUMENT, 'the client closed its side of the stream before sending `start`');
+      this.#fail(rpcError('MESSAGE_UNEXPECTED', 'the client closed its side of the stream before sending `start`', { field: 'start' }));
       return;
     }
     // No more input can come: the program sees end-of-file.
@@ -169,10 +171,13 @@ class RunSession implements Killable {
       case 'stdin': {
         if (!this.#plan?.keepStdinOpen || this.#stdinClosed) {
           this.#fail(
-            grpc.status.INVALID_ARGUMENT,
-            this.#plan?.keepStdinOpen
-              ? 'input.stdin after close_stdin: stdin is already closed'
-              : 'input.stdin needs keep_stdin_open=true in start; stdin was closed after start.stdin',
+            rpcError(
+              'STDIN_CLOSED',
+              this.#plan?.keepStdinOpen
+                ? 'input.stdin after close_stdin: stdin is already closed'
+                : 'input.stdin needs keep_stdin_open=true in start; stdin was closed after start.stdin',
+              { field: 'input.stdin' },
+            ),
           );
           return;
         }
@@ -183,16 +188,18 @@ class RunSession implements Killable {
         this.#closeStdin();
         return;
       case 'signal': {
-        const signal = parseSignal(kind.value);
-        if (!signal) {
-          this.#fail(grpc.status.INVALID_ARGUMENT, `input.signal ${JSON.stringify(kind.value)} is not allowed; use one of ${ALLOWED_SIGNALS.join(', ')}`);
+        let signal;
+        try {
+          signal = checkSignal('input.signal', kind.value);
+        } catch (error) {
+          this.#fail(asRpcError(error));
           return;
         }
         this.#stage?.signal(signal);
         return;
       }
       default:
-        this.#fail(grpc.status.INVALID_ARGUMENT, 'input has no kind: set stdin, close_stdin or signal');
+        this.#fail(rpcError('MESSAGE_UNEXPECTED', 'input has no kind: set stdin, close_stdin or signal', { field: 'input' }));
     }
   }
 
@@ -222,8 +229,7 @@ class RunSession implements Killable {
     try {
       plan = this.kind === 'runCode' ? planRunCode(this.ctx, start as Parameters<typeof planRunCode>[1]) : planExec(this.ctx, start as Parameters<typeof planExec>[1]);
     } catch (error) {
-      if (error instanceof RequestError) return this.#fail(error.code, error.message);
-      throw error;
+      return this.#fail(asRpcError(error));
     }
     if (this.#cancelled !== undefined || this.call.cancelled) {
       this.#state = 'done'; // nobody is listening: do not start what would run unobserved
@@ -232,8 +238,10 @@ class RunSession implements Killable {
     const release = this.ctx.admission.tryAcquire();
     if (!release) {
       this.#fail(
-        grpc.status.RESOURCE_EXHAUSTED,
-        `the agent is already running its maximum of ${this.ctx.admission.max} concurrent runs (--max-concurrent ${this.ctx.admission.max}); retry later`,
+        rpcError('TOO_MANY_RUNS', `the agent is already running its maximum of ${this.ctx.admission.max} concurrent runs (--max-concurrent ${this.ctx.admission.max}); retry later`, {
+          flag: '--max-concurrent',
+          limit: String(this.ctx.admission.max),
+        }),
       );
       return;
     }
@@ -244,24 +252,11 @@ class RunSession implements Killable {
     void this.#execute(plan)
       // #execute turns every stage failure into a result; anything left is a bug, and the
       // client must still get a status rather than a call that never ends.
-      .catch((error: Error) => this.#fail(grpc.status.INTERNAL, `runbox failed to finish the run: ${error.message}`))
+      .catch((error: Error) => this.#fail(rpcError('INTERNAL', `runbox failed to finish the run: ${error.message}`)))
       .finally(() => {
         this.ctx.live.delete(this);
         release();
       });
-  }
-
-  #baseEnv(): Record<string, string> {
-    const user = this.ctx.runAs;
-    return {
-      PATH: this.ctx.languages.searchPath,
-      HOME: user.home,
-      USER: user.name,
-      LOGNAME: user.name,
-      SHELL: user.shell,
-      LANG: 'C.UTF-8',
-      ...this.ctx.userEnv,
-    };
   }
 
   #onOutput(stage: Stage): (stream: StreamName, data: Buffer) => void {
@@ -335,7 +330,7 @@ class RunSession implements Killable {
 
   async #stages(plan: RunPlan, runId: string, privateDir: string, cacheKey: string | undefined, cached: string | undefined): Promise<Finished> {
     const { ctx } = this;
-    const env = this.#baseEnv();
+    const env = userEnv(ctx.runAs, ctx.languages.searchPath, ctx.userEnv);
     let compile: StageResult | undefined;
     let argv: string[];
     let runEnv: Record<string, string>;

@@ -6,6 +6,7 @@ import * as grpc from '@grpc/grpc-js';
 import { methodPath } from '../../proto/grpc.js';
 import { SystemService } from '../../proto/gen/runbox/v1/system_pb.js';
 import { log } from '../core/log.js';
+import { rpcError, toStatus } from './errors.js';
 
 const HEALTH_PATH = methodPath(SystemService.method.health);
 const MAX_TOKEN_BYTES = 4096;
@@ -46,13 +47,13 @@ export function tokenInterceptor(token: string): grpc.ServerInterceptor {
             }
             const missing = metadata.get('authorization').length === 0;
             log.warn('auth.rejected', { method: methodDescriptor.path, reason: missing ? 'missing' : 'mismatch' });
-            call.sendStatus({
-              code: grpc.status.UNAUTHENTICATED,
-              details: missing
-                ? 'this agent requires a token: send "authorization: Bearer <token>" (SDK option token, CLI --token-file)'
-                : 'the token does not match the agent\'s --token-file',
-              metadata: new grpc.Metadata(),
-            });
+            call.sendStatus(
+              toStatus(
+                missing
+                  ? rpcError('TOKEN_MISSING', 'this agent requires a token: send "authorization: Bearer <token>" (SDK option token, CLI --token-file)')
+                  : rpcError('TOKEN_MISMATCH', "the token does not match the agent's --token-file"),
+              ),
+            );
           },
         });
       },

@@ -7,7 +7,8 @@ import * as pty from 'node-pty';
 import type { RunAsUser } from '../core/users.js';
 import { RingBuffer } from './ring-buffer.js';
 import { foregroundGroup, hangUpSession } from './process-group.js';
-import { signalName, type StartRequest } from './validate.js';
+import { signalName } from '../usercode/signals.js';
+import type { StartRequest } from './validate.js';
 import { makeOomKillable } from '../limits/oom.js';
 
 export const REPLAY_BYTES = 64 * 1024;
@@ -26,23 +27,6 @@ export interface ShellSink {
 export interface ShellExit {
   exitCode: number;
   signal: string;
-}
-
-const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
-
-/** The environment of a new shell: the user's identity, never the agent's own environment. */
-function shellEnv(user: RunAsUser, userEnv: Record<string, string>, start: StartRequest): Record<string, string> {
-  return {
-    HOME: user.home,
-    USER: user.name,
-    LOGNAME: user.name,
-    SHELL: user.shell,
-    PATH: DEFAULT_PATH,
-    LANG: 'C.UTF-8',
-    TERM: start.term || 'xterm-256color',
-    ...userEnv,
-    ...start.env,
-  };
 }
 
 /**
@@ -77,8 +61,8 @@ export class ShellSession {
 
   constructor(
     user: RunAsUser,
-    /** The image's variables (--env-file), under the request's. */
-    userEnv: Record<string, string>,
+    /** The whole environment of the shell (usercode/env.ts). */
+    env: Record<string, string>,
     start: StartRequest,
     private readonly onExit: (session: ShellSession) => void,
   ) {
@@ -93,7 +77,7 @@ export class ShellSession {
         cols: start.cols,
         rows: start.rows,
         cwd,
-        env: shellEnv(user, userEnv, start),
+        env,
         encoding: null,
         ...asUser,
       }),

@@ -1,19 +1,17 @@
-// Checks of ShellService requests. Each refusal names the field and what is allowed.
-import { constants } from 'node:os';
+// Checks of ShellService requests. Each refusal names the field and what is allowed; argv, env
+// and signal rules are the same as for runs (usercode/).
 import path from 'node:path';
-import { invalidArgument } from '../server/errors.js';
+import { rpcError } from '../server/errors.js';
+import { checkEnv, checkExecSize, checkStrings } from '../usercode/argv.js';
 
 /** Terminal sizes the agent accepts; the kernel's winsize holds up to 65535, no screen needs more. */
 export const MAX_COLS = 2000;
 export const MAX_ROWS = 1000;
-const MAX_ARGS_BYTES = 256 * 1024;
 
 export function checkSize(field: string, cols: number, rows: number): void {
-  if (cols < 1 || cols > MAX_COLS) throw invalidArgument(`${field}.cols ${cols}: must be 1-${MAX_COLS}`);
-  if (rows < 1 || rows > MAX_ROWS) throw invalidArgument(`${field}.rows ${rows}: must be 1-${MAX_ROWS}`);
+  if (cols < 1 || cols > MAX_COLS) throw rpcError('TERMINAL_SIZE_INVALID', `${field}.cols ${cols}: must be 1-${MAX_COLS}`, { field: `${field}.cols` });
+  if (rows < 1 || rows > MAX_ROWS) throw rpcError('TERMINAL_SIZE_INVALID', `${field}.rows ${rows}: must be 1-${MAX_ROWS}`, { field: `${field}.rows` });
 }
-
-const hasNul = (text: string) => text.includes('\0');
 
 export interface StartRequest {
   cols: number;
@@ -24,36 +22,17 @@ export interface StartRequest {
   term: string;
 }
 
-export function checkStart(start: StartRequest): void {
+/** `maxArgsBytes` is the agent's --max-source-bytes, as for a run's argv + env. */
+export function checkStart(start: StartRequest, maxArgsBytes: number): void {
   checkSize('start', start.cols, start.rows);
-  if (start.command.length > 0 && start.command[0] === '') throw invalidArgument('start.command[0]: must name a program');
-  let bytes = 0;
-  start.command.forEach((arg, i) => {
-    if (hasNul(arg)) throw invalidArgument(`start.command[${i}]: contains a NUL byte`);
-    bytes += arg.length;
-  });
-  for (const [key, value] of Object.entries(start.env)) {
-    if (key === '' || key.includes('=') || hasNul(key)) throw invalidArgument(`start.env key ${JSON.stringify(key)}: must be non-empty without '=' or NUL`);
-    if (hasNul(value)) throw invalidArgument(`start.env[${key}]: contains a NUL byte`);
-    bytes += key.length + value.length;
+  if (start.command.length > 0 && start.command[0] === '') {
+    throw rpcError('FIELD_INVALID', 'start.command[0]: must name a program', { field: 'start.command[0]' });
   }
-  if (bytes > MAX_ARGS_BYTES) throw invalidArgument(`start.command + start.env: ${bytes} bytes, at most ${MAX_ARGS_BYTES}`);
-  if (start.cwd !== '' && (!path.isAbsolute(start.cwd) || hasNul(start.cwd))) {
-    throw invalidArgument(`start.cwd ${JSON.stringify(start.cwd)}: must be an absolute path`);
+  checkStrings('start.command', start.command);
+  checkEnv('start.env', start.env);
+  checkExecSize('start.command', start.command, start.env, maxArgsBytes);
+  if (start.cwd !== '' && (!path.isAbsolute(start.cwd) || start.cwd.includes('\0'))) {
+    throw rpcError('CWD_INVALID', `start.cwd ${JSON.stringify(start.cwd)}: must be an absolute path`, { field: 'start.cwd' });
   }
-  if (hasNul(start.term) || start.term.length > 64) throw invalidArgument('start.term: at most 64 characters, no NUL');
-}
-
-/** "SIGINT" or "INT" → "SIGINT"; anything else is refused with the accepted form. */
-export function checkSignal(name: string): NodeJS.Signals {
-  const full = (name.startsWith('SIG') ? name : `SIG${name}`) as NodeJS.Signals;
-  if (!(full in constants.signals)) throw invalidArgument(`signal ${JSON.stringify(name)}: expected a signal name such as SIGINT, SIGTERM, SIGKILL`);
-  return full;
-}
-
-/** The signal name for a number (node-pty reports numbers), '' for none. */
-export function signalName(signal: number | undefined): string {
-  if (!signal) return '';
-  const entry = Object.entries(constants.signals).find(([, n]) => n === signal);
-  return entry ? entry[0] : `signal ${signal}`;
+  if (start.term.includes('\0') || start.term.length > 64) throw rpcError('FIELD_INVALID', 'start.term: at most 64 characters, no NUL', { field: 'start.term' });
 }

@@ -1,6 +1,6 @@
 // SystemService: Health, ListLanguages and SystemInfo.
 import { create } from '@bufbuild/protobuf';
-import * as grpc from '@grpc/grpc-js';
+import { rpcError, toStatus } from '../server/errors.js';
 import type { ImplementationOf } from '../../proto/grpc.js';
 import {
   SystemService,
@@ -45,7 +45,7 @@ export function systemService(ctx: AgentContext): ImplementationOf<typeof System
         (info) => callback(null, info),
         (error: Error) => {
           log.error('sysinfo.failed', { error: error.message });
-          callback({ code: grpc.status.INTERNAL, details: `collecting system information failed: ${error.message}` });
+          callback(toStatus(rpcError('SYSINFO_FAILED', `collecting system information failed: ${error.message}`)));
         },
       );
     },

@@ -198,7 +198,8 @@ describe('shell', () => {
     try {
       const taken = await other.shells.attach(sh.id);
       const error = await failure(sh.wait());
-      expect(error.code).toBe(grpc.status.ABORTED);
+      expect(error.reason).toBe('SHELL_TAKEN_OVER');
+      expect(error.metadata).toEqual({ session: sh.id });
       expect(error.message).toMatch(/attached by another client/);
       const out = screen(taken);
       taken.write('echo "mine-$((3*3))"; exit 2\n');

@@ -1,0 +1,60 @@
+// Every reason the agent can give for a failed RPC, with the gRPC code it travels under. The
+// reason is the stable, machine-readable part (google.rpc.ErrorInfo.reason); the message is for
+// people and may change. docs/errors.md lists the same table (a test keeps them in step).
+import { status } from '@grpc/grpc-js';
+
+interface ReasonSpec {
+  code: status;
+  /** When the agent gives it; metadata keys in [brackets]. */
+  when: string;
+}
+
+export const REASONS = {
+  // Requests of any service
+  FIELD_INVALID: { code: status.INVALID_ARGUMENT, when: 'a field is malformed: NUL byte, empty, relative path, out of range [field]' },
+  MESSAGE_UNEXPECTED: { code: status.INVALID_ARGUMENT, when: 'a stream message came out of order, or was empty [field]' },
+  // Authentication
+  TOKEN_MISSING: { code: status.UNAUTHENTICATED, when: 'the agent has --token-file and the call sent no authorization header' },
+  TOKEN_MISMATCH: { code: status.UNAUTHENTICATED, when: "the bearer token is not the agent's" },
+  // ProcessService
+  LANGUAGE_UNKNOWN: { code: status.INVALID_ARGUMENT, when: 'RunCode names a language this agent has no toolchain for [language]' },
+  SOURCE_TOO_LARGE: { code: status.INVALID_ARGUMENT, when: 'the source is over --max-source-bytes [flag, limit]' },
+  ARGS_TOO_LARGE: { code: status.INVALID_ARGUMENT, when: "argv/args + env are over --max-source-bytes or the kernel's ARG_MAX [field, limit]" },
+  CWD_INVALID: { code: status.INVALID_ARGUMENT, when: 'cwd is not an absolute path to an existing directory [field]' },
+  SIGNAL_UNKNOWN: { code: status.INVALID_ARGUMENT, when: 'a signal name outside the allowed list [field]' },
+  STDIN_CLOSED: { code: status.INVALID_ARGUMENT, when: 'stdin sent after close_stdin, or without keep_stdin_open [field]' },
+  TOO_MANY_RUNS: { code: status.RESOURCE_EXHAUSTED, when: 'the agent already runs --max-concurrent runs [flag, limit]' },
+  // ShellService
+  TERMINAL_SIZE_INVALID: { code: status.INVALID_ARGUMENT, when: 'cols or rows outside 1-2000 / 1-1000 [field]' },
+  TOO_MANY_SHELLS: { code: status.RESOURCE_EXHAUSTED, when: '--max-shells sessions are open [flag, limit]' },
+  SHELL_NOT_FOUND: { code: status.NOT_FOUND, when: 'attach to a session that exited or whose grace period ran out [session]' },
+  SHELL_TAKEN_OVER: { code: status.ABORTED, when: 'another client attached to the session this stream held [session]' },
+  SHELL_START_FAILED: { code: status.FAILED_PRECONDITION, when: 'the command could not be started on a pty [field]' },
+  // FilesService (errno in [errno], the path in [path])
+  PATH_INVALID: { code: status.INVALID_ARGUMENT, when: 'a path that is empty, relative, holds NUL or is over 4096 bytes [field]' },
+  MODE_INVALID: { code: status.INVALID_ARGUMENT, when: 'permission bits over 07777 [field]' },
+  FILE_NOT_FOUND: { code: status.NOT_FOUND, when: 'ENOENT [path, errno]' },
+  PERMISSION_DENIED: { code: status.PERMISSION_DENIED, when: 'EACCES, EPERM, EROFS: the run-as user may not [path, errno]' },
+  FILE_EXISTS: { code: status.ALREADY_EXISTS, when: 'EEXIST: no_overwrite, or mkdir without parents [path, errno]' },
+  DISK_FULL: { code: status.RESOURCE_EXHAUSTED, when: 'ENOSPC, EDQUOT [path, errno]' },
+  FILE_TOO_LARGE: { code: status.RESOURCE_EXHAUSTED, when: 'EFBIG [path, errno]' },
+  TOO_MANY_OPEN_FILES: { code: status.RESOURCE_EXHAUSTED, when: 'EMFILE [path, errno]' },
+  DIRECTORY_TOO_LARGE: { code: status.RESOURCE_EXHAUSTED, when: 'more entries than ListDir returns [path, limit]' },
+  NOT_A_DIRECTORY: { code: status.FAILED_PRECONDITION, when: 'ENOTDIR [path, errno]' },
+  IS_A_DIRECTORY: { code: status.FAILED_PRECONDITION, when: 'EISDIR [path, errno]' },
+  DIRECTORY_NOT_EMPTY: { code: status.FAILED_PRECONDITION, when: 'ENOTEMPTY: remove it with recursive [path, errno]' },
+  NOT_A_REGULAR_FILE: { code: status.FAILED_PRECONDITION, when: 'a FIFO, socket or device where a file was expected [path]' },
+  NO_SUCH_DEVICE: { code: status.FAILED_PRECONDITION, when: 'ENXIO [path, errno]' },
+  SYMLINK_LOOP: { code: status.FAILED_PRECONDITION, when: 'ELOOP [path, errno]' },
+  NAME_TOO_LONG: { code: status.INVALID_ARGUMENT, when: 'ENAMETOOLONG [path, errno]' },
+  FILE_WORKER_FAILED: { code: status.UNAVAILABLE, when: 'the file worker died under the operation; retry [path]' },
+  FILE_ERROR: { code: status.INTERNAL, when: 'any other errno [path, errno]' },
+  // SystemService, and anything unexpected
+  SYSINFO_FAILED: { code: status.INTERNAL, when: 'collecting system information failed' },
+  INTERNAL: { code: status.INTERNAL, when: 'a bug in the agent; the message says what failed' },
+} as const satisfies Record<string, ReasonSpec>;
+
+export type Reason = keyof typeof REASONS;
+
+/** The ErrorInfo domain of every runbox reason. */
+export const REASON_DOMAIN = 'runbox.dev';

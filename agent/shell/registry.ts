@@ -1,0 +1,81 @@
+// The agent's shell sessions: start and look up by id, grace timers for detached sessions,
+// and their place in ctx.live (so agent shutdown hangs them up).
+import type { AgentContext, Killable } from '../core/context.js';
+import { log } from '../core/log.js';
+import { rpcError } from '../server/errors.js';
+import { ShellSession } from './session.js';
+import { checkStart } from './validate.js';
+import { userEnv } from '../usercode/env.js';
+
+/** The agent's sessions, their grace timers and their place in ctx.live. */
+export class ShellRegistry {
+  readonly #sessions = new Map<string, { session: ShellSession; killable: Killable; grace?: NodeJS.Timeout }>();
+  constructor(private readonly ctx: AgentContext) {}
+
+  list(): ShellSession[] {
+    return [...this.#sessions.values()].map((e) => e.session);
+  }
+
+  start(request: Parameters<typeof checkStart>[0]): ShellSession {
+    checkStart(request, this.ctx.config.maxSourceBytes);
+    if (this.#sessions.size >= this.ctx.config.maxShells) {
+      throw rpcError('TOO_MANY_SHELLS', `${this.#sessions.size} shell sessions are open, the most this agent keeps (--max-shells); close or detach-and-expire one`, {
+        flag: '--max-shells',
+        limit: String(this.ctx.config.maxShells),
+      });
+    }
+    let session: ShellSession;
+    try {
+      const env = userEnv(this.ctx.runAs, this.ctx.languages.searchPath, this.ctx.userEnv, { TERM: request.term || 'xterm-256color' }, request.env);
+      session = new ShellSession(this.ctx.runAs, env, request, (s) => this.#exited(s));
+    } catch (error) {
+      throw rpcError('SHELL_START_FAILED', `start.command ${JSON.stringify(request.command)}: could not start on a pty: ${(error as Error).message}`, { field: 'start.command' });
+    }
+    const killable: Killable = { kill: () => this.remove(session, 'agent stopping') };
+    this.#sessions.set(session.id, { session, killable });
+    this.ctx.live.add(killable);
+    log.info('shell.started', { session: session.id, pid: session.pid, cols: request.cols, rows: request.rows });
+    return session;
+  }
+
+  get(id: string): ShellSession {
+    const entry = this.#sessions.get(id);
+    if (!entry) {
+      throw rpcError('SHELL_NOT_FOUND', `shell session ${JSON.stringify(id)} does not exist (it exited, or its ${this.ctx.config.shellGraceMs} ms grace period ran out); ListShells shows the live ones`, {
+        session: id,
+      });
+    }
+    return entry.session;
+  }
+
+  attached(session: ShellSession): void {
+    const entry = this.#sessions.get(session.id);
+    if (entry?.grace) clearTimeout(entry.grace);
+    if (entry) entry.grace = undefined;
+  }
+
+  /** No client any more: the session lives on for the grace period. */
+  detached(session: ShellSession): void {
+    const entry = this.#sessions.get(session.id);
+    if (!entry || session.attached) return;
+    if (entry.grace) clearTimeout(entry.grace);
+    entry.grace = setTimeout(() => this.remove(session, 'grace period over'), this.ctx.config.shellGraceMs);
+    log.info('shell.detached', { session: session.id, grace_ms: this.ctx.config.shellGraceMs });
+  }
+
+  #exited(session: ShellSession): void {
+    log.info('shell.exited', { session: session.id, exit_code: session.exit?.exitCode, signal: session.exit?.signal || undefined });
+    // An exit seen by its client is final; one nobody saw stays for re-attach until the grace runs out.
+    if (session.attached) this.remove(session, 'exited');
+  }
+
+  remove(session: ShellSession, reason: string): void {
+    const entry = this.#sessions.get(session.id);
+    if (!entry) return;
+    if (entry.grace) clearTimeout(entry.grace);
+    this.#sessions.delete(session.id);
+    this.ctx.live.delete(entry.killable);
+    session.hangUp();
+    log.info('shell.closed', { session: session.id, reason });
+  }
+}
