@@ -2,8 +2,12 @@
 // Never pass user source, stdin or output here: only ids, sizes, names and statuses.
 type Field = string | number | boolean | undefined;
 
+/** Fields may echo client input (a path, a name): a line stays bounded whatever was sent. */
+const MAX_FIELD_CHARS = 512;
+
 function formatValue(value: Exclude<Field, undefined>): string {
-  const text = String(value);
+  const raw = String(value);
+  const text = raw.length <= MAX_FIELD_CHARS ? raw : `${raw.slice(0, MAX_FIELD_CHARS)}...(${raw.length - MAX_FIELD_CHARS} more)`;
   return /^[\w.:/@+-]+$/.test(text) ? text : JSON.stringify(text);
 }
 
