@@ -29,7 +29,7 @@ async function main(): Promise<number> {
   const token = config.tokenFile === undefined ? undefined : readToken(config.tokenFile);
   const runAs = resolveRunAs(config.user);
   const userEnv = config.envFile === undefined ? {} : readEnvFile(config.envFile);
-  const [languages, limits] = await Promise.all([detectLanguages(config), initLimits(config)]);
+  const [languages, limits] = await Promise.all([detectLanguages(), initLimits(config)]);
   const ctx: AgentContext = {
     config,
     runAs,

@@ -4,7 +4,6 @@
 import { execFile } from 'node:child_process';
 import { accessSync, constants, readdirSync, readFileSync, realpathSync } from 'node:fs';
 import path from 'node:path';
-import type { AgentConfig } from '../core/config.js';
 import { SYSTEM_PATH } from '../usercode/env.js';
 
 export interface LanguageInfo {
@@ -144,104 +143,112 @@ function interpreted(name: string, aliases: string[], version: string, binary: s
   };
 }
 
+type Find = (name: string) => string | undefined;
+
+async function detectBash(find: Find): Promise<LanguageSpec | undefined> {
+  const bash = find('bash');
+  if (!bash) return undefined;
+  const version = match(await output(bash, ['--version']), /version (\d+\.\d+\.\d+)/);
+  return version ? interpreted('bash', [], version, bash, 'main.sh') : undefined;
+}
+
+async function detectSh(): Promise<LanguageSpec | undefined> {
+  if (!isExecutable('/bin/sh')) return undefined;
+  // /bin/sh is dash on Debian, bash or busybox elsewhere: report which one.
+  const impl = path.basename(realpathSync('/bin/sh'));
+  const pkgVersion = impl === 'dash' || impl === 'busybox' ? await dpkgVersion(impl) : '';
+  const version = pkgVersion ? `${impl} ${pkgVersion}` : impl;
+  return interpreted('sh', ['posix-sh'], version, '/bin/sh', 'main.sh');
+}
+
+async function detectPython(find: Find): Promise<LanguageSpec | undefined> {
+  const python = find('python3');
+  if (!python) return undefined;
+  const version = match(await output(python, ['--version']), /Python (\d+\.\d+\.\d+)/);
+  return version ? interpreted('python', ['py', 'python3'], version, python, 'main.py') : undefined;
+}
+
+async function detectJavascript(find: Find): Promise<LanguageSpec | undefined> {
+  const node = find('node') ?? find('nodejs');
+  if (!node) return undefined;
+  const version = match(await output(node, ['--version']), /v(\d+\.\d+\.\d+)/);
+  return version ? interpreted('javascript', ['js', 'node', 'nodejs'], version, node, 'main.js') : undefined;
+}
+
+async function detectTypescript(find: Find): Promise<LanguageSpec | undefined> {
+  const node = find('node') ?? find('nodejs');
+  const moduleDir = TYPESCRIPT_MODULE_DIRS.find((dir) => {
+    try {
+      readFileSync(path.join(dir, 'package.json'));
+      return true;
+    } catch {
+      return false;
+    }
+  });
+  if (!node || !moduleDir) return undefined;
+  const version = (JSON.parse(readFileSync(path.join(moduleDir, 'package.json'), 'utf8')) as { version?: string }).version;
+  if (!version) return undefined;
+  return {
+    name: 'typescript',
+    aliases: ['ts'],
+    version,
+    compiled: true,
+    sourceFile: 'main.ts',
+    outputFile: 'main.js',
+    compile: (p) => ({ argv: [node, '-e', TYPESCRIPT_COMPILE_SCRIPT, moduleDir, p.source, p.output], env: {} }),
+    run: (program, args) => ({ argv: [node, program, ...args], env: {} }),
+  };
+}
+
+async function detectGo(systemDirs: string[]): Promise<LanguageSpec | undefined> {
+  const go = findOnPath('go', [...systemDirs, ...goBinDirs()]);
+  if (!go) return undefined;
+  const version = match(await output(go, ['version']), /go(\d+\.\d+(?:\.\d+)?)/);
+  if (!version) return undefined;
+  return {
+    name: 'go',
+    aliases: ['golang'],
+    version,
+    compiled: true,
+    sourceFile: 'main.go',
+    outputFile: 'main',
+    compile: (p) => ({
+      argv: [go, 'build', '-o', p.output, p.source],
+      env: {
+        GOCACHE: path.join(p.cacheDir, 'go-build'),
+        GOPATH: path.join(p.cacheDir, 'gopath'),
+        // Offline and reproducible: no toolchain downloads, no module proxy, no user go.env.
+        GOTOOLCHAIN: 'local',
+        GOPROXY: 'off',
+        GOFLAGS: '-mod=mod',
+        GOENV: 'off',
+        CGO_ENABLED: '0',
+      },
+    }),
+    run: (program, args) => ({ argv: [program, ...args], env: {} }),
+  };
+}
+
+async function detectRust(find: Find): Promise<LanguageSpec | undefined> {
+  const rustc = find('rustc');
+  if (!rustc) return undefined;
+  const version = match(await output(rustc, ['--version']), /rustc (\d+\.\d+\.\d+)/);
+  if (!version) return undefined;
+  return {
+    name: 'rust',
+    aliases: ['rs', 'rustc'],
+    version,
+    compiled: true,
+    sourceFile: 'main.rs',
+    outputFile: 'main',
+    compile: (p) => ({ argv: [rustc, '--edition', '2021', '-O', '-o', p.output, p.source], env: { TMPDIR: p.dir } }),
+    run: (program, args) => ({ argv: [program, ...args], env: {} }),
+  };
+}
+
 function detectors(systemDirs: string[]): Detector[] {
-  const find = (name: string) => findOnPath(name, systemDirs);
-  return [
-    async () => {
-      const bash = find('bash');
-      if (!bash) return undefined;
-      const version = match(await output(bash, ['--version']), /version (\d+\.\d+\.\d+)/);
-      return version ? interpreted('bash', [], version, bash, 'main.sh') : undefined;
-    },
-    async () => {
-      if (!isExecutable('/bin/sh')) return undefined;
-      // /bin/sh is dash on Debian, bash or busybox elsewhere: report which one.
-      const impl = path.basename(realpathSync('/bin/sh'));
-      const pkgVersion = impl === 'dash' || impl === 'busybox' ? await dpkgVersion(impl) : '';
-      const version = pkgVersion ? `${impl} ${pkgVersion}` : impl;
-      return interpreted('sh', ['posix-sh'], version, '/bin/sh', 'main.sh');
-    },
-    async () => {
-      const python = find('python3');
-      if (!python) return undefined;
-      const version = match(await output(python, ['--version']), /Python (\d+\.\d+\.\d+)/);
-      return version ? interpreted('python', ['py', 'python3'], version, python, 'main.py') : undefined;
-    },
-    async () => {
-      const node = find('node') ?? find('nodejs');
-      if (!node) return undefined;
-      const version = match(await output(node, ['--version']), /v(\d+\.\d+\.\d+)/);
-      return version ? interpreted('javascript', ['js', 'node', 'nodejs'], version, node, 'main.js') : undefined;
-    },
-    async () => {
-      const node = find('node') ?? find('nodejs');
-      const moduleDir = TYPESCRIPT_MODULE_DIRS.find((dir) => {
-        try {
-          readFileSync(path.join(dir, 'package.json'));
-          return true;
-        } catch {
-          return false;
-        }
-      });
-      if (!node || !moduleDir) return undefined;
-      const version = (JSON.parse(readFileSync(path.join(moduleDir, 'package.json'), 'utf8')) as { version?: string }).version;
-      if (!version) return undefined;
-      return {
-        name: 'typescript',
-        aliases: ['ts'],
-        version,
-        compiled: true,
-        sourceFile: 'main.ts',
-        outputFile: 'main.js',
-        compile: (p) => ({ argv: [node, '-e', TYPESCRIPT_COMPILE_SCRIPT, moduleDir, p.source, p.output], env: {} }),
-        run: (program, args) => ({ argv: [node, program, ...args], env: {} }),
-      };
-    },
-    async () => {
-      const go = findOnPath('go', [...systemDirs, ...goBinDirs()]);
-      if (!go) return undefined;
-      const version = match(await output(go, ['version']), /go(\d+\.\d+(?:\.\d+)?)/);
-      if (!version) return undefined;
-      return {
-        name: 'go',
-        aliases: ['golang'],
-        version,
-        compiled: true,
-        sourceFile: 'main.go',
-        outputFile: 'main',
-        compile: (p) => ({
-          argv: [go, 'build', '-o', p.output, p.source],
-          env: {
-            GOCACHE: path.join(p.cacheDir, 'go-build'),
-            GOPATH: path.join(p.cacheDir, 'gopath'),
-            // Offline and reproducible: no toolchain downloads, no module proxy, no user go.env.
-            GOTOOLCHAIN: 'local',
-            GOPROXY: 'off',
-            GOFLAGS: '-mod=mod',
-            GOENV: 'off',
-            CGO_ENABLED: '0',
-          },
-        }),
-        run: (program, args) => ({ argv: [program, ...args], env: {} }),
-      };
-    },
-    async () => {
-      const rustc = find('rustc');
-      if (!rustc) return undefined;
-      const version = match(await output(rustc, ['--version']), /rustc (\d+\.\d+\.\d+)/);
-      if (!version) return undefined;
-      return {
-        name: 'rust',
-        aliases: ['rs', 'rustc'],
-        version,
-        compiled: true,
-        sourceFile: 'main.rs',
-        outputFile: 'main',
-        compile: (p) => ({ argv: [rustc, '--edition', '2021', '-O', '-o', p.output, p.source], env: { TMPDIR: p.dir } }),
-        run: (program, args) => ({ argv: [program, ...args], env: {} }),
-      };
-    },
-  ];
+  const find: Find = (name) => findOnPath(name, systemDirs);
+  return [detectBash, detectSh, detectPython, detectJavascript, detectTypescript, () => detectGo(systemDirs), detectRust].map((detect) => () => detect(find));
 }
 
 function info(spec: LanguageSpec): LanguageInfo {
@@ -265,7 +272,7 @@ export function registry(specs: LanguageSpec[], searchPath: string): LanguageReg
 }
 
 /** Detects every supported toolchain (in parallel) and its version. */
-export async function detectLanguages(_config: AgentConfig): Promise<LanguageRegistry> {
+export async function detectLanguages(): Promise<LanguageRegistry> {
   const systemDirs = SYSTEM_PATH.split(':');
   const found = await Promise.all(detectors(systemDirs).map((detect) => detect().catch(() => undefined)));
   const specs = found.filter((s): s is LanguageSpec => s !== undefined);

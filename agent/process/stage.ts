@@ -53,6 +53,29 @@ type EndStatus = Status.TIMED_OUT | Status.CANCELLED | Status.MEMORY_LIMIT;
 
 const needsUserSwitch = (user: RunAsUser) => process.getuid?.() === 0 && user.uid !== 0;
 
+/** Caps and forwards a child's stdout and stderr; `drained` settles when both pipes closed. */
+function collectOutput(child: ChildProcess, spec: StageSpec): { outputs: Record<StreamName, CappedOutput>; drained: Promise<unknown> } {
+    const outputs = {
+      stdout: new CappedOutput(spec.outputLimitBytes, (data) => spec.onOutput('stdout', data)),
+      stderr: new CappedOutput(spec.outputLimitBytes, (data) => spec.onOutput('stderr', data)),
+    };
+    const drained = Promise.all(
+      (['stdout', 'stderr'] as const).map(
+        (name) =>
+          new Promise<void>((resolve) => {
+            const stream = child[name]!;
+            stream.on('data', (chunk: Buffer) => outputs[name].push(chunk));
+            // A pending batch goes out before the stage's result can.
+            const done = () => (outputs[name].flush(), resolve());
+            stream.once('close', done);
+            stream.once('error', done);
+          }),
+      ),
+    );
+
+  return { outputs, drained };
+}
+
 export class RunningStage {
   /** Settles once the whole tree is gone, the output drained and the cgroup removed. Never rejects. */
   readonly result: Promise<StageResult>;
@@ -128,9 +151,9 @@ export class RunningStage {
     }
   }
 
-  async #spawnAndWait(): Promise<StageResult> {
+  /** Starts the stage's main process as the user, in its own session, through the gate when needed. */
+  #spawn(): ChildProcess {
     const { spec } = this;
-    const startedAt = performance.now();
     const env = { ...spec.env, [MARKER_VARIABLE]: spec.id };
     const identity: { uid?: number; gid?: number } = needsUserSwitch(spec.user) ? { uid: spec.user.uid, gid: spec.user.gid } : {};
     const stdinMode = spec.stdin ? 'pipe' : 'ignore';
@@ -138,12 +161,17 @@ export class RunningStage {
     const cdAsUser = spec.cwdFromClient && identity.uid !== undefined;
     // detached: setsid() in the child, so the stage is its own process group (and session).
     // libuv calls setgroups(0) before setgid/setuid, so no supplementary group survives.
-    const child =
-      gated || cdAsUser
+    return gated || cdAsUser
         ? spawn('/bin/sh', ['-c', GATE, 'runbox-gate', cdAsUser ? spec.cwd : '', gated ? 'wait' : 'go', ...spec.argv], {
             cwd: cdAsUser ? '/' : spec.cwd, env, detached: true, stdio: [stdinMode, 'pipe', 'pipe', gated ? 'pipe' : 'ignore'], ...identity,
           })
         : spawn(spec.argv[0]!, spec.argv.slice(1), { cwd: spec.cwd, env, detached: true, stdio: [stdinMode, 'pipe', 'pipe'], ...identity });
+  }
+
+  async #spawnAndWait(): Promise<StageResult> {
+    const { spec } = this;
+    const startedAt = performance.now();
+    const child = this.#spawn();
     this.#child = child;
 
     const spawnError = new Promise<NodeJS.ErrnoException>((resolve) => child.once('error', resolve));
@@ -159,9 +187,9 @@ export class RunningStage {
     // Gated, this happens before the command runs (everything it forks inherits the reset);
     // ungated (no cgroup, hence no memory limit) it is best effort for the global OOM killer.
     makeOomKillable(child.pid);
-    if (gated) {
+    if (this.#cgroup) {
       try {
-        this.#cgroup!.addProcess(child.pid);
+        this.#cgroup.addProcess(child.pid);
       } catch (error) {
         killTree(child.pid, spec.id, spec.user.uid);
         await exited;
@@ -183,23 +211,7 @@ export class RunningStage {
     child.stdin?.on('error', () => {
       /* EPIPE: the program exited or closed stdin; nothing to deliver any more */
     });
-    const outputs = {
-      stdout: new CappedOutput(spec.outputLimitBytes, (data) => spec.onOutput('stdout', data)),
-      stderr: new CappedOutput(spec.outputLimitBytes, (data) => spec.onOutput('stderr', data)),
-    };
-    const drained = Promise.all(
-      (['stdout', 'stderr'] as const).map(
-        (name) =>
-          new Promise<void>((resolve) => {
-            const stream = child[name]!;
-            stream.on('data', (chunk: Buffer) => outputs[name].push(chunk));
-            // A pending batch goes out before the stage's result can.
-            const done = () => (outputs[name].flush(), resolve());
-            stream.once('close', done);
-            stream.once('error', done);
-          }),
-      ),
-    );
+    const { outputs, drained } = collectOutput(child, spec);
 
     const timer = setTimeout(
       () => this.#terminate(Status.TIMED_OUT, `the ${spec.stage} stage exceeded its wall-clock limit of ${spec.timeoutMs} ms (${spec.stage === 'compile' ? 'compile_timeout_ms' : 'timeout_ms'}); the whole process tree was killed`),

@@ -162,9 +162,4 @@ export class ShellSession {
   hangUp(): void {
     this.#hungUp ??= hangUpSession(this.pid, KILL_AFTER_MS);
   }
-
-  /** Agent shutdown: no grace, nothing may survive the agent. */
-  kill(): void {
-    this.hangUp();
-  }
 }

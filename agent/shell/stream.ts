@@ -16,70 +16,105 @@ const response = (event: ShellResponse['event']) => create(ShellResponseSchema, 
 
 /** One Shell stream: the first message starts or attaches, later ones drive the session. */
 export function serveStream(call: Call, registry: ShellRegistry): void {
-  let session: ShellSession | undefined;
-  let ended = false;
+  new ShellStream(call, registry).listen();
+}
 
-  const sink: ShellSink = {
-    output: (chunk) => call.write(response({ case: 'output', value: chunk })),
+class ShellStream {
+  #session: ShellSession | undefined;
+  #ended = false;
+  readonly #sink: ShellSink = {
+    output: (chunk) => this.call.write(response({ case: 'output', value: chunk })),
     exited: (exitCode, signal) => {
-      if (ended) return;
-      call.write(response({ case: 'exited', value: create(ShellExitedSchema, { exitCode, signal }) }));
-      finish();
+      if (this.#ended) return;
+      this.call.write(response({ case: 'exited', value: create(ShellExitedSchema, { exitCode, signal }) }));
+      this.#finish();
     },
-    stolen: () => finish(rpcError('SHELL_TAKEN_OVER', `shell session ${session?.id}: attached by another client`, { session: session?.id ?? '' }), false),
+    stolen: () => {
+      const id = this.#session?.id ?? '';
+      this.#finish(rpcError('SHELL_TAKEN_OVER', `shell session ${id}: attached by another client`, { session: id }), false);
+    },
   };
-  call.on('drain', () => session?.resumeOutput());
+
+  constructor(
+    private readonly call: Call,
+    private readonly registry: ShellRegistry,
+  ) {}
+
+  listen(): void {
+    const { call } = this;
+    call.on('drain', () => this.#session?.resumeOutput());
+    call.on('data', (request: ShellRequest) => {
+      if (this.#ended) return;
+      try {
+        if (this.#session) this.#next(this.#session, request);
+        else this.#first(request);
+      } catch (error) {
+        this.#finish(asRpcError(error));
+      }
+    });
+    // The client half-closed or vanished: same as a detach, the session waits for a re-attach.
+    call.on('end', () => this.#finish());
+    call.on('cancelled', () => this.#drop());
+    // grpc-js emits 'error' on the call when we end it with a status; nothing more to do then.
+    call.on('error', () => this.#drop());
+  }
+
+  /** The stream is gone without a word to send: the session waits for a re-attach. */
+  #drop(): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    this.#detachSession();
+  }
+
+  #detachSession(): void {
+    if (!this.#session) return;
+    this.#session.detach(this.#sink);
+    this.registry.detached(this.#session);
+  }
 
   /** Ends this stream (OK or with `error`); the session, if any, goes on without it. */
-  function finish(error?: RpcError, detach = true): void {
-    if (ended) return;
-    ended = true;
-    if (session && detach) {
-      session.detach(sink);
-      registry.detached(session);
-    }
-    if (error) failCall(call, error);
-    else call.end();
+  #finish(error?: RpcError, detach = true): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    if (detach) this.#detachSession();
+    if (error) failCall(this.call, error);
+    else this.call.end();
   }
 
-  function open(s: ShellSession, replay?: { replay: Buffer; truncated: boolean }): void {
-    session = s;
-    call.write(
-      response({
-        case: 'opened',
-        value: create(ShellOpenedSchema, {
-          sessionId: s.id,
-          pid: s.pid,
-          replay: replay?.replay ?? new Uint8Array(),
-          replayTruncated: replay?.truncated ?? false,
-        }),
-      }),
-    );
+  #open(s: ShellSession, replay?: { replay: Buffer; truncated: boolean }): void {
+    this.#session = s;
+    const value = create(ShellOpenedSchema, {
+      sessionId: s.id,
+      pid: s.pid,
+      replay: replay?.replay ?? new Uint8Array(),
+      replayTruncated: replay?.truncated ?? false,
+    });
+    this.call.write(response({ case: 'opened', value }));
   }
 
-  function first(request: ShellRequest): void {
+  #first(request: ShellRequest): void {
     const event = request.event;
     if (event.case === 'start') {
-      const s = registry.start({ ...event.value, command: [...event.value.command], env: { ...event.value.env } });
-      open(s);
-      s.attach(sink);
-      registry.attached(s);
+      const s = this.registry.start({ ...event.value, command: [...event.value.command], env: { ...event.value.env } });
+      this.#open(s);
+      s.attach(this.#sink);
+      this.registry.attached(s);
     } else if (event.case === 'attach') {
-      const s = registry.get(event.value.sessionId);
-      const replay = s.attach(sink);
-      registry.attached(s);
-      open(s, replay);
+      const s = this.registry.get(event.value.sessionId);
+      const replay = s.attach(this.#sink);
+      this.registry.attached(s);
+      this.#open(s, replay);
       // It ended while nobody watched: the client learns how, and the session is done.
       if (s.exit) {
-        registry.remove(s, 'exit collected');
-        sink.exited(s.exit.exitCode, s.exit.signal);
+        this.registry.remove(s, 'exit collected');
+        this.#sink.exited(s.exit.exitCode, s.exit.signal);
       }
     } else {
       throw rpcError('MESSAGE_UNEXPECTED', `the first ShellRequest must be start or attach, got ${event.case ?? 'an empty event'}`, { field: 'start' });
     }
   }
 
-  function next(s: ShellSession, request: ShellRequest): void {
+  #next(s: ShellSession, request: ShellRequest): void {
     const event = request.event;
     switch (event.case) {
       case 'input':
@@ -93,7 +128,7 @@ export function serveStream(call: Call, registry: ShellRegistry): void {
         s.signal(checkSignal('signal', event.value));
         return;
       case 'detach':
-        finish();
+        this.#finish();
         return;
       case 'terminate':
         // The pty's exit then ends this stream with `exited`, like any other exit.
@@ -101,37 +136,11 @@ export function serveStream(call: Call, registry: ShellRegistry): void {
         s.hangUp();
         return;
       default:
-        throw rpcError('MESSAGE_UNEXPECTED', `${event.case ?? 'an empty event'}: only the first ShellRequest may start or attach; later ones are input, resize, signal, detach or terminate`, {
-          field: event.case ?? 'event',
-        });
+        throw rpcError(
+          'MESSAGE_UNEXPECTED',
+          `${event.case ?? 'an empty event'}: only the first ShellRequest may start or attach; later ones are input, resize, signal, detach or terminate`,
+          { field: event.case ?? 'event' },
+        );
     }
   }
-
-  call.on('data', (request: ShellRequest) => {
-    if (ended) return;
-    try {
-      if (session) next(session, request);
-      else first(request);
-    } catch (error) {
-      finish(asRpcError(error));
-    }
-  });
-  // The client half-closed or vanished: same as a detach, the session waits for a re-attach.
-  call.on('end', () => finish());
-  call.on('cancelled', () => {
-    if (ended) return;
-    ended = true;
-    if (session) {
-      session.detach(sink);
-      registry.detached(session);
-    }
-  });
-  // grpc-js emits 'error' on the call when we end it with a status; nothing more to do then.
-  call.on('error', () => {
-    if (!ended && session) {
-      ended = true;
-      session.detach(sink);
-      registry.detached(session);
-    }
-  });
 }
