@@ -2,6 +2,8 @@
 // Unix socket and a loopback TCP port, and tears it down. Run `npm run build` first
 // (`npm test` does).
 import { spawn, type ChildProcess } from 'node:child_process';
+import { afterAll, beforeAll, expect } from 'vitest';
+import { Sandbox } from '../../host/index.js';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
 import os from 'node:os';
@@ -104,6 +106,55 @@ export async function startAgent(options: AgentOptions = {}): Promise<RunningAge
       const code = await exited;
       rmSync(dir, { recursive: true, force: true });
       return code;
+    },
+  };
+}
+
+export interface AgentFixture {
+  /** The running agent (valid inside tests and later hooks). */
+  readonly agent: RunningAgent;
+  /** A ready Sandbox on the agent's Unix socket (with the fixture's token). */
+  readonly sb: Sandbox;
+  /** Another Sandbox (default over TCP), closed with the fixture. */
+  connect(via?: 'unix' | 'tcp', options?: { token?: string }): Promise<Sandbox>;
+}
+
+/**
+ * The integration tests' one agent set-up: registers beforeAll (start the built agent,
+ * connect, waitReady) and afterAll (close every Sandbox, stop the agent, expect exit 0).
+ * `args` may be a function, read when the agent starts (after earlier beforeAll hooks).
+ */
+export function useAgent(options: Omit<AgentOptions, 'args'> & { args?: string[] | (() => string[]) } = {}): AgentFixture {
+  let agent: RunningAgent | undefined;
+  let sb: Sandbox | undefined;
+  const others: Sandbox[] = [];
+  beforeAll(async () => {
+    const args = typeof options.args === 'function' ? options.args() : options.args;
+    agent = await startAgent({ ...(options.token !== undefined ? { token: options.token } : {}), ...(args ? { args } : {}) });
+    sb = await Sandbox.connect(agent.unixTarget, { token: options.token });
+    await sb.waitReady({ timeoutMs: 10_000 });
+  });
+  afterAll(async () => {
+    for (const other of others) await other.close();
+    await sb?.close();
+    if (agent) expect(await agent.stop()).toBe(0);
+  });
+  const required = <T>(value: T | undefined, what: string): T => {
+    if (value === undefined) throw new Error(`useAgent: ${what} is only there inside tests (beforeAll has not run)`);
+    return value;
+  };
+  return {
+    get agent() {
+      return required(agent, 'agent');
+    },
+    get sb() {
+      return required(sb, 'sb');
+    },
+    async connect(via = 'tcp', connectOptions = {}) {
+      const running = required(agent, 'agent');
+      const other = await Sandbox.connect(via === 'tcp' ? running.tcpTarget : running.unixTarget, { token: connectOptions.token ?? options.token });
+      others.push(other);
+      return other;
     },
   };
 }

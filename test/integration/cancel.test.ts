@@ -5,7 +5,7 @@ import { existsSync, mkdtempSync, chmodSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { AbortError, Sandbox } from '../../host/index.js';
-import { startAgent, type RunningAgent } from '../helpers/agent.js';
+import { startAgent, type RunningAgent, useAgent } from '../helpers/agent.js';
 
 async function untilIdle(sb: Sandbox): Promise<void> {
   while ((await sb.health()).activeRuns > 0) await new Promise((r) => setTimeout(r, 50));
@@ -15,16 +15,11 @@ describe('cancel', () => {
   let agent: RunningAgent;
   let sb: Sandbox;
   let dir: string;
-  beforeAll(async () => {
-    agent = await startAgent();
-    sb = await Sandbox.connect(agent.unixTarget);
-    await sb.waitReady();
+  const fixture = useAgent();
+  beforeAll(() => {
+    ({ agent, sb } = fixture);
     dir = mkdtempSync(path.join(os.tmpdir(), 'runbox-cancel-'));
     chmodSync(dir, 0o777);
-  });
-  afterAll(async () => {
-    await sb.close();
-    await agent.stop();
   });
 
   // The program leaves a marker only if it lives to its end: if the cancel were lost, the run

@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Sandbox } from '../../host/index.js';
-import { startAgent, type RunningAgent } from '../helpers/agent.js';
+import { startAgent, type RunningAgent, useAgent } from '../helpers/agent.js';
 import { screen } from '../helpers/shell.js';
 
 describe('--env-file', () => {
@@ -20,13 +20,12 @@ describe('--env-file', () => {
       path.join(dir, 'env'),
       ["# image env", "GREETING='it'\\''s a \"sandbox\"'", 'PLAIN=1', "OVERRIDDEN='from image'", ''].join('\n'),
     );
-    agent = await startAgent({ args: ['--env-file', path.join(dir, 'env')] });
-    sb = await Sandbox.connect(agent.unixTarget);
-    await sb.waitReady();
   });
-  afterAll(async () => {
-    await sb?.close();
-    await agent?.stop();
+  const fixture = useAgent({ args: () => ['--env-file', path.join(dir, 'env')] });
+  beforeAll(() => {
+    ({ agent, sb } = fixture);
+  });
+  afterAll(() => {
     rmSync(dir, { recursive: true, force: true });
   });
 

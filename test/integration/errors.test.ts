@@ -14,22 +14,16 @@ import {
   Sandbox,
 } from '../../host/index.js';
 import { REASONS } from '../../agent/server/reasons.js';
-import { REPO, startAgent, type RunningAgent } from '../helpers/agent.js';
+import { REPO, startAgent, type RunningAgent, useAgent } from '../helpers/agent.js';
 import { failure } from '../helpers/assert.js';
 
 describe('error reasons', () => {
   let agent: RunningAgent;
   let sb: Sandbox;
   const token = 'reasons-token';
-
-  beforeAll(async () => {
-    agent = await startAgent({ token, args: ['--max-concurrent', '1', '--max-shells', '1'] });
-    sb = await Sandbox.connect(agent.unixTarget, { token });
-    await sb.waitReady();
-  });
-  afterAll(async () => {
-    await sb.close();
-    expect(await agent.stop()).toBe(0);
+  const fixture = useAgent({ token, args: ['--max-concurrent', '1', '--max-shells', '1'] });
+  beforeAll(() => {
+    ({ agent, sb } = fixture);
   });
 
   it.each([

@@ -5,7 +5,7 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:f
 import os from 'node:os';
 import path from 'node:path';
 import { InvalidArgumentError, Sandbox } from '../../host/index.js';
-import { startAgent, type RunningAgent } from '../helpers/agent.js';
+import { startAgent, type RunningAgent, useAgent } from '../helpers/agent.js';
 import { cli } from '../helpers/run.js';
 
 describe('Exec', () => {
@@ -13,16 +13,10 @@ describe('Exec', () => {
   let sb: Sandbox;
   let tcp: Sandbox;
 
+  const fixture = useAgent();
   beforeAll(async () => {
-    agent = await startAgent();
-    sb = await Sandbox.connect(agent.unixTarget);
-    tcp = await Sandbox.connect(agent.tcpTarget);
-    await sb.waitReady({ timeoutMs: 10_000 });
-  });
-  afterAll(async () => {
-    await sb?.close();
-    await tcp?.close();
-    expect(await agent.stop()).toBe(0);
+    ({ agent, sb } = fixture);
+    tcp = await fixture.connect('tcp');
   });
 
   for (const which of ['unix', 'tcp'] as const) {

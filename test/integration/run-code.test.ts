@@ -7,7 +7,8 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, sy
 import os from 'node:os';
 import path from 'node:path';
 import { InvalidArgumentError, Sandbox, type Language, type RunResult } from '../../host/index.js';
-import { runboxUserExists, startAgent, type RunningAgent } from '../helpers/agent.js';
+import { runboxUserExists, startAgent, type RunningAgent, useAgent } from '../helpers/agent.js';
+import { IN_CI, requireInCi } from '../helpers/required.js';
 import { cli, SHARED_CACHE } from '../helpers/run.js';
 import { CompileCache } from '../../agent/process/cache.js';
 
@@ -84,20 +85,15 @@ describe('RunCode', () => {
   let languages: Language[];
   const sandboxes: Record<'unix' | 'tcp', Sandbox> = {} as Record<'unix' | 'tcp', Sandbox>;
 
+  const fixture = useAgent({ args: ['--cache-dir', SHARED_CACHE] });
   beforeAll(async () => {
-    agent = await startAgent({ args: ['--cache-dir', SHARED_CACHE] });
-    sandboxes.unix = await Sandbox.connect(agent.unixTarget);
-    sandboxes.tcp = await Sandbox.connect(agent.tcpTarget);
-    await sandboxes.unix.waitReady({ timeoutMs: 10_000 });
+    agent = fixture.agent;
+    sandboxes.unix = fixture.sb;
+    sandboxes.tcp = await fixture.connect('tcp');
     languages = await sandboxes.unix.languages();
     const missing = Object.keys(PROGRAMS).filter((name) => !languages.some((l) => l.name === name));
     // Visible in the test output: a language without a toolchain here is skipped, not passed.
     console.log(`languages offered: ${languages.map((l) => `${l.name} ${l.version}`).join(', ')}; missing here: ${missing.join(', ') || 'none'}`);
-  });
-  afterAll(async () => {
-    await sandboxes.unix?.close();
-    await sandboxes.tcp?.close();
-    expect(await agent.stop()).toBe(0);
   });
 
   it('lists each language with a version, compiled ones marked', () => {
@@ -111,10 +107,7 @@ describe('RunCode', () => {
   for (const which of ['unix', 'tcp'] as const) {
     for (const name of Object.keys(PROGRAMS)) {
       it(`${name} over ${which}: stdin, args, env, stdout/stderr separation, exit code`, async (ctx) => {
-        if (!languages.some((l) => l.name === name)) {
-          console.log(`SKIPPED ${name}: the agent does not offer it on this machine`);
-          ctx.skip();
-        }
+        requireInCi(ctx, languages.some((l) => l.name === name), `the ${name} toolchain`);
         const r = await sandboxes[which].runCode(name, PROGRAMS[name]!, {
           stdin: 'hello world\n',
           args: ['a b', 'c'],
@@ -134,7 +127,7 @@ describe('RunCode', () => {
 
   for (const [name, { source, expect: pattern }] of Object.entries(COMPILE_ERRORS)) {
     it(`${name}: a compile error is a result with the compiler's output`, async (ctx) => {
-      if (!languages.some((l) => l.name === name)) ctx.skip();
+      requireInCi(ctx, languages.some((l) => l.name === name), `the ${name} toolchain`);
       const r = await sandboxes.unix.runCode(name, source);
       expect(r.status, describeResult(r)).toBe('compile_error');
       expect(r.exitCode).not.toBe(0);
@@ -146,7 +139,7 @@ describe('RunCode', () => {
 
   for (const name of ['go', 'rust', 'typescript']) {
     it(`${name}: a repeated run hits the compile cache`, async (ctx) => {
-      if (!languages.some((l) => l.name === name)) ctx.skip();
+      requireInCi(ctx, languages.some((l) => l.name === name), `the ${name} toolchain`);
       const marker = `cache-${Math.random().toString(36).slice(2)}`;
       const source = {
         go: `package main\nimport "fmt"\nfunc main() { fmt.Println("${marker}") }\n`,
@@ -166,7 +159,7 @@ describe('RunCode', () => {
   }
 
   it('a UTF-8 character split across two writes comes out whole', async (ctx) => {
-    if (!languages.some((l) => l.name === 'python')) ctx.skip();
+    requireInCi(ctx, languages.some((l) => l.name === 'python'), 'the python toolchain');
     const chunks: { text: string; bytes: number }[] = [];
     const r = await sandboxes.unix.runCode(
       'python',
@@ -186,13 +179,13 @@ describe('RunCode', () => {
   });
 
   it('binary output: all 256 byte values round-trip in stdoutBytes', async (ctx) => {
-    if (!languages.some((l) => l.name === 'python')) ctx.skip();
+    requireInCi(ctx, languages.some((l) => l.name === 'python'), 'the python toolchain');
     const r = await sandboxes.tcp.runCode('python', 'import sys\nsys.stdout.buffer.write(bytes(range(256)) * 3)');
     const expected = new Uint8Array(768).map((_, i) => i % 256);
     expect(r.stdoutBytes).toEqual(expected);
   });
 
-  it.runIf(process.getuid?.() === 0 && runboxUserExists())('runs as the runbox user, without supplementary groups, unable to read root-only files', async () => {
+  it.runIf(IN_CI || (process.getuid?.() === 0 && runboxUserExists()))('runs as the runbox user, without supplementary groups, unable to read root-only files', async () => {
     const secretDir = mkdtempSync(path.join(os.tmpdir(), 'runbox-secret-'));
     chmodSync(secretDir, 0o755);
     const secret = path.join(secretDir, 'secret');

@@ -17,7 +17,7 @@ import {
   type ExecRequest,
 } from '../../proto/gen/runbox/v1/process_pb.js';
 import { AbortError, ResourceExhaustedError, Sandbox } from '../../host/index.js';
-import { CLI, startAgent, type RunningAgent } from '../helpers/agent.js';
+import { CLI, startAgent, type RunningAgent, useAgent } from '../helpers/agent.js';
 import { eventually, processesWith, uniqueToken } from '../helpers/run.js';
 
 /** A directory the run-as user may write to, for files a killed process must never create. */
@@ -68,14 +68,11 @@ describe('run limits and endings', () => {
   let sb: Sandbox;
   let dirs: string[] = [];
 
-  beforeAll(async () => {
-    agent = await startAgent({ args: ['--max-concurrent', '64'] });
-    sb = await Sandbox.connect(agent.unixTarget);
-    await sb.waitReady({ timeoutMs: 10_000 });
+  const fixture = useAgent({ args: ['--max-concurrent', '64'] });
+  beforeAll(() => {
+    ({ agent, sb } = fixture);
   });
-  afterAll(async () => {
-    await sb?.close();
-    expect(await agent.stop()).toBe(0);
+  afterAll(() => {
     for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
   });
 

@@ -17,7 +17,7 @@ import {
   type ShellResponse,
 } from '../../proto/gen/runbox/v1/shell_pb.js';
 import { AbortError, InvalidArgumentError, NotFoundError, Sandbox } from '../../host/index.js';
-import { startAgent, runboxUserExists, type RunningAgent } from '../helpers/agent.js';
+import { startAgent, runboxUserExists, type RunningAgent, useAgent } from '../helpers/agent.js';
 import { eventually, foregroundCommand, processAlive, screen } from '../helpers/shell.js';
 import { cuttableLink } from '../helpers/proxy.js';
 import { failure } from '../helpers/assert.js';
@@ -41,14 +41,9 @@ function rawShell(target: string, requests: ShellRequest['event'][]): Promise<{ 
 describe('shell', () => {
   let agent: RunningAgent;
   let sb: Sandbox;
-  beforeAll(async () => {
-    agent = await startAgent();
-    sb = await Sandbox.connect(agent.unixTarget);
-    await sb.waitReady();
-  });
-  afterAll(async () => {
-    await sb.close();
-    expect(await agent.stop()).toBe(0);
+  const fixture = useAgent();
+  beforeAll(() => {
+    ({ agent, sb } = fixture);
   });
 
   it('opens a login shell on a pty as the run-as user, follows resizes, passes exit codes', async () => {

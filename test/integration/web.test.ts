@@ -9,6 +9,7 @@ import path from 'node:path';
 import WebSocket from 'ws';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { Sandbox } from '../../host/index.js';
+import { IN_CI } from '../helpers/required.js';
 import { startAgent, CLI, REPO, type RunningAgent } from '../helpers/agent.js';
 import { eventually } from '../helpers/shell.js';
 
@@ -43,7 +44,7 @@ async function typeLine(page: Page, text: string): Promise<void> {
   await page.keyboard.press('Enter');
 }
 
-describe.runIf(existsSync(CHROMIUM))('runbox web', () => {
+describe.runIf(IN_CI || existsSync(CHROMIUM))('runbox web', () => {
   let agent: RunningAgent;
   let web: ChildProcess;
   let url: string;
