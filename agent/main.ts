@@ -40,7 +40,7 @@ async function main(): Promise<number> {
     admission: new Admission(config.maxConcurrent),
     live: new Set(),
   };
-  const server = createServer(ctx, token);
+  const { server, health } = createServer(ctx, token);
   await listen(server, config.listen);
   log.info('agent.ready', {
     version: AGENT_VERSION,
@@ -57,6 +57,7 @@ async function main(): Promise<number> {
       if (stopping) return;
       stopping = true;
       log.info('agent.stopping', { signal, live: ctx.live.size });
+      health.stopServing();
       for (const item of [...ctx.live]) item.kill(`agent received ${signal}`);
       // Calls that do not finish in the grace period are cut; the agent exits either way.
       const force = setTimeout(() => {

@@ -1,14 +1,22 @@
-// Bearer-token check for every RPC except Health, as a grpc-js server interceptor so no
-// service module can forget it.
+// Bearer-token check for every RPC except the probes (SystemService.Health, grpc.health.v1)
+// and reflection (the public contract), as a grpc-js server interceptor so no service module
+// can forget it.
 import { timingSafeEqual, createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import { methodPath } from '../../proto/grpc.js';
 import { SystemService } from '../../proto/gen/runbox/v1/system_pb.js';
+import { Health } from '../../proto/gen/grpc/health/v1/health_pb.js';
+import { ServerReflection } from '../../proto/gen/grpc/reflection/v1/reflection_pb.js';
+import { ServerReflection as ServerReflectionV1Alpha } from '../../proto/gen/grpc/reflection/v1alpha/reflection_pb.js';
 import { log } from '../core/log.js';
 import { rpcError, toStatus } from './errors.js';
 
-const HEALTH_PATH = methodPath(SystemService.method.health);
+/** Answered without a token: they tell a caller only that the agent is up and what it speaks. */
+const PUBLIC_PATHS = new Set([
+  methodPath(SystemService.method.health),
+  ...[Health, ServerReflection, ServerReflectionV1Alpha].flatMap((service) => service.methods.map(methodPath)),
+]);
 const MAX_TOKEN_BYTES = 4096;
 
 /**
@@ -41,7 +49,7 @@ export function tokenInterceptor(token: string): grpc.ServerInterceptor {
       start: (next) => {
         next({
           onReceiveMetadata: (metadata, mdNext) => {
-            if (methodDescriptor.path === HEALTH_PATH || tokenMatches(metadata.get('authorization')[0], expected)) {
+            if (PUBLIC_PATHS.has(methodDescriptor.path) || tokenMatches(metadata.get('authorization')[0], expected)) {
               mdNext(metadata);
               return;
             }

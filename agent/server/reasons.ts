@@ -49,6 +49,8 @@ export const REASONS = {
   NAME_TOO_LONG: { code: status.INVALID_ARGUMENT, when: 'ENAMETOOLONG [path, errno]' },
   FILE_WORKER_FAILED: { code: status.UNAVAILABLE, when: 'the file worker died under the operation; retry [path]' },
   FILE_ERROR: { code: status.INTERNAL, when: 'any other errno [path, errno]' },
+  // grpc.health.v1.Health
+  HEALTH_SERVICE_UNKNOWN: { code: status.NOT_FOUND, when: 'Check names a service this agent does not serve [service]' },
   // SystemService, and anything unexpected
   SYSINFO_FAILED: { code: status.INTERNAL, when: 'collecting system information failed' },
   INTERNAL: { code: status.INTERNAL, when: 'a bug in the agent; the message says what failed' },

@@ -15,8 +15,23 @@ import { processService } from '../process/service.js';
 import { shellService } from '../shell/service.js';
 import { filesService } from '../files/service.js';
 import { log } from '../core/log.js';
+import { Health } from '../../proto/gen/grpc/health/v1/health_pb.js';
+import { ServerReflection } from '../../proto/gen/grpc/reflection/v1/reflection_pb.js';
+import { ServerReflection as ServerReflectionV1Alpha } from '../../proto/gen/grpc/reflection/v1alpha/reflection_pb.js';
+import { HealthState, healthService } from './standard/health.js';
+import { DescriptorIndex, reflectionService, reflectionServiceV1Alpha } from './standard/reflection.js';
 
-export function createServer(ctx: AgentContext, token: string | undefined): grpc.Server {
+/** The runbox services; the standard ones (health, reflection) report on these. */
+const RUNBOX_SERVICES = [SystemService, ProcessService, ShellService, FilesService] as const;
+const STANDARD_SERVICES = [Health, ServerReflection, ServerReflectionV1Alpha] as const;
+
+export interface AgentServer {
+  server: grpc.Server;
+  /** grpc.health.v1 status: main marks it NOT_SERVING when shutdown begins. */
+  health: HealthState;
+}
+
+export function createServer(ctx: AgentContext, token: string | undefined): AgentServer {
   const server = new grpc.Server({
     'grpc.max_receive_message_length': ctx.config.maxMessageBytes,
     'grpc.max_send_message_length': ctx.config.maxMessageBytes,
@@ -29,7 +44,12 @@ export function createServer(ctx: AgentContext, token: string | undefined): grpc
   addService(server, ProcessService, processService(ctx));
   addService(server, ShellService, shellService(ctx));
   addService(server, FilesService, filesService(ctx));
-  return server;
+  const health = new HealthState([...RUNBOX_SERVICES, Health].map((s) => s.typeName));
+  const descriptors = new DescriptorIndex([...RUNBOX_SERVICES, ...STANDARD_SERVICES]);
+  addService(server, Health, healthService(health));
+  addService(server, ServerReflection, reflectionService(descriptors));
+  addService(server, ServerReflectionV1Alpha, reflectionServiceV1Alpha(descriptors));
+  return { server, health };
 }
 
 function prepareUnixSocket(socketPath: string): void {
