@@ -52,11 +52,25 @@ async function buildAgent() {
     plugins: [ptyBesideBundle],
     logLevel: 'warning',
   });
+  // The file worker runs as the user in its own process; the agent starts it from this file.
+  await build({
+    entryPoints: ['agent/files/worker/main.ts'],
+    outfile: `${agentDir}/file-worker.js`,
+    bundle: true,
+    platform: 'node',
+    target: 'node18',
+    format: 'cjs',
+    minify: true,
+    legalComments: 'none',
+    logLevel: 'warning',
+  });
   const ptyNative = path.join(path.dirname(require.resolve('node-pty/package.json')), 'build/Release/pty.node');
   copyFileSync(ptyNative, `${agentDir}/pty.node`);
   // The repo's package.json says "type": "module"; this marker keeps the CJS bundle CJS when run from dist/.
   writeFileSync(`${agentDir}/package.json`, '{"type":"commonjs"}\n');
-  console.log(`agent: ${agentDir}/runbox-agent.js ${kib(`${agentDir}/runbox-agent.js`)}, pty.node ${kib(`${agentDir}/pty.node`)}`);
+  console.log(
+    `agent: ${agentDir}/runbox-agent.js ${kib(`${agentDir}/runbox-agent.js`)}, file-worker.js ${kib(`${agentDir}/file-worker.js`)}, pty.node ${kib(`${agentDir}/pty.node`)}`,
+  );
 }
 
 async function buildHost() {

@@ -12,7 +12,7 @@ const BY_ERRNO: Record<string, [Reason, string]> = {
   EDQUOT: ['DISK_FULL', 'disk quota exceeded'],
   EFBIG: ['FILE_TOO_LARGE', 'file too large'],
   EMFILE: ['TOO_MANY_OPEN_FILES', 'too many open files'],
-  E2BIG: ['DIRECTORY_TOO_LARGE', 'directory has more entries than ListDir returns (100000)'],
+  E2BIG: ['DIRECTORY_TOO_LARGE', 'directory has more than 1000000 entries, more than ListDir sorts'],
   ENOTDIR: ['NOT_A_DIRECTORY', 'a component of the path is not a directory'],
   EISDIR: ['IS_A_DIRECTORY', 'is a directory'],
   ENOTEMPTY: ['DIRECTORY_NOT_EMPTY', 'directory not empty (remove it with recursive)'],

@@ -1,6 +1,7 @@
-// The framed protocol between the agent and its file worker (agent/files/worker.ts), over
-// the worker's stdin and stdout: [u32 body length][u32 op id][u8 kind][payload].
-// The worker carries its own copy of the framing code: it runs from its source text.
+// The framed protocol between the agent and its file worker (agent/files/worker/main.ts), over
+// the worker's stdin and stdout: [u32 body length][u32 op id][u8 kind][payload]. Both sides use
+// this one codec (the worker is its own esbuild entry and imports it). Frames are checked
+// before they are buffered: the worker runs as the user's uid, so its output is untrusted.
 
 /** Agent → worker. */
 export const TO_WORKER = {
@@ -33,12 +34,22 @@ export const FROM_WORKER = {
 } as const;
 
 export const HEADER_BYTES = 9;
-/** Bytes per data frame: large enough for throughput, small next to the 16 MiB message cap. */
+/** Bytes per data frame: large enough for throughput, small next to the 4 MiB message limit. */
 export const CHUNK_BYTES = 256 * 1024;
+/** A ListDir page ends once its entries come near this many bytes (the response must fit 4 MiB). */
+export const LIST_PAGE_BYTES = 3 << 20;
+/** The largest payload either side sends (a data chunk, a list page as JSON, with headroom). */
+export const MAX_PAYLOAD_BYTES = 8 << 20;
+
+const KINDS_TO_WORKER: ReadonlySet<number> = new Set(Object.values(TO_WORKER));
+const KINDS_FROM_WORKER: ReadonlySet<number> = new Set(Object.values(FROM_WORKER));
+
+/** A frame that breaks the protocol: the peer is broken or hostile and must be dropped. */
+export class FrameError extends Error {}
 
 export function frame(id: number, kind: number, payload?: Uint8Array): Buffer {
   const header = Buffer.allocUnsafe(HEADER_BYTES);
-  header.writeUInt32BE(5 + (payload?.length ?? 0), 0);
+  header.writeUInt32BE(HEADER_BYTES - 4 + (payload?.length ?? 0), 0);
   header.writeUInt32BE(id, 4);
   header.writeUInt8(kind, 8);
   return payload && payload.length > 0 ? Buffer.concat([header, payload]) : header;
@@ -48,23 +59,53 @@ export function jsonFrame(id: number, kind: number, value: unknown): Buffer {
   return frame(id, kind, Buffer.from(JSON.stringify(value)));
 }
 
-/** Splits a byte stream into frames without copying more than one frame at a time. */
+/**
+ * Splits a byte stream into frames without copying more than one frame at a time. Throws
+ * FrameError (and stops) on a length under the header, over the cap, or an unknown kind:
+ * the length is checked before anything is buffered for it.
+ */
 export class FrameReader {
   #chunks: Buffer[] = [];
   #length = 0;
-  constructor(private readonly onFrame: (id: number, kind: number, payload: Buffer) => void) {}
+  #broken = false;
+
+  constructor(
+    private readonly kinds: ReadonlySet<number>,
+    private readonly onFrame: (id: number, kind: number, payload: Buffer) => void,
+  ) {}
+
+  static fromWorker(onFrame: (id: number, kind: number, payload: Buffer) => void): FrameReader {
+    return new FrameReader(KINDS_FROM_WORKER, onFrame);
+  }
+
+  static toWorker(onFrame: (id: number, kind: number, payload: Buffer) => void): FrameReader {
+    return new FrameReader(KINDS_TO_WORKER, onFrame);
+  }
 
   push(chunk: Buffer): void {
+    if (this.#broken) throw new FrameError('the stream already broke the protocol');
     this.#chunks.push(chunk);
     this.#length += chunk.length;
     for (;;) {
-      if (this.#length < 4) return;
-      const head = this.#chunks[0]!.length >= 4 ? this.#chunks[0]! : this.#take(4, false);
-      const total = 4 + head.readUInt32BE(0);
+      if (this.#length < HEADER_BYTES) return;
+      const head = this.#take(HEADER_BYTES, false);
+      const body = head.readUInt32BE(0);
+      const kind = head.readUInt8(8);
+      if (body < HEADER_BYTES - 4) this.#fail(`frame length ${body} is shorter than its ${HEADER_BYTES - 4}-byte header`);
+      if (body - (HEADER_BYTES - 4) > MAX_PAYLOAD_BYTES) this.#fail(`frame payload of ${body - (HEADER_BYTES - 4)} bytes is over the ${MAX_PAYLOAD_BYTES}-byte cap`);
+      if (!this.kinds.has(kind)) this.#fail(`unknown frame kind ${kind}`);
+      const total = 4 + body;
       if (this.#length < total) return;
-      const body = this.#take(total, true);
-      this.onFrame(body.readUInt32BE(4), body.readUInt8(8), body.subarray(HEADER_BYTES));
+      const whole = this.#take(total, true);
+      this.onFrame(whole.readUInt32BE(4), kind, whole.subarray(HEADER_BYTES));
     }
+  }
+
+  #fail(message: string): never {
+    this.#broken = true;
+    this.#chunks = [];
+    this.#length = 0;
+    throw new FrameError(message);
   }
 
   /** The first `n` bytes as one buffer; consumed when `consume`. */
@@ -110,6 +151,12 @@ export interface WorkerFileInfo {
   mtimeMs: number;
   uid: number;
   target: string;
+}
+
+/** One ListDir page as the worker sends it. `next` is the last name sent when more follow. */
+export interface WorkerListPage {
+  entries: WorkerFileInfo[];
+  next?: string;
 }
 
 export interface WorkerFailure {

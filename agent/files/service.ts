@@ -1,5 +1,5 @@
 // FilesService: file operations performed by a worker process that runs as the run-as user
-// (agent/files/worker.ts), so the kernel enforces that user's permissions. Streams are
+// (agent/files/worker/main.ts), so the kernel enforces that user's permissions. Streams are
 // flow-controlled end to end: a slow client pauses the worker's reads, a slow disk pauses
 // the client's writes; the agent holds a bounded window per transfer.
 import { create } from '@bufbuild/protobuf';
@@ -16,6 +16,7 @@ import {
   WriteFileResponseSchema,
   type FileInfo,
   type FilesService,
+  type ListDirRequest,
   type ReadFileRequest,
   type ReadFileResponse,
   type WriteFileRequest,
@@ -23,8 +24,8 @@ import {
 } from '../../proto/gen/runbox/v1/files_pb.js';
 import type { AgentContext } from '../core/context.js';
 import { failCall, rpcError, toStatus } from '../server/errors.js';
-import { FileWorker, type WorkerOp } from './worker-client.js';
-import { FROM_WORKER, TO_WORKER, type WorkerFailure, type WorkerFileInfo } from './protocol.js';
+import { FileWorker, parseJson, type WorkerOp } from './worker-client.js';
+import { FROM_WORKER, TO_WORKER, type WorkerFailure, type WorkerFileInfo, type WorkerListPage } from './protocol.js';
 import { failureToStatus } from './errors.js';
 import { checkMode, checkPath } from './paths.js';
 import { ownerName } from './owners.js';
@@ -52,6 +53,20 @@ function toFileInfo(info: WorkerFileInfo): FileInfo {
     owner: ownerName(info.uid),
     symlinkTarget: info.target,
   });
+}
+
+const MAX_PAGE_SIZE = 10_000;
+
+/** The token is the last name of the previous page, base64url: opaque to clients, stable across changes. */
+const pageToken = (lastName: string) => Buffer.from(lastName, 'utf8').toString('base64url');
+
+function pageArguments(request: ListDirRequest): { pageSize: number; after?: string } {
+  if (request.pageSize > MAX_PAGE_SIZE) throw rpcError('FIELD_INVALID', `page_size ${request.pageSize} is over ${MAX_PAGE_SIZE}`, { field: 'page_size' });
+  if (request.pageToken === '') return { pageSize: request.pageSize };
+  if (!/^[A-Za-z0-9_-]+$/.test(request.pageToken) || request.pageToken.length > 2048) {
+    throw rpcError('FIELD_INVALID', 'page_token is not a next_page_token this agent gave: pass it back unchanged', { field: 'page_token' });
+  }
+  return { pageSize: request.pageSize, after: Buffer.from(request.pageToken, 'base64url').toString('utf8') };
 }
 
 const isFailure = (error: unknown): error is WorkerFailure => typeof error === 'object' && error !== null && 'code' in error && 'syscall' in error;
@@ -94,13 +109,13 @@ function readFile(worker: FileWorker, call: grpc.ServerWritableStream<ReadFileRe
   const op: WorkerOp = worker.start({ op: 'read', path, credit: READ_WINDOW_CHUNKS }, {
     frame: (kind, payload) => {
       if (kind === FROM_WORKER.ready) {
-        call.write(create(ReadFileResponseSchema, { event: { case: 'info', value: toFileInfo(JSON.parse(payload.toString('utf8'))) } }));
+        call.write(create(ReadFileResponseSchema, { event: { case: 'info', value: toFileInfo(parseJson<WorkerFileInfo>(payload)) } }));
       } else if (kind === FROM_WORKER.data) {
         // Credit flows back only as fast as gRPC takes the data: memory stays bounded.
         if (call.write(create(ReadFileResponseSchema, { event: { case: 'data', value: payload } }))) op.credit(1);
         else owed++;
       } else if (kind === FROM_WORKER.eof) end();
-      else if (kind === FROM_WORKER.fail) end(failureToStatus('read', path, JSON.parse(payload.toString('utf8'))));
+      else if (kind === FROM_WORKER.fail) end(failureToStatus('read', path, parseJson<WorkerFailure>(payload)));
     },
     crashed: (failure) => end(failureToStatus('read', path, failure)),
   });
@@ -157,8 +172,8 @@ function writeFile(
           } else if (kind === FROM_WORKER.ack) {
             inFlight -= payload.readUInt32BE(0);
             if (inFlight <= WRITE_WINDOW_BYTES / 2 && !ended) call.resume();
-          } else if (kind === FROM_WORKER.ok) finish(null, JSON.parse(payload.toString('utf8')));
-          else if (kind === FROM_WORKER.fail) finish(failureToStatus('write', path, JSON.parse(payload.toString('utf8'))));
+          } else if (kind === FROM_WORKER.ok) finish(null, parseJson<WorkerFileInfo>(payload));
+          else if (kind === FROM_WORKER.fail) finish(failureToStatus('write', path, parseJson<WorkerFailure>(payload)));
         },
         crashed: (failure) => finish(failureToStatus('write', path, failure)),
       },
@@ -200,8 +215,8 @@ export function filesService(ctx: AgentContext): ImplementationOf<typeof FilesSe
     writeFile: (call, callback) => writeFile(worker, call, callback),
     listDir: unary(async (request) => {
       const path = checkPath('path', request.path);
-      const entries = await unaryOp<WorkerFileInfo[]>(worker, 'list', path, { op: 'list' });
-      return create(ListDirResponseSchema, { entries: entries.map(toFileInfo) });
+      const page = await unaryOp<WorkerListPage>(worker, 'list', path, { op: 'list', ...pageArguments(request) });
+      return create(ListDirResponseSchema, { entries: page.entries.map(toFileInfo), nextPageToken: page.next === undefined ? '' : pageToken(page.next) });
     }),
     stat: unary(async (request) => {
       const path = checkPath('path', request.path);

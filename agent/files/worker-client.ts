@@ -1,16 +1,35 @@
 // The agent's side of the file worker: starts it as the run-as user on first use, multiplexes
 // ops over its stdio by id, restarts it after a crash and lets it go when idle.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import type { RunAsUser } from '../core/users.js';
 import type { Killable } from '../core/context.js';
 import { log } from '../core/log.js';
-import { FROM_WORKER, FrameReader, TO_WORKER, frame, jsonFrame, type WorkerFailure } from './protocol.js';
-import { fileWorkerMain } from './worker/main.js';
+import { FROM_WORKER, FrameError, FrameReader, TO_WORKER, frame, jsonFrame, type WorkerFailure } from './protocol.js';
 import { makeOomKillable } from '../limits/oom.js';
 
 /** A worker with nothing to do exits after this long; the next op starts a new one. */
 const IDLE_EXIT_MS = 30_000;
+
+/** build.mjs writes the worker beside the agent bundle (this module runs inside that bundle). */
+const WORKER_FILE = path.join(__dirname, 'file-worker.js');
+let workerSource: string | undefined;
+
+/** The worker's code, read once by the agent (root): the run-as user may not read the install dir. */
+function workerCode(): string {
+  workerSource ??= readFileSync(WORKER_FILE, 'utf8');
+  return workerSource;
+}
+
+/** A worker's JSON payload; anything unparsable means the worker is broken. */
+export function parseJson<T>(payload: Buffer): T {
+  try {
+    return JSON.parse(payload.toString('utf8')) as T;
+  } catch {
+    throw new FrameError(`a frame's JSON payload does not parse (${payload.length} bytes)`);
+  }
+}
 
 export interface OpEvents {
   frame(kind: number, payload: Buffer): void;
@@ -65,8 +84,9 @@ export class FileWorker implements Killable {
       const op = this.start(args, {
         frame: (kind, payload) => {
           op.close();
-          if (kind === FROM_WORKER.ok) resolve(JSON.parse(payload.toString('utf8')) as T);
-          else reject(JSON.parse(payload.toString('utf8')) as WorkerFailure);
+          if (kind === FROM_WORKER.ok) resolve(parseJson<T>(payload));
+          else if (kind === FROM_WORKER.fail) reject(parseJson<WorkerFailure>(payload));
+          else throw new FrameError(`frame kind ${kind} where a one-answer op expects ok or fail`);
         },
         crashed: reject,
       });
@@ -97,10 +117,26 @@ export class FileWorker implements Killable {
     this.#child?.kill('SIGKILL');
   }
 
+  /** Kills a worker that broke the protocol and fails its ops; later ops start a new worker. */
+  #drop(child: ChildProcess, why: string): void {
+    if (this.#child !== child) return;
+    log.error('files.worker_broken', { pid: child.pid, error: why.slice(0, 300) });
+    child.kill('SIGKILL');
+    this.#failAll(`the file worker broke the protocol (${why}); it was replaced`);
+  }
+
+  #failAll(message: string): void {
+    this.#child = undefined;
+    const failed = [...this.#ops.values()];
+    this.#ops.clear();
+    const failure: WorkerFailure = { code: 'EWORKER', syscall: '', message };
+    for (const op of failed) op.crashed(failure);
+  }
+
   #ensure(): ChildProcess {
     if (this.#child) return this.#child;
     const dropPrivileges = process.getuid?.() === 0 && this.user.uid !== 0;
-    const child = spawn(process.execPath, ['-e', `(${fileWorkerMain.toString()})()`], {
+    const child = spawn(process.execPath, ['-e', workerCode()], {
       stdio: ['pipe', 'pipe', 'pipe'],
       cwd: existsSync(this.user.home) ? this.user.home : '/',
       // libuv drops supplementary groups when it switches uid/gid: the worker has only the user's.
@@ -109,19 +145,23 @@ export class FileWorker implements Killable {
     });
     this.#child = child;
     makeOomKillable(child.pid);
-    const reader = new FrameReader((id, kind, payload) => this.#ops.get(id)?.frame(kind, payload));
-    child.stdout!.on('data', (chunk: Buffer) => reader.push(chunk));
+    const reader = FrameReader.fromWorker((id, kind, payload) => this.#ops.get(id)?.frame(kind, payload));
+    child.stdout!.on('data', (chunk: Buffer) => {
+      try {
+        reader.push(chunk);
+      } catch (error) {
+        // The worker runs as the user's uid, so user code can reach its pipes: a bad frame
+        // (or a handler choking on one) ends this worker, never the agent. The next op gets a new one.
+        this.#drop(child, error instanceof Error ? error.message : String(error));
+      }
+    });
     child.stderr!.setEncoding('utf8').on('data', (text: string) => log.warn('files.worker_stderr', { text: text.trim().slice(0, 500) }));
     child.stdin!.on('error', () => {}); // reported through 'exit'
     child.on('error', (error) => log.error('files.worker_spawn_failed', { error: error.message }));
     child.once('exit', (code, signal) => {
-      if (this.#child !== child) return; // retired when idle: it had no ops
-      this.#child = undefined;
-      const failed = [...this.#ops.values()];
-      this.#ops.clear();
-      if (failed.length > 0) log.error('files.worker_exited', { code: code ?? undefined, signal: signal ?? undefined, ops: failed.length });
-      const failure: WorkerFailure = { code: 'EWORKER', syscall: '', message: `the file worker exited (${signal ?? code})` };
-      for (const op of failed) op.crashed(failure);
+      if (this.#child !== child) return; // retired when idle (no ops), or already dropped
+      if (this.#ops.size > 0) log.error('files.worker_exited', { code: code ?? undefined, signal: signal ?? undefined, ops: this.#ops.size });
+      this.#failAll(`the file worker exited (${signal ?? code})`);
     });
     log.info('files.worker_started', { pid: child.pid, user: this.user.name });
     return child;

@@ -53,8 +53,15 @@ export class FilesApi {
 
   /** The entries of a directory, sorted by name. */
   async list(path: string, options: CallOptions = {}): Promise<FileInfo[]> {
-    const r = await this.#connection.unary(FilesService.method.listDir, create(ListDirRequestSchema, { path }), `list ${path}`, options);
-    return r.entries.map(toFileInfo);
+    // The agent sends a page at a time (each response fits 4 MiB); this collects them all.
+    const entries: FileInfo[] = [];
+    let pageToken = '';
+    do {
+      const page = await this.#connection.unary(FilesService.method.listDir, create(ListDirRequestSchema, { path, pageToken }), `list ${path}`, options);
+      for (const entry of page.entries) entries.push(toFileInfo(entry));
+      pageToken = page.nextPageToken;
+    } while (pageToken !== '');
+    return entries;
   }
 
   /** Details of a path (a symlink is described, not followed). */

@@ -1,245 +1,276 @@
 // The file worker: a child process running as the run-as user, so the kernel checks every
-// file operation against that user's permissions (the agent itself is root). The agent starts
-// it with `node -e "(<this function's source>)()"`: this function must not reference anything
-// outside its own body (imports, module constants), and frame kinds repeat agent/files/protocol.ts.
-export function fileWorkerMain(): void {
-  const fs = require('node:fs') as typeof import('node:fs');
-  const fsp = require('node:fs/promises') as typeof import('node:fs/promises');
-  const nodePath = require('node:path') as typeof import('node:path');
+// file operation against that user's permissions (the agent itself is root). Built as its own
+// esbuild entry (dist/agent/file-worker.js); the agent starts it with `node -e <that file>`,
+// since the directory the agent is installed in need not be readable by the run-as user.
+import fs, { type Stats } from 'node:fs';
+import fsp from 'node:fs/promises';
+import nodePath from 'node:path';
+import {
+  CHUNK_BYTES,
+  FROM_WORKER,
+  FrameError,
+  FrameReader,
+  LIST_PAGE_BYTES,
+  TO_WORKER,
+  frame,
+  jsonFrame,
+  type WorkerFileInfo,
+  type WorkerListPage,
+} from '../protocol.js';
 
-  const K = { call: 1, data: 2, end: 3, abort: 4, credit: 5, ok: 16, fail: 17, rdata: 18, ack: 19, eof: 20, ready: 21 };
-  const CHUNK = 256 * 1024;
-  const MAX_ENTRIES = 100_000;
+/** Names a directory may hold before ListDir refuses it (they are sorted in memory). */
+const MAX_ENTRIES = 1_000_000;
+const DEFAULT_PAGE = 1000;
+const MAX_PAGE = 10_000;
 
-  function send(id: number, kind: number, payload?: Buffer): void {
-    const header = Buffer.allocUnsafe(9);
-    header.writeUInt32BE(5 + (payload ? payload.length : 0), 0);
-    header.writeUInt32BE(id, 4);
-    header.writeUInt8(kind, 8);
-    process.stdout.write(payload && payload.length ? Buffer.concat([header, payload]) : header);
+interface Arguments {
+  op: string;
+  path: string;
+  credit?: number;
+  recursive?: boolean;
+  parents?: boolean;
+  mode?: number;
+  createParents?: boolean;
+  noOverwrite?: boolean;
+  pageSize?: number;
+  after?: string;
+}
+
+interface ReadOp { kind: 'read'; fd: number; credit: number; busy: boolean; done: boolean }
+interface WriteOp { kind: 'write'; fd: number; queue: Buffer[]; busy: boolean; ended: boolean; done: boolean; path: string }
+
+/** Streaming ops keep their state here, keyed by op id. */
+const ops = new Map<number, ReadOp | WriteOp>();
+
+const send = (id: number, kind: number, payload?: Buffer) => process.stdout.write(frame(id, kind, payload));
+const sendJson = (id: number, kind: number, value: unknown) => process.stdout.write(jsonFrame(id, kind, value));
+
+function errnoError(code: string, message: string): NodeJS.ErrnoException {
+  return Object.assign(new Error(message), { code });
+}
+
+function fail(id: number, error: unknown): void {
+  const e = error as Partial<NodeJS.ErrnoException> | undefined;
+  sendJson(id, FROM_WORKER.fail, { code: String(e?.code ?? 'EIO'), syscall: String(e?.syscall ?? ''), message: String(e?.message ?? error) });
+}
+
+function typeOf(st: Stats): WorkerFileInfo['type'] {
+  return st.isFile() ? 'file' : st.isDirectory() ? 'directory' : st.isSymbolicLink() ? 'symlink' : 'other';
+}
+
+function info(path: string, st: Stats, target = ''): WorkerFileInfo {
+  return { path, name: nodePath.basename(path) || path, type: typeOf(st), size: st.size, mode: st.mode & 0o7777, mtimeMs: Math.floor(st.mtimeMs), uid: st.uid, target };
+}
+
+async function describe(path: string): Promise<WorkerFileInfo> {
+  const st = await fsp.lstat(path);
+  return info(path, st, st.isSymbolicLink() ? await fsp.readlink(path).catch(() => '') : '');
+}
+
+/** About what an entry costs in the protobuf response: its strings plus the fixed fields. */
+const entryBytes = (e: WorkerFileInfo) => Buffer.byteLength(e.path) + Buffer.byteLength(e.name) + Buffer.byteLength(e.target) + 64;
+
+/** One page of a directory in name order, after the name `after`, bounded in count and bytes. */
+async function listPage(a: Arguments): Promise<WorkerListPage> {
+  const names = await fsp.readdir(a.path);
+  if (names.length > MAX_ENTRIES) throw errnoError('E2BIG', `more than ${MAX_ENTRIES} entries`);
+  names.sort();
+  const pageSize = Math.min(a.pageSize || DEFAULT_PAGE, MAX_PAGE);
+  let i = a.after === undefined ? 0 : names.findIndex((name) => name > a.after!);
+  if (i === -1) i = names.length;
+  const entries: WorkerFileInfo[] = [];
+  let bytes = 0;
+  for (; i < names.length && entries.length < pageSize && bytes < LIST_PAGE_BYTES; i++) {
+    // An entry removed while we list it is simply not listed.
+    const described = await describe(nodePath.join(a.path, names[i]!)).catch(() => undefined);
+    if (described === undefined) continue;
+    entries.push(described);
+    bytes += entryBytes(described);
   }
-  const sendJson = (id: number, kind: number, value: unknown) => send(id, kind, Buffer.from(JSON.stringify(value)));
-  const fail = (id: number, error: any) =>
-    sendJson(id, K.fail, { code: String(error?.code ?? 'EIO'), syscall: String(error?.syscall ?? ''), message: String(error?.message ?? error) });
+  return i < names.length ? { entries, next: names[i - 1]! } : { entries };
+}
 
-  function typeOf(st: import('node:fs').Stats): string {
-    return st.isFile() ? 'file' : st.isDirectory() ? 'directory' : st.isSymbolicLink() ? 'symlink' : 'other';
-  }
-  function info(path: string, st: import('node:fs').Stats, target = '') {
-    return {
-      path,
-      name: nodePath.basename(path) || path,
-      type: typeOf(st),
-      size: st.size,
-      mode: st.mode & 0o7777,
-      mtimeMs: Math.floor(st.mtimeMs),
-      uid: st.uid,
-      target,
-    };
-  }
-  async function describe(path: string) {
-    const st = await fsp.lstat(path);
-    return info(path, st, st.isSymbolicLink() ? await fsp.readlink(path).catch(() => '') : '');
-  }
+function finishOp(id: number): void {
+  const op = ops.get(id);
+  if (!op || op.done) return;
+  op.done = true;
+  ops.delete(id);
+  fs.close(op.fd, () => {});
+}
 
-  // Ops that stream keep their state here, keyed by op id.
-  interface ReadOp { kind: 'read'; fd: number; credit: number; busy: boolean; done: boolean }
-  interface WriteOp { kind: 'write'; fd: number; queue: Buffer[]; busy: boolean; ended: boolean; done: boolean; path: string }
-  const ops = new Map<number, ReadOp | WriteOp>();
+function pumpRead(id: number, op: ReadOp): void {
+  if (op.busy || op.done || op.credit <= 0) return;
+  op.busy = true;
+  const buffer = Buffer.allocUnsafe(CHUNK_BYTES);
+  fs.read(op.fd, buffer, 0, CHUNK_BYTES, null, (error, n) => {
+    op.busy = false;
+    if (op.done) return;
+    if (error) {
+      finishOp(id);
+      return fail(id, error);
+    }
+    if (n === 0) {
+      finishOp(id);
+      return send(id, FROM_WORKER.eof);
+    }
+    op.credit--;
+    send(id, FROM_WORKER.data, buffer.subarray(0, n));
+    pumpRead(id, op);
+  });
+}
 
-  function finishOp(id: number): void {
-    const op = ops.get(id);
-    if (!op || op.done) return;
+function closeWrite(id: number, op: WriteOp): void {
+  op.busy = true;
+  fs.fstat(op.fd, (error, st) => {
+    op.busy = false;
     op.done = true;
     ops.delete(id);
-    fs.close(op.fd, () => {});
-  }
-
-  function pumpRead(id: number, op: ReadOp): void {
-    if (op.busy || op.done || op.credit <= 0) return;
-    op.busy = true;
-    const buffer = Buffer.allocUnsafe(CHUNK);
-    fs.read(op.fd, buffer, 0, CHUNK, null, (error, n) => {
-      op.busy = false;
-      if (op.done) return;
-      if (error) {
-        finishOp(id);
-        return fail(id, error);
-      }
-      if (n === 0) {
-        finishOp(id);
-        return send(id, K.eof);
-      }
-      op.credit--;
-      send(id, K.rdata, buffer.subarray(0, n));
-      pumpRead(id, op);
+    fs.close(op.fd, (closeError) => {
+      if (error || closeError) return fail(id, error || closeError);
+      sendJson(id, FROM_WORKER.ok, info(op.path, st));
     });
-  }
-
-  function pumpWrite(id: number, op: WriteOp): void {
-    if (op.busy || op.done) return;
-    const chunk = op.queue.shift();
-    if (!chunk) {
-      if (!op.ended) return;
-      op.busy = true;
-      fs.fstat(op.fd, (error, st) => {
-        op.busy = false;
-        const fd = op.fd;
-        op.done = true;
-        ops.delete(id);
-        fs.close(fd, (closeError) => {
-          if (error || closeError) return fail(id, error || closeError);
-          sendJson(id, K.ok, info(op.path, st));
-        });
-      });
-      return;
-    }
-    op.busy = true;
-    writeFully(op.fd, chunk, 0, (error) => {
-      op.busy = false;
-      if (op.done) return;
-      if (error) {
-        finishOp(id);
-        return fail(id, error);
-      }
-      const ack = Buffer.allocUnsafe(4);
-      ack.writeUInt32BE(chunk.length, 0);
-      send(id, K.ack, ack);
-      pumpWrite(id, op);
-    });
-  }
-
-  function writeFully(fd: number, chunk: Buffer, offset: number, done: (error: Error | null) => void): void {
-    fs.write(fd, chunk, offset, chunk.length - offset, null, (error, n) => {
-      if (error) return done(error);
-      if (offset + n < chunk.length) return writeFully(fd, chunk, offset + n, done);
-      done(null);
-    });
-  }
-
-  function openAsync(path: string, flags: number, mode?: number): Promise<number> {
-    return new Promise((resolve, reject) => fs.open(path, flags, mode, (error, fd) => (error ? reject(error) : resolve(fd))));
-  }
-  const fstatAsync = (fd: number) =>
-    new Promise<import('node:fs').Stats>((resolve, reject) => fs.fstat(fd, (error, st) => (error ? reject(error) : resolve(st))));
-
-  // O_NONBLOCK: opening a FIFO must never hang the worker (it serves every op); for regular
-  // files and devices it changes nothing that matters here. FIFOs and sockets are refused.
-  const { O_RDONLY, O_WRONLY, O_CREAT, O_EXCL, O_TRUNC, O_NONBLOCK } = fs.constants;
-  async function openChecked(path: string, flags: number, mode?: number): Promise<{ fd: number; st: import('node:fs').Stats }> {
-    const fd = await openAsync(path, flags | O_NONBLOCK, mode);
-    const st = await fstatAsync(fd);
-    if (st.isFIFO() || st.isSocket() || st.isDirectory()) {
-      fs.close(fd, () => {});
-      const error: any = new Error('not a regular file');
-      error.code = st.isDirectory() ? 'EISDIR' : 'ENOTREG';
-      throw error;
-    }
-    return { fd, st };
-  }
-
-  async function openForWrite(a: any): Promise<number> {
-    if (a.createParents) await fsp.mkdir(nodePath.dirname(a.path), { recursive: true, mode: 0o755 });
-    const mode = a.mode || 0o644;
-    try {
-      const { fd } = await openChecked(a.path, O_WRONLY | O_CREAT | O_EXCL, mode);
-      fs.fchmodSync(fd, mode); // exact bits, whatever the umask
-      return fd;
-    } catch (error: any) {
-      if (error?.code !== 'EEXIST' || a.noOverwrite) throw error;
-    }
-    return (await openChecked(a.path, O_WRONLY | O_TRUNC)).fd;
-  }
-
-  async function call(id: number, a: any): Promise<void> {
-    switch (a.op) {
-      case 'stat':
-        return sendJson(id, K.ok, await describe(a.path));
-      case 'list': {
-        const dir = await fsp.opendir(a.path);
-        const entries = [];
-        for await (const entry of dir) {
-          if (entries.length >= MAX_ENTRIES) {
-            const error: any = new Error(`more than ${MAX_ENTRIES} entries`);
-            error.code = 'E2BIG';
-            throw error;
-          }
-          const full = nodePath.join(a.path, entry.name);
-          // An entry removed while we list it is simply not listed.
-          const described = await describe(full).catch(() => undefined);
-          if (described) entries.push(described);
-        }
-        entries.sort((x, y) => (x.name < y.name ? -1 : x.name > y.name ? 1 : 0));
-        return sendJson(id, K.ok, entries);
-      }
-      case 'remove': {
-        const st = await fsp.lstat(a.path);
-        if (st.isDirectory()) {
-          if (a.recursive) await fsp.rm(a.path, { recursive: true });
-          else await fsp.rmdir(a.path);
-        } else await fsp.unlink(a.path);
-        return sendJson(id, K.ok, {});
-      }
-      case 'mkdir': {
-        const mode = a.mode || 0o755;
-        const created = await fsp.mkdir(a.path, { recursive: Boolean(a.parents), mode });
-        // recursive mkdir returns the first directory it made, undefined when it existed.
-        if (!a.parents || created !== undefined) await fsp.chmod(a.path, mode);
-        const st = await fsp.stat(a.path);
-        if (!st.isDirectory()) {
-          const error: any = new Error('exists and is not a directory');
-          error.code = 'EEXIST';
-          throw error;
-        }
-        return sendJson(id, K.ok, info(a.path, st));
-      }
-      case 'read': {
-        const { fd, st } = await openChecked(a.path, O_RDONLY);
-        const op: ReadOp = { kind: 'read', fd, credit: Number(a.credit) || 1, busy: false, done: false };
-        ops.set(id, op);
-        sendJson(id, K.ready, info(a.path, st));
-        return pumpRead(id, op);
-      }
-      case 'write': {
-        const fd = await openForWrite(a);
-        ops.set(id, { kind: 'write', fd, queue: [], busy: false, ended: false, done: false, path: a.path });
-        return send(id, K.ready);
-      }
-      default:
-        throw new Error(`unknown op ${a.op}`);
-    }
-  }
-
-  function onFrame(id: number, kind: number, payload: Buffer): void {
-    const op = ops.get(id);
-    if (kind === K.call) {
-      call(id, JSON.parse(payload.toString('utf8'))).catch((error) => fail(id, error));
-    } else if (kind === K.data && op?.kind === 'write') {
-      op.queue.push(payload);
-      pumpWrite(id, op);
-    } else if (kind === K.end && op?.kind === 'write') {
-      op.ended = true;
-      pumpWrite(id, op);
-    } else if (kind === K.credit && op?.kind === 'read') {
-      op.credit += payload.readUInt32BE(0);
-      pumpRead(id, op);
-    } else if (kind === K.abort && op) {
-      finishOp(id);
-    }
-  }
-
-  let pending: Buffer = Buffer.alloc(0);
-  process.stdin.on('data', (chunk: Buffer) => {
-    let buf = pending.length ? Buffer.concat([pending, chunk]) : chunk;
-    while (buf.length >= 4) {
-      const total = 4 + buf.readUInt32BE(0);
-      if (buf.length < total) break;
-      onFrame(buf.readUInt32BE(4), buf.readUInt8(8), buf.subarray(9, total));
-      buf = buf.subarray(total);
-    }
-    // Copy the remainder so a small tail does not pin a large chunk.
-    pending = buf.length ? Buffer.from(buf) : Buffer.alloc(0);
   });
-  // The agent went away: nothing to serve.
-  process.stdin.on('end', () => process.exit(0));
 }
+
+function pumpWrite(id: number, op: WriteOp): void {
+  if (op.busy || op.done) return;
+  const chunk = op.queue.shift();
+  if (!chunk) {
+    if (op.ended) closeWrite(id, op);
+    return;
+  }
+  op.busy = true;
+  writeFully(op.fd, chunk, 0, (error) => {
+    op.busy = false;
+    if (op.done) return;
+    if (error) {
+      finishOp(id);
+      return fail(id, error);
+    }
+    const ack = Buffer.allocUnsafe(4);
+    ack.writeUInt32BE(chunk.length, 0);
+    send(id, FROM_WORKER.ack, ack);
+    pumpWrite(id, op);
+  });
+}
+
+function writeFully(fd: number, chunk: Buffer, offset: number, done: (error: Error | null) => void): void {
+  fs.write(fd, chunk, offset, chunk.length - offset, null, (error, n) => {
+    if (error) return done(error);
+    if (offset + n < chunk.length) return writeFully(fd, chunk, offset + n, done);
+    done(null);
+  });
+}
+
+// O_NONBLOCK: opening a FIFO must never hang the worker (it serves every op); for regular
+// files and devices it changes nothing that matters here. FIFOs and sockets are refused.
+const { O_RDONLY, O_WRONLY, O_CREAT, O_EXCL, O_TRUNC, O_NONBLOCK } = fs.constants;
+
+function openFd(path: string, flags: number, mode?: number): Promise<number> {
+  return new Promise((resolve, reject) => fs.open(path, flags, mode, (error, fd) => (error ? reject(error) : resolve(fd))));
+}
+
+function fstatFd(fd: number): Promise<Stats> {
+  return new Promise((resolve, reject) => fs.fstat(fd, (error, st) => (error ? reject(error) : resolve(st))));
+}
+
+// Raw fds, not FileHandles: a streaming op keeps its fd across callbacks and closes it itself
+// (a FileHandle that is collected would close it under the op).
+async function openChecked(path: string, flags: number, mode?: number): Promise<{ fd: number; st: Stats }> {
+  const fd = await openFd(path, flags | O_NONBLOCK, mode);
+  const st = await fstatFd(fd);
+  if (st.isFIFO() || st.isSocket() || st.isDirectory()) {
+    fs.close(fd, () => {});
+    throw errnoError(st.isDirectory() ? 'EISDIR' : 'ENOTREG', 'not a regular file');
+  }
+  return { fd, st };
+}
+
+async function openForWrite(a: Arguments): Promise<number> {
+  if (a.createParents) await fsp.mkdir(nodePath.dirname(a.path), { recursive: true, mode: 0o755 });
+  const mode = a.mode || 0o644;
+  try {
+    const { fd } = await openChecked(a.path, O_WRONLY | O_CREAT | O_EXCL, mode);
+    fs.fchmodSync(fd, mode); // exact bits, whatever the umask
+    return fd;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST' || a.noOverwrite) throw error;
+  }
+  return (await openChecked(a.path, O_WRONLY | O_TRUNC)).fd;
+}
+
+async function remove(a: Arguments): Promise<void> {
+  const st = await fsp.lstat(a.path);
+  if (!st.isDirectory()) await fsp.unlink(a.path);
+  else if (a.recursive) await fsp.rm(a.path, { recursive: true });
+  else await fsp.rmdir(a.path);
+}
+
+async function makeDir(a: Arguments): Promise<WorkerFileInfo> {
+  const mode = a.mode || 0o755;
+  const created = await fsp.mkdir(a.path, { recursive: Boolean(a.parents), mode });
+  // recursive mkdir returns the first directory it made, undefined when it existed.
+  if (!a.parents || created !== undefined) await fsp.chmod(a.path, mode);
+  const st = await fsp.stat(a.path);
+  if (!st.isDirectory()) throw errnoError('EEXIST', 'exists and is not a directory');
+  return info(a.path, st);
+}
+
+async function call(id: number, a: Arguments): Promise<void> {
+  switch (a.op) {
+    case 'stat':
+      return void sendJson(id, FROM_WORKER.ok, await describe(a.path));
+    case 'list':
+      return void sendJson(id, FROM_WORKER.ok, await listPage(a));
+    case 'remove':
+      await remove(a);
+      return void sendJson(id, FROM_WORKER.ok, {});
+    case 'mkdir':
+      return void sendJson(id, FROM_WORKER.ok, await makeDir(a));
+    case 'read': {
+      const { fd, st } = await openChecked(a.path, O_RDONLY);
+      const op: ReadOp = { kind: 'read', fd, credit: Number(a.credit) || 1, busy: false, done: false };
+      ops.set(id, op);
+      sendJson(id, FROM_WORKER.ready, info(a.path, st));
+      return pumpRead(id, op);
+    }
+    case 'write': {
+      const fd = await openForWrite(a);
+      ops.set(id, { kind: 'write', fd, queue: [], busy: false, ended: false, done: false, path: a.path });
+      return void send(id, FROM_WORKER.ready);
+    }
+    default:
+      throw new Error(`unknown op ${a.op}`);
+  }
+}
+
+function onFrame(id: number, kind: number, payload: Buffer): void {
+  const op = ops.get(id);
+  if (kind === TO_WORKER.call) {
+    call(id, JSON.parse(payload.toString('utf8')) as Arguments).catch((error: unknown) => fail(id, error));
+  } else if (kind === TO_WORKER.data && op?.kind === 'write') {
+    op.queue.push(payload);
+    pumpWrite(id, op);
+  } else if (kind === TO_WORKER.end && op?.kind === 'write') {
+    op.ended = true;
+    pumpWrite(id, op);
+  } else if (kind === TO_WORKER.credit && op?.kind === 'read') {
+    op.credit += payload.readUInt32BE(0);
+    pumpRead(id, op);
+  } else if (kind === TO_WORKER.abort && op) {
+    finishOp(id);
+  }
+}
+
+const reader = FrameReader.toWorker(onFrame);
+process.stdin.on('data', (chunk: Buffer) => {
+  try {
+    reader.push(chunk);
+  } catch (error) {
+    // Only the agent writes here; a bad frame means the pipe is not what it should be.
+    process.stderr.write(`file worker: ${error instanceof FrameError ? 'bad frame' : 'failed'}: ${(error as Error).message}\n`);
+    process.exit(3);
+  }
+});
+// The agent went away: nothing to serve.
+process.stdin.on('end', () => process.exit(0));
