@@ -120,3 +120,34 @@ describe('qemuArgv', () => {
     expect(values(argv({ vsockCid }), '-device').filter((d) => d.startsWith('vhost-vsock'))).toEqual(devices);
   });
 });
+
+describe('qemuArgv with a comma in a path', () => {
+  // -drive, -chardev and -qmp values are QEMU option lists: a ',' in a value must be doubled or
+  // QEMU reads the rest as another option. Paths live under $RUNBOX_HOME, which may hold one.
+  const dir = '/home/u/a,b/vms/x';
+  const args = argv({
+    kernel: `${dir}/vmlinuz`,
+    initrd: `${dir}/initrd.img`,
+    rootDisk: { path: `${dir}/root.qcow2`, format: 'qcow2' },
+    tokenDisk: `${dir}/token.img`,
+    consoleLog: `${dir}/console.log`,
+    consoleSocket: `${dir}/console.sock`,
+    qmpSocket: `${dir}/qmp.sock`,
+  });
+  const escaped = '/home/u/a,,b/vms/x';
+
+  it.each([
+    ['-drive', [`id=root,file=${escaped}/root.qcow2,format=qcow2,if=none,cache=unsafe,discard=unmap`, `id=token,file=${escaped}/token.img,format=raw,if=none,readonly=on`]],
+    ['-chardev', [`socket,id=console,path=${escaped}/console.sock,server=on,wait=off,telnet=on,logfile=${escaped}/console.log,logappend=on`]],
+    ['-qmp', [`unix:${escaped}/qmp.sock,server=on,wait=off`]],
+  ])('%s doubles it', (flag, expected) => {
+    expect(values(args, flag)).toEqual(expected);
+  });
+
+  it.each([
+    ['-kernel', [`${dir}/vmlinuz`]],
+    ['-initrd', [`${dir}/initrd.img`]],
+  ])('%s takes a plain path and keeps it', (flag, expected) => {
+    expect(values(args, flag)).toEqual(expected);
+  });
+});
