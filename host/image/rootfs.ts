@@ -111,7 +111,7 @@ async function writeGuestFile(root: string, path: string, content: string | Buff
   await chown(dst, uid, uid);
 }
 
-function envFile(env: Record<string, string>): string {
+export function envFile(env: Record<string, string>): string {
   // Values are validated single-line strings; single-quote them so the file is safe to source.
   return Object.entries(env).map(([k, v]) => `${k}='${v.replace(/'/g, `'\\''`)}'`).join('\n') + (Object.keys(env).length ? '\n' : '');
 }

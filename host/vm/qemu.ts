@@ -40,6 +40,9 @@ export interface QemuConfig {
   vsockCid?: number;
 }
 
+/** A value inside a QEMU option list (-drive, -chardev, -qmp): a literal ',' is written ',,'. */
+const opt = (value: string) => value.replaceAll(',', ',,');
+
 export function qemuArgv(c: QemuConfig): string[] {
   const pci = c.machine === 'q35';
   const dev = (kind: 'blk' | 'net' | 'vsock') =>
@@ -64,15 +67,15 @@ export function qemuArgv(c: QemuConfig): string[] {
     '-append', c.append,
     // A socket so the host can type on the console (a telnet BREAK is the serial SysRq key); every
     // byte the guest writes is also logged to the file, with or without a client attached.
-    '-chardev', `socket,id=console,path=${c.consoleSocket},server=on,wait=off,telnet=on,logfile=${c.consoleLog},logappend=on`,
+    '-chardev', `socket,id=console,path=${opt(c.consoleSocket)},server=on,wait=off,telnet=on,logfile=${opt(c.consoleLog)},logappend=on`,
     '-serial', 'chardev:console',
-    '-qmp', `unix:${c.qmpSocket},server=on,wait=off`,
+    '-qmp', `unix:${opt(c.qmpSocket)},server=on,wait=off`,
     // The root disk first, so the guest names it /dev/vda (the token disk is /dev/vdb).
-    '-drive', `id=root,file=${c.rootDisk.path},format=${c.rootDisk.format},if=none,cache=unsafe,discard=unmap`,
+    '-drive', `id=root,file=${opt(c.rootDisk.path)},format=${c.rootDisk.format},if=none,cache=unsafe,discard=unmap`,
     '-device', `${dev('blk')},drive=root`,
   ];
   if (c.tokenDisk) {
-    argv.push('-drive', `id=token,file=${c.tokenDisk},format=raw,if=none,readonly=on`, '-device', `${dev('blk')},drive=token`);
+    argv.push('-drive', `id=token,file=${opt(c.tokenDisk)},format=raw,if=none,readonly=on`, '-device', `${dev('blk')},drive=token`);
   }
   if (c.net.kind === 'user') {
     // restrict=on: the guest reaches nothing (no host, no internet); only the forward comes in.
