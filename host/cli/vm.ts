@@ -4,7 +4,7 @@ import { bootVm, type VmHandle } from '../vm/boot.js';
 import { stopVm } from '../vm/stop.js';
 import { listStates, readState, type VmState } from '../vm/state.js';
 import { isVmId, vmDir } from '../vm/paths.js';
-import { isAlive } from '../vm/run.js';
+import { isAlive } from '../local/pids.js';
 import { writeFirecrackerConfig } from '../vm/firecracker.js';
 import { NotFoundError } from '../errors.js';
 import type { InitSystem } from '../image/spec.js';

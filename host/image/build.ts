@@ -13,7 +13,8 @@ import { ensureKernel } from './kernel.js';
 import { artifactOf, readManifest, findImage, upsertImage } from './manifest.js';
 import type { ContentId, ImageEntry, PackageInfo, LanguageInfo } from './manifest.js';
 import { defaultImagesDir, defaultAgentDir, initDir, kernelCacheDir } from './paths.js';
-import { run } from './exec.js';
+import { runCommand } from '../local/command.js';
+import { FailedPreconditionError, InvalidArgumentError, RunboxError, type ErrorCode } from '../errors.js';
 
 /** Bump when a builder change alters image contents: it invalidates every cache entry. */
 export const BUILDER_VERSION = '3';
@@ -87,7 +88,7 @@ export function imagePaths(name: string, init: InitSystem): { dir: string; rootf
 }
 
 async function dpkgPackages(root: string, log: WriteStream): Promise<PackageInfo[]> {
-  const out = await run(['dpkg-query', `--admindir=${join(root, 'var/lib/dpkg')}`, '-W', '-f', '${Package}\t${Version}\t${db:Status-Abbrev}\n'],
+  const out = await runCommand(['dpkg-query', `--admindir=${join(root, 'var/lib/dpkg')}`, '-W', '-f', '${Package}\t${Version}\t${db:Status-Abbrev}\n'],
     { captureStdout: true, log });
   return out.split('\n').map((l) => l.split('\t')).filter((f) => f.length === 3 && f[2]!.startsWith('ii'))
     .map((f) => ({ name: f[0]!, version: f[1]! }))
@@ -95,17 +96,17 @@ async function dpkgPackages(root: string, log: WriteStream): Promise<PackageInfo
 }
 
 async function ext4Blocks(path: string, log: WriteStream): Promise<{ used: number; total: number }> {
-  const out = await run(['dumpe2fs', '-h', path], { captureStdout: true, log, env: { PATH: process.env.PATH, LC_ALL: 'C' } });
+  const out = await runCommand(['dumpe2fs', '-h', path], { captureStdout: true, log, env: { PATH: process.env.PATH, LC_ALL: 'C' } });
   const num = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+)`, 'm').exec(out)?.[1] ?? NaN);
   const total = num('Block count');
   return { total, used: total - num('Free blocks') };
 }
 
 /** An image build failed; the message ends with the path of the full build log. */
-export class BuildError extends Error {
-  constructor(message: string, readonly logFile: string) {
-    super(`${message}\n(full build log: ${logFile})`);
-    this.name = 'BuildError';
+export class BuildError extends RunboxError {
+  static override readonly code: ErrorCode = 'build_failed';
+  constructor(message: string, readonly logFile: string, options: { cause?: unknown } = {}) {
+    super(`${message}\n(full build log: ${logFile})`, { reason: 'BUILD_FAILED', ...options });
   }
 }
 
@@ -116,19 +117,19 @@ export class BuildError extends Error {
 export async function buildImage(specRef: string, options: BuildOptions = {}): Promise<BuildResult> {
   const t0 = Date.now();
   const init: InitSystem = options.init ?? 'systemd';
-  if (init !== 'systemd' && init !== 'openrc') throw new Error(`init must be "systemd" or "openrc" (got ${JSON.stringify(init)})`);
+  if (init !== 'systemd' && init !== 'openrc') throw new InvalidArgumentError(`init must be "systemd" or "openrc" (got ${JSON.stringify(init)})`, { reason: 'FIELD_INVALID', metadata: { field: 'init' } });
   const outDir = options.outDir ?? defaultImagesDir();
   const agentDir = options.agentDir ?? defaultAgentDir();
   const epoch = options.epoch ?? (process.env.SOURCE_DATE_EPOCH ? Number(process.env.SOURCE_DATE_EPOCH) : DEFAULT_EPOCH);
-  if (!Number.isInteger(epoch) || epoch < 0) throw new Error(`SOURCE_DATE_EPOCH must be a non-negative integer (got ${epoch})`);
+  if (!Number.isInteger(epoch) || epoch < 0) throw new InvalidArgumentError(`SOURCE_DATE_EPOCH must be a non-negative integer (got ${epoch})`, { reason: 'FIELD_INVALID', metadata: { field: 'epoch' } });
   const progress = (stage: string, message: string) =>
     options.onProgress?.({ stage, message, elapsed: Math.round((Date.now() - t0) / 100) / 10 });
 
   if (!existsSync(join(agentDir, 'runbox-agent.js'))) {
-    throw new Error(`agent bundle not found: ${join(agentDir, 'runbox-agent.js')} (run \`npm run build\`, or pass agentDir)`);
+    throw new FailedPreconditionError(`agent bundle not found: ${join(agentDir, 'runbox-agent.js')} (run \`npm run build\`, or pass agentDir)`, { reason: 'AGENT_BUNDLE_MISSING' });
   }
   if (typeof process.getuid === 'function' && process.getuid() !== 0) {
-    throw new Error('building an image needs root (mmdebstrap --mode=root and chroot); run as root');
+    throw new FailedPreconditionError('building an image needs root (mmdebstrap --mode=root and chroot); run as root', { reason: 'ROOT_REQUIRED' });
   }
 
   const spec = await resolveSpec(specRef);
@@ -223,7 +224,7 @@ export async function buildImage(specRef: string, options: BuildOptions = {}): P
     progress('done', `${rel.rootfs} ${Math.round(entry.rootfs.size / 1048576)} MiB, ${blocks.used} blocks used, ${entry.rootfs.id.slice(0, 19)}`);
     return { entry, cached: false, outDir, paths: absPaths(outDir, entry, logPath) };
   } catch (e) {
-    throw new BuildError(`building image ${spec.name} (${init}) failed: ${(e as Error).message}`, logPath);
+    throw new BuildError(`building image ${spec.name} (${init}) failed: ${(e as Error).message}`, logPath, { cause: e });
   } finally {
     await new Promise<void>((r) => log.end(() => r()));
     await rm(work, { recursive: true, force: true });

@@ -3,7 +3,7 @@
 import { open, rm, stat } from 'node:fs/promises';
 import type { WriteStream } from 'node:fs';
 import { createHash } from 'node:crypto';
-import { run } from './exec.js';
+import { runCommand } from '../local/command.js';
 
 export interface Ext4Options {
   tree: string;
@@ -52,7 +52,7 @@ export async function makeExt4(o: Ext4Options): Promise<void> {
   await fh.close();
   const inodeCount = Math.max(32768, Math.ceil(o.inodes * 2 / 8192) * 8192);
   const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, SOURCE_DATE_EPOCH: String(o.epoch), E2FSPROGS_FAKE_TIME: String(o.epoch), LC_ALL: 'C' };
-  await run([
+  await runCommand([
     'mkfs.ext4', '-q', '-F', '-b', '4096', '-m', '0', '-N', String(inodeCount), '-J', `size=${JOURNAL_MIB}`, '-L', 'runbox-root',
     '-U', uuidFrom(`uuid:${o.seed}`),
     '-E', `hash_seed=${uuidFrom(`hash:${o.seed}`)},root_owner=0:0,lazy_itable_init=0,nodiscard`,
@@ -62,7 +62,7 @@ export async function makeExt4(o: Ext4Options): Promise<void> {
 
 /** `e2fsck -fn`: forced, read-only check. Throws with e2fsck's output when the image is not clean. */
 export async function checkExt4(path: string, log: WriteStream): Promise<void> {
-  await run(['e2fsck', '-fn', path], { log, env: { PATH: process.env.PATH, LC_ALL: 'C' } });
+  await runCommand(['e2fsck', '-fn', path], { log, env: { PATH: process.env.PATH, LC_ALL: 'C' } });
 }
 
 /** Apparent size and allocated bytes of a (sparse) file. */

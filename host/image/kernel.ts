@@ -7,7 +7,7 @@ import type { WriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { createHash } from 'node:crypto';
-import { run } from './exec.js';
+import { runCommand } from '../local/command.js';
 import { initDir } from './paths.js';
 
 export const KERNEL_META_PACKAGE = 'linux-image-cloud-amd64';
@@ -32,11 +32,11 @@ export interface KernelFiles {
 
 /** Resolve the concrete linux-image package the meta package points at (apt's current lists). */
 async function concretePackage(log: WriteStream): Promise<{ name: string; version: string }> {
-  const deps = await run(['apt-cache', 'depends', KERNEL_META_PACKAGE], { captureStdout: true, log });
+  const deps = await runCommand(['apt-cache', 'depends', KERNEL_META_PACKAGE], { captureStdout: true, log });
   const m = /Depends:\s*(linux-image-[0-9][^\s]*)/.exec(deps);
   if (!m) throw new Error(`cannot resolve ${KERNEL_META_PACKAGE} to a kernel package (run apt-get update?)`);
   const name = m[1]!;
-  const policy = await run(['apt-cache', 'policy', name], { captureStdout: true, log });
+  const policy = await runCommand(['apt-cache', 'policy', name], { captureStdout: true, log });
   const v = /Candidate:\s*(\S+)/.exec(policy);
   if (!v || v[1] === '(none)') throw new Error(`no installable version of ${name}`);
   return { name, version: v[1]! };
@@ -50,10 +50,10 @@ async function unpackKernel(cacheDir: string, log: WriteStream, onInfo: (l: stri
   onInfo(`downloading ${name} ${version}`);
   await rm(dir, { recursive: true, force: true });
   await mkdir(join(dir, 'deb'), { recursive: true });
-  await run(['apt-get', 'download', `${name}=${version}`], { cwd: join(dir, 'deb'), log });
+  await runCommand(['apt-get', 'download', `${name}=${version}`], { cwd: join(dir, 'deb'), log });
   const debs = (await readdir(join(dir, 'deb'))).filter((f) => f.endsWith('.deb'));
   if (debs.length !== 1) throw new Error(`expected one .deb in ${join(dir, 'deb')}, found ${debs.length}`);
-  await run(['dpkg-deb', '-x', join(dir, 'deb', debs[0]!), join(dir, 'tree')], { log });
+  await runCommand(['dpkg-deb', '-x', join(dir, 'deb', debs[0]!), join(dir, 'tree')], { log });
   await writeFile(join(dir, '.complete'), `${name} ${version}\n`);
   return { dir, name, version };
 }

@@ -5,6 +5,7 @@ import { createReadStream, existsSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import type { InitSystem } from './spec.js';
+import { FailedPreconditionError } from '../errors.js';
 
 export type ContentId = `sha256:${string}`;
 
@@ -92,7 +93,7 @@ export async function readManifest(outDir: string): Promise<Manifest> {
   const p = join(outDir, MANIFEST_FILE);
   if (!existsSync(p)) return { schemaVersion: 1, images: [] };
   const m = JSON.parse(await readFile(p, 'utf8')) as Manifest;
-  if (m.schemaVersion !== 1 || !Array.isArray(m.images)) throw new Error(`${p}: not a runbox image manifest (schemaVersion 1)`);
+  if (m.schemaVersion !== 1 || !Array.isArray(m.images)) throw new FailedPreconditionError(`${p}: not a runbox image manifest (schemaVersion 1)`, { reason: 'MANIFEST_INVALID', metadata: { path: p } });
   return m;
 }
 
@@ -112,7 +113,7 @@ async function withLock<T>(outDir: string, fn: () => Promise<T>): Promise<T> {
       break;
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      if (i > 300) throw new Error(`${lock} held for over 30 s; remove it if no build is running`);
+      if (i > 300) throw new FailedPreconditionError(`${lock} held for over 30 s; remove it if no build is running`, { reason: 'MANIFEST_LOCKED', metadata: { path: lock } });
       await new Promise((r) => setTimeout(r, 100));
     }
   }

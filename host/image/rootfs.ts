@@ -3,7 +3,7 @@
 import { cp, mkdir, readdir, writeFile, chmod, chown, symlink, rm, lstat, lutimes } from 'node:fs/promises';
 import type { WriteStream } from 'node:fs';
 import { join, dirname } from 'node:path';
-import { run } from './exec.js';
+import { runCommand } from '../local/command.js';
 import type { InitSystem, PathFilter, ResolvedSpec } from './spec.js';
 import { initDir } from './paths.js';
 
@@ -92,7 +92,7 @@ export async function debootstrap(o: RootfsOptions): Promise<void> {
     `--include=${include.join(',')}`,
     'bookworm', o.root, ...sources,
   ];
-  await run(argv, {
+  await runCommand(argv, {
     env: buildEnv(o.epoch),
     log: o.log,
     onLine: (l) => { if (/^[IEW]: /.test(l)) o.onInfo(l); },
@@ -100,7 +100,7 @@ export async function debootstrap(o: RootfsOptions): Promise<void> {
 }
 
 async function chroot(o: RootfsOptions, argv: string[]): Promise<string> {
-  return run(['chroot', o.root, ...argv], { env: buildEnv(o.epoch), log: o.log, captureStdout: true });
+  return runCommand(['chroot', o.root, ...argv], { env: buildEnv(o.epoch), log: o.log, captureStdout: true });
 }
 
 async function writeGuestFile(root: string, path: string, content: string | Buffer, mode: number, uid = 0): Promise<void> {
@@ -133,7 +133,7 @@ export async function customize(o: RootfsOptions): Promise<void> {
     await cp(join(initDir(), 'runbox', f), g(`/opt/runbox/${f}`));
     await chmod(g(`/opt/runbox/${f}`), 0o755);
   }
-  await run(['chown', '-R', 'root:root', g('/opt/runbox')], { log: o.log });
+  await runCommand(['chown', '-R', 'root:root', g('/opt/runbox')], { log: o.log });
 
   // State directories; run dirs are made by the agent. The cache directory is root's: the agent
   // chowns its children, which must never be links the user planted. Only the Go build cache and
@@ -208,10 +208,10 @@ async function setupSystemd(o: RootfsOptions): Promise<void> {
     await cp(join(initDir(), 'systemd', u), join(o.root, '/etc/systemd/system', u));
     await chmod(join(o.root, '/etc/systemd/system', u), 0o644);
   }
-  await run(['systemctl', `--root=${o.root}`, 'enable', ...units], { log: o.log });
+  await runCommand(['systemctl', `--root=${o.root}`, 'enable', ...units], { log: o.log });
   // Masking a unit that is not installed is harmless, so one list serves every image.
-  await run(['systemctl', `--root=${o.root}`, 'mask', ...SYSTEMD_MASKS], { log: o.log });
-  await run(['systemctl', `--root=${o.root}`, 'set-default', 'multi-user.target'], { log: o.log });
+  await runCommand(['systemctl', `--root=${o.root}`, 'mask', ...SYSTEMD_MASKS], { log: o.log });
+  await runCommand(['systemctl', `--root=${o.root}`, 'set-default', 'multi-user.target'], { log: o.log });
   // Keep the journal in memory: nothing reads it after the VM is gone and it saves disk writes.
   await writeGuestFile(o.root, '/etc/systemd/journald.conf.d/runbox.conf', '[Journal]\nStorage=volatile\nRuntimeMaxUse=8M\n', 0o644);
 }
@@ -230,7 +230,7 @@ async function setupOpenrc(o: RootfsOptions): Promise<void> {
   await rm(join(o.root, '/sbin/init'), { force: true });
   await symlink('/sbin/openrc-init', join(o.root, '/usr/sbin/init'));
   // Unified cgroup v2 hierarchy so the agent can create per-run subtrees like under systemd.
-  await run(['sed', '-i',
+  await runCommand(['sed', '-i',
     '-e', 's/^#\\?rc_cgroup_mode=.*/rc_cgroup_mode="unified"/',
     '-e', 's/^#\\?rc_parallel=.*/rc_parallel="YES"/',
     '-e', 's/^#\\?rc_logger=.*/rc_logger="NO"/',
@@ -252,7 +252,7 @@ async function warmup(o: RootfsOptions, argv: string[], cwd: string | undefined,
     'mount --rbind /dev "$root/dev"',
     'exec chroot "$root" /usr/bin/setpriv --reuid=runbox --regid=runbox --init-groups /usr/bin/env -i -C "$cwd" "$@"',
   ].join('\n');
-  await run(['unshare', '--mount', '--propagation', 'private', '--fork', '--', 'sh', '-c', script, 'warmup', o.root, cwd ?? '/home/runbox', ...envArgs, ...argv], {
+  await runCommand(['unshare', '--mount', '--propagation', 'private', '--fork', '--', 'sh', '-c', script, 'warmup', o.root, cwd ?? '/home/runbox', ...envArgs, ...argv], {
     env: buildEnv(o.epoch), log: o.log,
   });
 }

@@ -4,6 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join, resolve, dirname, isAbsolute } from 'node:path';
 import { specsDir } from './paths.js';
+import { InvalidArgumentError } from '../errors.js';
 
 export type InitSystem = 'systemd' | 'openrc';
 
@@ -68,10 +69,14 @@ export interface ResolvedSpec {
   pathFilters: PathFilter[];
 }
 
-export class SpecError extends Error {
-  constructor(where: string, message: string) {
-    super(`image spec ${where}: ${message}`);
-    this.name = 'SpecError';
+/** An image spec that cannot be used; the message names the spec and the field. */
+export class SpecError extends InvalidArgumentError {
+  constructor(
+    /** The spec file or name concerned. */
+    readonly spec: string,
+    message: string,
+  ) {
+    super(`image spec ${spec}: ${message}`, { reason: 'SPEC_INVALID', metadata: { spec } });
   }
 }
 

@@ -1,28 +1,25 @@
 // bootVm: boots a built image under QEMU and returns once the agent answers Health.
 // See docs/vms.md for the contract (networking, disks, clock, stop, figures).
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, openSync, closeSync, readFileSync } from 'node:fs';
-import { mkdir, copyFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Sandbox } from '../sandbox.js';
 import type { Health } from '../system/index.js';
-import { AbortError, InvalidArgumentError, RunboxError, SandboxUnavailableError, type ErrorCode } from '../errors.js';
+import { InvalidArgumentError } from '../errors.js';
 import type { InitSystem } from '../image/spec.js';
-import { findBootableImage } from './image.js';
+import { CleanupStack } from '../local/cleanup.js';
+import { findBootableImage, type BootableImage } from './image.js';
 import { vmDir } from './paths.js';
-import { hostTscKhz } from './hostinfo.js';
-import { ipArg, joinBootArgs, TAP_NET, USER_NET } from './bootargs.js';
-import { qemuArgv, type Accel, type Machine, type QemuConfig } from './qemu.js';
+import { qemuArgv, type Accel, type Machine } from './qemu.js';
 import { createOverlay, writeTokenDisk } from './disks.js';
-import { createTapNamespace, freeLoopbackPort, inNamespace, netnsName, TAP_IFNAME } from './network.js';
+import { createTapNamespace, deleteNamespace } from './network.js';
 import { writeState, type NetMode, type VmState } from './state.js';
-import { stopVm, type StopMethod } from './stop.js';
-import { runTool, sleep } from './run.js';
+import { stopForwarder, stopQemu, type StopMethod } from './stop.js';
 import { sendSysrq } from './console.js';
+import { guestNetwork, kernelArgs, planBoot, type BootPlan, type GuestNetwork } from './boot-plan.js';
+import { killOnExit, startForwarder, startQemu, waitForAgent, type RunningQemu } from './boot-steps.js';
 
-export const AGENT_PORT = 5000;
+export { AGENT_PORT } from './boot-plan.js';
+export { VmBootError } from './boot-error.js';
 
 export interface VmProgress {
   stage: 'image' | 'disks' | 'network' | 'qemu' | 'wait' | 'ready';
@@ -83,285 +80,159 @@ export interface VmHandle {
   stop(): Promise<StopMethod>;
 }
 
-/** The VM did not get to a serving agent: QEMU exited first or readyTimeoutMs passed. */
-export class VmBootError extends RunboxError {
-  static override readonly code: ErrorCode = 'vm_boot_failed';
-  /** Path of the kept console log ($TMPDIR/runbox-vm-<id>-console.log); the message quotes its last lines. */
-  readonly consoleLog: string;
-  constructor(message: string, consoleLog: string, options?: { cause?: unknown }) {
-    super(message, { reason: 'VM_BOOT_FAILED', ...options });
-    this.consoleLog = consoleLog;
-  }
+/** Step: the VM's directory and its state record (pid and targets are filled in as they exist). */
+async function createVmDir(imageName: string, plan: BootPlan, options: BootOptions, cleanup: CleanupStack): Promise<VmState> {
+  const id = randomBytes(4).toString('hex');
+  const dir = vmDir(id);
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  cleanup.defer('remove the VM directory', () => rm(dir, { recursive: true, force: true }));
+  return {
+    id,
+    image: imageName,
+    init: plan.init,
+    dir,
+    pid: 0,
+    net: plan.net,
+    target: '',
+    guestTarget: '',
+    consoleLog: join(dir, 'console.log'),
+    consoleSocket: join(dir, 'console.sock'),
+    qmpSocket: join(dir, 'qmp.sock'),
+    machine: plan.machine,
+    accel: plan.accel,
+    cpus: plan.cpus,
+    memoryMiB: plan.memoryMiB,
+    tokenRequired: options.token !== undefined,
+    startedAt: new Date().toISOString(),
+  };
 }
 
-let machines: Promise<string> | undefined;
-
-/** microvm unless asked otherwise or this QEMU lacks it (then q35, which needs virtio_pci in the initramfs). */
-async function chooseMachine(wanted: Machine | 'auto'): Promise<Machine> {
-  if (wanted !== 'auto') return wanted;
-  machines ??= runTool(['qemu-system-x86_64', '-machine', 'help']).catch(() => '');
-  return /^microvm\b/m.test(await machines) ? 'microvm' : 'q35';
+/** Step: a copy-on-write overlay over the image's rootfs, and the token as a raw disk. */
+interface Disks {
+  overlay: string;
+  tokenDisk?: string;
 }
 
-/** A failed boot's directory is removed: keep its console log where the error message says. */
-async function keepConsoleLog(id: string, consoleLog: string): Promise<string> {
-  const kept = join(tmpdir(), `runbox-vm-${id}-console.log`);
-  try {
-    await copyFile(consoleLog, kept);
-    return kept;
-  } catch {
-    return consoleLog;
-  }
+async function createDisks(state: VmState, image: BootableImage, token: string | undefined): Promise<Disks> {
+  const overlay = join(state.dir, 'root.qcow2');
+  await createOverlay(image.rootfs, overlay);
+  if (token === undefined) return { overlay };
+  const tokenDisk = join(state.dir, 'token.img');
+  await writeTokenDisk(tokenDisk, token);
+  return { overlay, tokenDisk };
 }
 
-function tail(file: string, lines: number): string {
-  try {
-    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
-  } catch {
-    return '';
-  }
+/** Step: QEMU, started and registered for cleanup (and killed if this process exits first, unless detached). */
+interface Launched {
+  qemu: RunningQemu;
+  /** How cleanup ended QEMU, once it has run. */
+  stopMethod(): StopMethod;
 }
 
-function positive(name: string, value: number, max: number): number {
-  if (!Number.isInteger(value) || value < 1 || value > max) throw new InvalidArgumentError(`${name} ${value}: expected an integer 1-${max}`);
-  return value;
-}
-
-/** Spawns argv in its own process group with stdout/stderr appended to `log`. */
-function spawnDaemon(argv: string[], log: string): ChildProcess {
-  const fd = openSync(log, 'a', 0o600);
-  try {
-    return spawn(argv[0]!, argv.slice(1), { detached: true, stdio: ['ignore', fd, fd] });
-  } finally {
-    closeSync(fd);
-  }
-}
-
-async function waitForFile(path: string, timeoutMs: number, alive: () => boolean): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (!existsSync(path)) {
-    if (!alive() || Date.now() > deadline) return false;
-    await sleep(20);
-  }
-  return true;
+function launch(state: VmState, plan: BootPlan, image: BootableImage, disks: Disks, net: GuestNetwork, options: BootOptions, cleanup: CleanupStack): Launched {
+  const argv = qemuArgv({
+    machine: plan.machine,
+    accel: plan.accel,
+    cpus: plan.cpus,
+    memoryMiB: plan.memoryMiB,
+    kernel: image.kernel,
+    initrd: image.initrd,
+    append: kernelArgs(plan, image.entry.bootArgs, net.ip, options),
+    rootDisk: { path: disks.overlay, format: 'qcow2' },
+    tokenDisk: disks.tokenDisk,
+    net: net.qemu,
+    consoleLog: state.consoleLog,
+    consoleSocket: state.consoleSocket,
+    qmpSocket: state.qmpSocket,
+    vsockCid: options.vsockCid,
+  });
+  const qemu = startQemu(state, argv, join(state.dir, 'qemu.log'));
+  let method: StopMethod | undefined;
+  cleanup.defer('stop QEMU', async () => {
+    method = await stopQemu(state);
+  });
+  if (!options.detached) cleanup.defer('remove the exit hook', killOnExit(state));
+  return { qemu, stopMethod: () => method ?? 'already-exited' };
 }
 
 /**
  * Boots a built image under QEMU and resolves once its agent answers Health (and, with a
- * token, one authenticated call). On failure everything it created is removed first.
- * @throws VmBootError (QEMU exited, or readyTimeoutMs passed), AbortError (options.signal).
+ * token, one authenticated call). Each step registers its undo on one cleanup stack; on
+ * failure the stack runs before the error is thrown, so nothing is left behind.
+ * @throws VmBootError (QEMU exited, or readyTimeoutMs passed), AbortError (options.signal),
+ *   InvalidArgumentError (a bad option, before anything is created).
  */
 export async function bootVm(imageName: string, options: BootOptions = {}): Promise<VmHandle> {
   const t0 = Date.now();
   const progress = (stage: VmProgress['stage'], message: string) =>
     options.onProgress?.({ stage, message, elapsed: Math.round((Date.now() - t0) / 100) / 10 });
-  const isRoot = process.getuid?.() === 0;
-  const netMode: NetMode = options.net ?? (isRoot ? 'tap' : 'user');
-  if (netMode !== 'tap' && netMode !== 'user') throw new InvalidArgumentError(`net ${String(netMode)}: expected tap or user`);
-  if (netMode === 'tap' && !isRoot) throw new InvalidArgumentError('net tap: creating a network namespace and TAP device needs root; use net user');
-  const cpus = positive('cpus', options.cpus ?? 2, 32);
-  const memoryMiB = positive('memoryMiB', options.memoryMiB ?? 1024, 1 << 20);
-  if (memoryMiB < 128) throw new InvalidArgumentError(`memoryMiB ${memoryMiB}: at least 128 (the agent runs on Node)`);
-  const accel: Accel = options.accel ?? ((process.env.RUNBOX_ACCEL as Accel | undefined) || 'tcg');
-  if (accel !== 'tcg' && accel !== 'kvm') throw new InvalidArgumentError(`accel ${String(accel)}: expected tcg or kvm`);
-  const init = options.init ?? 'systemd';
-  if (options.signal?.aborted) throw new AbortError('bootVm: aborted before it started');
-  if (options.vsockCid !== undefined) {
-    if (!Number.isInteger(options.vsockCid) || options.vsockCid < 3 || options.vsockCid > 0xfffffffe) {
-      throw new InvalidArgumentError(`vsockCid ${options.vsockCid}: expected an integer >= 3`);
-    }
-    if (!existsSync('/dev/vhost-vsock')) {
-      throw new InvalidArgumentError('vsockCid: this host has no /dev/vhost-vsock (load the vhost_vsock module), so QEMU cannot attach a vsock device');
-    }
-  }
+  const plan = await planBoot(options);
+  progress('image', `${imageName} (${plan.init})`);
+  const image = await findBootableImage(imageName, plan.init, options.imagesDir);
 
-  progress('image', `${imageName} (${init})`);
-  const image = await findBootableImage(imageName, init, options.imagesDir);
-
-  const id = randomBytes(4).toString('hex');
-  const dir = vmDir(id);
-  await mkdir(dir, { recursive: true, mode: 0o700 });
-  const consoleLog = join(dir, 'console.log');
-  const qemuLog = join(dir, 'qemu.log');
-  const state: VmState = {
-    id,
-    image: imageName,
-    init,
-    dir,
-    pid: 0,
-    net: netMode,
-    target: '',
-    guestTarget: '',
-    consoleLog,
-    consoleSocket: join(dir, 'console.sock'),
-    qmpSocket: join(dir, 'qmp.sock'),
-    machine: await chooseMachine(options.machine ?? 'auto'),
-    accel,
-    cpus,
-    memoryMiB,
-    tokenRequired: options.token !== undefined,
-    startedAt: new Date().toISOString(),
-  };
-  let qemu: ChildProcess | undefined;
-  let exitHook: (() => void) | undefined;
-  let stopped: Promise<StopMethod> | undefined;
-  const cleanup = () => {
-    if (exitHook) process.removeListener('exit', exitHook);
-    stopped ??= stopVm(state);
-    return stopped;
-  };
+  const cleanup = new CleanupStack();
   try {
+    const state = await createVmDir(imageName, plan, options, cleanup);
     progress('disks', 'copy-on-write overlay over the image rootfs');
-    const overlay = join(dir, 'root.qcow2');
-    await createOverlay(image.rootfs, overlay);
-    let tokenDisk: string | undefined;
-    if (options.token !== undefined) {
-      tokenDisk = join(dir, 'token.img');
-      await writeTokenDisk(tokenDisk, options.token);
+    const disks = await createDisks(state, image, options.token);
+
+    const agentSocket = join(state.dir, 'agent.sock');
+    const net = await guestNetwork(plan.net, state.id, agentSocket);
+    Object.assign(state, { target: net.target, guestTarget: net.guestTarget, netns: net.netns });
+    progress('network', net.describe);
+    if (net.netns) {
+      await createTapNamespace(net.netns);
+      cleanup.defer('delete the network namespace', () => deleteNamespace(net.netns!));
     }
 
-    let ip: string;
-    let net: QemuConfig['net'];
-    if (netMode === 'tap') {
-      state.netns = netnsName(id);
-      progress('network', `namespace ${state.netns}, ${TAP_IFNAME} ${TAP_NET.hostIp}/${TAP_NET.prefix}, guest ${TAP_NET.guestIp}`);
-      await createTapNamespace(state.netns);
-      ip = ipArg(TAP_NET.guestIp, TAP_NET.hostIp, TAP_NET.netmask);
-      net = { kind: 'tap', ifname: TAP_IFNAME };
-      state.guestTarget = `tcp://${TAP_NET.guestIp}:${AGENT_PORT}`;
-      state.target = `unix://${join(dir, 'agent.sock')}`;
-    } else {
-      const hostPort = await freeLoopbackPort();
-      progress('network', `user-mode, 127.0.0.1:${hostPort} -> guest ${USER_NET.guestIp}:${AGENT_PORT}`);
-      ip = ipArg(USER_NET.guestIp, USER_NET.gateway, USER_NET.netmask);
-      net = { kind: 'user', hostPort, guestIp: USER_NET.guestIp, guestPort: AGENT_PORT };
-      state.guestTarget = `tcp://${USER_NET.guestIp}:${AGENT_PORT}`;
-      state.target = `tcp://127.0.0.1:${hostPort}`;
-    }
-
-    const khz = accel === 'tcg' ? hostTscKhz() : undefined;
-    const append = joinBootArgs(
-      'console=ttyS0',
-      image.entry.bootArgs,
-      state.machine === 'microvm' ? 'pci=off' : undefined,
-      khz ? `tsc_early_khz=${khz}` : undefined,
-      ip,
-      options.sysrq ? 'sysrq_always_enabled=1' : undefined,
-      options.extraBootArgs,
-    );
-    const config: QemuConfig = {
-      machine: state.machine,
-      accel,
-      cpus,
-      memoryMiB,
-      kernel: image.kernel,
-      initrd: image.initrd,
-      append,
-      rootDisk: { path: overlay, format: 'qcow2' },
-      tokenDisk,
-      net,
-      consoleLog,
-      consoleSocket: state.consoleSocket,
-      qmpSocket: state.qmpSocket,
-      vsockCid: options.vsockCid,
-    };
-    const argv = qemuArgv(config);
-    progress('qemu', `${state.machine}, ${accel}, ${cpus} vCPU, ${memoryMiB} MiB; console ${consoleLog}`);
+    progress('qemu', `${plan.machine}, ${plan.accel}, ${plan.cpus} vCPU, ${plan.memoryMiB} MiB; console ${state.consoleLog}`);
     const bootStart = Date.now();
-    qemu = spawnDaemon(state.netns ? inNamespace(state.netns, argv) : argv, qemuLog);
-    state.pid = qemu.pid!;
-    let qemuExit: string | undefined;
-    const exited = new Promise<void>((resolve) => {
-      qemu!.once('exit', (code, signal) => {
-        qemuExit = signal ? `signal ${signal}` : `exit code ${code}`;
-        resolve();
-      });
-      qemu!.once('error', (error) => {
-        qemuExit = error.message;
-        resolve();
-      });
-    });
-    const qemuAlive = () => qemuExit === undefined;
-    if (!options.detached) {
-      // If this process dies without stop(), do not leave the VM behind. Synchronous: 'exit' allows nothing else.
-      exitHook = () => {
-        for (const pid of [state.pid, state.forwarderPid]) {
-          if (pid) try { process.kill(-pid, 'SIGKILL'); } catch { /* gone */ }
-        }
-        if (state.netns) try { execFileSync('ip', ['netns', 'del', state.netns], { stdio: 'ignore' }); } catch { /* gone */ }
-      };
-      process.once('exit', exitHook);
-    }
-
-    if (state.netns) {
-      // The host process cannot enter the namespace; socat inside it forwards a Unix socket to the guest.
-      const socketPath = join(dir, 'agent.sock');
-      const forwarder = spawnDaemon(
-        inNamespace(state.netns, ['socat', `UNIX-LISTEN:${socketPath},fork,mode=600`, `TCP:${TAP_NET.guestIp}:${AGENT_PORT}`]),
-        join(dir, 'forwarder.log'),
-      );
-      state.forwarderPid = forwarder.pid!;
-      let forwarderGone = false;
-      forwarder.once('exit', () => (forwarderGone = true));
-      if (!(await waitForFile(socketPath, 10_000, () => !forwarderGone))) {
-        throw new SandboxUnavailableError(`forwarder (socat) did not create ${socketPath}: ${tail(join(dir, 'forwarder.log'), 5)}`);
-      }
+    const { qemu, stopMethod } = launch(state, plan, image, disks, net, options, cleanup);
+    if (net.netns) {
+      const forwarder = await startForwarder(state, agentSocket);
+      cleanup.defer('stop the forwarder', () => stopForwarder(state));
       if (options.detached) forwarder.unref();
     }
     await writeState(state);
 
     progress('wait', `waiting for Health on ${state.target}`);
-    const sandbox = await Sandbox.connect(state.target, { token: options.token });
-    const ready = new AbortController();
-    const onAbort = () => ready.abort();
-    options.signal?.addEventListener('abort', onAbort, { once: true });
-    void exited.then(() => ready.abort());
-    let health: Health;
-    try {
-      health = await sandbox.waitReady({ timeoutMs: options.readyTimeoutMs ?? 180_000, signal: ready.signal });
-    } catch (error) {
-      if (options.signal?.aborted) throw new AbortError('bootVm: aborted while waiting for the agent', { cause: error });
-      const kept = await keepConsoleLog(id, consoleLog);
-      if (!qemuAlive()) {
-        throw new VmBootError(
-          `VM ${id}: QEMU ended before the agent answered (${qemuExit}).\nqemu: ${tail(qemuLog, 5)}\nconsole (${kept}):\n${tail(kept, 15)}`,
-          kept,
-          { cause: error },
-        );
-      }
-      throw new VmBootError(`VM ${id}: ${(error as Error).message}\nconsole (${kept}):\n${tail(kept, 15)}`, kept, { cause: error });
-    } finally {
-      options.signal?.removeEventListener('abort', onAbort);
-      await sandbox.close();
-    }
+    const health = await waitForAgent(state, qemu, {
+      token: options.token,
+      timeoutMs: options.readyTimeoutMs ?? 180_000,
+      signal: options.signal,
+      qemuLog: join(state.dir, 'qemu.log'),
+    });
     state.bootToReadySeconds = Math.round((Date.now() - bootStart) / 100) / 10;
     await writeState(state);
     progress('ready', `agent ${health.version} answered after ${state.bootToReadySeconds} s; dial ${state.target}`);
-    if (options.detached) qemu.unref();
-
-    return {
-      id,
-      target: state.target,
-      guestTarget: state.guestTarget,
-      netns: state.netns,
-      consoleLog,
-      pid: state.pid,
-      bootToReadySeconds: state.bootToReadySeconds,
-      health,
-      state,
-      exited,
-      sysrq: async (key: string) => {
-        if (!options.sysrq) throw new InvalidArgumentError('sysrq: boot the VM with { sysrq: true } to let the guest take SysRq keys');
-        await sendSysrq(state.consoleSocket, key);
-      },
-      stop: async () => {
-        const method = await cleanup();
-        await exited;
-        return method;
-      },
-    };
+    if (options.detached) qemu.process.unref();
+    return vmHandle(state, health, { qemu, stopMethod }, options, cleanup);
   } catch (error) {
-    await cleanup();
+    await cleanup.run();
     throw error;
   }
+}
+
+function vmHandle(state: VmState, health: Health, { qemu, stopMethod }: Launched, options: BootOptions, cleanup: CleanupStack): VmHandle {
+  return {
+    id: state.id,
+    target: state.target,
+    guestTarget: state.guestTarget,
+    netns: state.netns,
+    consoleLog: state.consoleLog,
+    pid: state.pid,
+    bootToReadySeconds: state.bootToReadySeconds ?? 0,
+    health,
+    state,
+    exited: qemu.exited,
+    sysrq: async (key: string) => {
+      if (!options.sysrq) throw new InvalidArgumentError('sysrq: boot the VM with { sysrq: true } to let the guest take SysRq keys');
+      await sendSysrq(state.consoleSocket, key);
+    },
+    stop: async () => {
+      await cleanup.run();
+      await qemu.exited;
+      return stopMethod();
+    },
+  };
 }

@@ -1,12 +1,12 @@
 // The VM's disks: a copy-on-write overlay over the image's rootfs (the image stays pristine and
 // bootable by any number of VMs at once) and an optional token disk.
 import { writeFile } from 'node:fs/promises';
-import { runTool } from './run.js';
+import { runCommand, TOOL_TIMEOUT_MS } from '../local/command.js';
 import { InvalidArgumentError } from '../errors.js';
 
 /** qcow2 overlay whose reads fall through to the raw rootfs; writes stay in the overlay. */
 export async function createOverlay(backingRootfs: string, overlay: string): Promise<void> {
-  await runTool(['qemu-img', 'create', '-q', '-f', 'qcow2', '-F', 'raw', '-b', backingRootfs, overlay]);
+  await runCommand(['qemu-img', 'create', '-q', '-f', 'qcow2', '-F', 'raw', '-b', backingRootfs, overlay], { timeoutMs: TOOL_TIMEOUT_MS });
 }
 
 export const TOKEN_DISK_BYTES = 4096;

@@ -9,7 +9,7 @@ import type { InitSystem } from '../image/spec.js';
 import { findBootableImage } from './image.js';
 import { ipArg, joinBootArgs, TAP_NET } from './bootargs.js';
 import { writeTokenDisk } from './disks.js';
-import { runTool } from './run.js';
+import { runCommand, TOOL_TIMEOUT_MS } from '../local/command.js';
 
 export interface FirecrackerConfig {
   'boot-source': { kernel_image_path: string; initrd_path: string; boot_args: string };
@@ -99,7 +99,7 @@ export async function writeFirecrackerConfig(imageName: string, o: WriteFirecrac
   const outDir = resolve(o.outDir);
   await mkdir(outDir, { recursive: true });
   const rootfs = join(outDir, 'rootfs.ext4');
-  await runTool(['cp', '--sparse=always', '--reflink=auto', image.rootfs, rootfs], { timeoutMs: 300_000 });
+  await runCommand(['cp', '--sparse=always', '--reflink=auto', image.rootfs, rootfs], { timeoutMs: 300_000 });
   await chmod(rootfs, 0o600);
   let tokenDisk: string | undefined;
   if (o.token !== undefined) {

@@ -6,7 +6,7 @@
 //   user: QEMU's user-mode network with `restrict=on` (the guest reaches nothing) and one hostfwd
 //         from 127.0.0.1:<free port> to the agent.
 import net from 'node:net';
-import { runTool } from './run.js';
+import { runCommand, TOOL_TIMEOUT_MS } from '../local/command.js';
 import { TAP_NET } from './bootargs.js';
 
 export const TAP_IFNAME = 'tap0';
@@ -17,9 +17,9 @@ export function netnsName(id: string): string {
 
 /** Creates the namespace with loopback up and the TAP device addressed and up. */
 export async function createTapNamespace(ns: string): Promise<void> {
-  await runTool(['ip', 'netns', 'add', ns]);
+  await runCommand(['ip', 'netns', 'add', ns], { timeoutMs: TOOL_TIMEOUT_MS });
   try {
-    const inNs = (...argv: string[]) => runTool(['ip', '-n', ns, ...argv]);
+    const inNs = (...argv: string[]) => runCommand(['ip', '-n', ns, ...argv], { timeoutMs: TOOL_TIMEOUT_MS });
     await inNs('link', 'set', 'lo', 'up');
     await inNs('tuntap', 'add', 'dev', TAP_IFNAME, 'mode', 'tap');
     await inNs('addr', 'add', `${TAP_NET.hostIp}/${TAP_NET.prefix}`, 'dev', TAP_IFNAME);
@@ -33,14 +33,10 @@ export async function createTapNamespace(ns: string): Promise<void> {
 /** Deleting the namespace also deletes the TAP device in it. Missing = already gone: fine. */
 export async function deleteNamespace(ns: string): Promise<void> {
   try {
-    await runTool(['ip', 'netns', 'del', ns]);
+    await runCommand(['ip', 'netns', 'del', ns], { timeoutMs: TOOL_TIMEOUT_MS });
   } catch (error) {
     if (!/No such file|Invalid netns|not found/i.test((error as Error).message)) throw error;
   }
-}
-
-export async function namespaceExists(ns: string): Promise<boolean> {
-  return (await runTool(['ip', 'netns', 'list'])).split('\n').some((line) => line.split(' ')[0] === ns);
 }
 
 /** argv prefix that runs a command inside the namespace. */

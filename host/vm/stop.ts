@@ -7,7 +7,7 @@
 // initramfs does not load). QEMU is told `quit` over QMP, which ends it at once; SIGTERM and then
 // SIGKILL (to its whole process group) follow if it does not go.
 import { rm } from 'node:fs/promises';
-import { commandLine, isAlive, waitGone } from './run.js';
+import { commandLine, isAlive, killGroup, waitGone } from '../local/pids.js';
 import { qmpCommand } from './qmp.js';
 import { deleteNamespace } from './network.js';
 import type { VmState } from './state.js';
@@ -20,46 +20,36 @@ async function ours(pid: number, dir: string): Promise<boolean> {
   return argv !== undefined && argv.some((a) => a.includes(dir));
 }
 
-function killGroup(pid: number, signal: NodeJS.Signals): void {
+/** Ends QEMU: QMP `quit`, then SIGTERM and SIGKILL to its group if it lingers. */
+export async function stopQemu(state: VmState): Promise<StopMethod> {
+  if (!isAlive(state.pid) || !(await ours(state.pid, state.dir))) return 'already-exited';
   try {
-    process.kill(-pid, signal);
+    await qmpCommand(state.qmpSocket, 'quit');
   } catch {
-    try {
-      process.kill(pid, signal);
-    } catch {
-      // gone already
-    }
+    // QMP unreachable: fall through to signals
   }
+  if (await waitGone(state.pid, 5_000)) return 'qmp-quit';
+  killGroup(state.pid, 'SIGTERM');
+  if (await waitGone(state.pid, 5_000)) return 'sigterm';
+  killGroup(state.pid, 'SIGKILL');
+  await waitGone(state.pid, 5_000);
+  return 'sigkill';
+}
+
+/** Ends the socat forwarder; it forks a child per connection, and its process group holds them all. */
+export async function stopForwarder(state: VmState): Promise<void> {
+  if (state.forwarderPid === undefined || !isAlive(state.forwarderPid) || !(await ours(state.forwarderPid, state.dir))) return;
+  killGroup(state.forwarderPid, 'SIGTERM');
+  if (!(await waitGone(state.forwarderPid, 3_000))) killGroup(state.forwarderPid, 'SIGKILL');
 }
 
 /**
- * Stops a VM from its state (`runbox vm stop`): QMP `quit`, then SIGTERM/SIGKILL if QEMU lingers;
- * ends the forwarder, deletes the namespace and (unless `keepDir`) the VM directory.
+ * Stops a VM from its state (`runbox vm stop`, another process): QEMU, the forwarder, the
+ * namespace and (unless `keepDir`) the VM directory, with the same steps bootVm's cleanup uses.
  */
 export async function stopVm(state: VmState, options: { keepDir?: boolean } = {}): Promise<StopMethod> {
-  let method: StopMethod = 'already-exited';
-  if (isAlive(state.pid) && (await ours(state.pid, state.dir))) {
-    method = 'qmp-quit';
-    try {
-      await qmpCommand(state.qmpSocket, 'quit');
-    } catch {
-      // QMP unreachable: fall through to signals
-    }
-    if (!(await waitGone(state.pid, 5_000))) {
-      method = 'sigterm';
-      killGroup(state.pid, 'SIGTERM');
-      if (!(await waitGone(state.pid, 5_000))) {
-        method = 'sigkill';
-        killGroup(state.pid, 'SIGKILL');
-        await waitGone(state.pid, 5_000);
-      }
-    }
-  }
-  // socat forks a child per connection; its process group holds them all.
-  if (state.forwarderPid !== undefined && isAlive(state.forwarderPid) && (await ours(state.forwarderPid, state.dir))) {
-    killGroup(state.forwarderPid, 'SIGTERM');
-    if (!(await waitGone(state.forwarderPid, 3_000))) killGroup(state.forwarderPid, 'SIGKILL');
-  }
+  const method = await stopQemu(state);
+  await stopForwarder(state);
   if (state.netns) await deleteNamespace(state.netns);
   if (!options.keepDir) await rm(state.dir, { recursive: true, force: true });
   return method;
