@@ -26,7 +26,7 @@ export interface CgroupStats {
   processLimitHit: boolean;
 }
 
-/** The counters a memory watcher samples while a stage runs (see run/memory-watch.ts). */
+/** The counters a memory watcher samples while a stage runs (see limits/memory-watch.ts). */
 export interface MemorySample {
   /** memory.events `max`: times the cgroup's usage hit memory.max and the kernel had to reclaim. */
   atLimitEvents: number;

@@ -1,6 +1,6 @@
 // The agent protects itself from the OOM killer (systemd OOMScoreAdjust=-1000, or the start
 // script), and children inherit oom_score_adj. Everything the agent starts for a user — runs
-// (agent/run/stage.ts), shells, the file worker — must be killable again, or a cgroup at
+// (agent/process/stage.ts), shells, the file worker — must be killable again, or a cgroup at
 // memory.max has no victim and its tasks stall in reclaim instead of being OOM-killed.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { log } from '../core/log.js';
