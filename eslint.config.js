@@ -15,11 +15,20 @@ export default tseslint.config(
       '@typescript-eslint/restrict-template-expressions': ['error', { allowNumber: true, allowBoolean: true }],
       // `void promise` marks a deliberately detached promise.
       '@typescript-eslint/no-floating-promises': ['error', { ignoreVoid: true }],
+      // An async function without await is how a sync body meets a Promise-returning contract
+      // (language detectors, limit backends, RPC handlers); it also turns throws into rejections.
+      '@typescript-eslint/require-await': 'off',
     },
   },
   {
-    // Tests may use non-null assertions and loose mocks of shapes; the code under test may not.
+    // Tests read JSON the CLI printed and use vitest's asymmetric matchers (typed any) inside
+    // expectations; the code under test may do neither.
     files: ['test/**/*.ts'],
-    rules: { '@typescript-eslint/no-non-null-assertion': 'off' },
+    rules: {
+      '@typescript-eslint/no-non-null-assertion': 'off',
+      '@typescript-eslint/no-unsafe-assignment': 'off',
+      '@typescript-eslint/no-unsafe-member-access': 'off',
+      '@typescript-eslint/no-unsafe-argument': 'off',
+    },
   },
 );

@@ -9,7 +9,7 @@ import { FilesApi } from './files/index.js';
 import { SystemApi, type Health, type Language, type SystemInfo } from './system/index.js';
 
 /** Options of `Sandbox.connect`: `token` and the default `requestTimeoutMs` of unary calls. */
-export interface SandboxOptions extends ConnectionOptions {}
+export type SandboxOptions = ConnectionOptions;
 
 export interface WaitReadyOptions {
   /** Give up after this long (default 60000). */

@@ -57,7 +57,7 @@ export function addService<S extends GenServiceMethods>(
   service: GenService<S>,
   implementation: ServiceImplementation<S>,
 ): void {
-  server.addService(serviceDefinition(service), implementation as unknown as grpc.UntypedServiceImplementation);
+  server.addService(serviceDefinition(service), implementation);
 }
 
 type MethodOf<M extends DescMessage, O extends DescMessage> = DescMethod & { input: M; output: O };

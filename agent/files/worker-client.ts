@@ -81,10 +81,12 @@ export class FileWorker implements Killable {
   /** A one-answer op (stat, list, remove, mkdir): resolves with the worker's JSON result. */
   call<T>(args: Record<string, unknown>): Promise<T> {
     return new Promise((resolve, reject) => {
+      // A WorkerFailure is data about an errno, not an Error: the caller maps it to a status.
       const op = this.start(args, {
         frame: (kind, payload) => {
           op.close();
           if (kind === FROM_WORKER.ok) resolve(parseJson<T>(payload));
+          // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors
           else if (kind === FROM_WORKER.fail) reject(parseJson<WorkerFailure>(payload));
           else throw new FrameError(`frame kind ${kind} where a one-answer op expects ok or fail`);
         },
@@ -146,7 +148,7 @@ export class FileWorker implements Killable {
     this.#child = child;
     makeOomKillable(child.pid);
     const reader = FrameReader.fromWorker((id, kind, payload) => this.#ops.get(id)?.frame(kind, payload));
-    child.stdout!.on('data', (chunk: Buffer) => {
+    child.stdout.on('data', (chunk: Buffer) => {
       try {
         reader.push(chunk);
       } catch (error) {
@@ -155,8 +157,8 @@ export class FileWorker implements Killable {
         this.#drop(child, error instanceof Error ? error.message : String(error));
       }
     });
-    child.stderr!.setEncoding('utf8').on('data', (text: string) => log.warn('files.worker_stderr', { text: text.trim().slice(0, 500) }));
-    child.stdin!.on('error', () => {}); // reported through 'exit'
+    child.stderr.setEncoding('utf8').on('data', (text: string) => log.warn('files.worker_stderr', { text: text.trim().slice(0, 500) }));
+    child.stdin.on('error', () => {}); // reported through 'exit'
     child.on('error', (error) => log.error('files.worker_spawn_failed', { error: error.message }));
     child.once('exit', (code, signal) => {
       if (this.#child !== child) return; // retired when idle (no ops), or already dropped

@@ -3,14 +3,14 @@ import type { ImplementationOf } from '../../proto/grpc.js';
 import type { ProcessService } from '../../proto/gen/runbox/v1/process_pb.js';
 import type { AgentContext } from '../core/context.js';
 import { CompileCache } from './cache.js';
-import { RunSession, type RunCall } from './session.js';
+import { RunSession } from './session.js';
 
 export function processService(ctx: AgentContext): ImplementationOf<typeof ProcessService> {
   let cache: CompileCache | undefined;
   // Created on first use, so a read-only cache dir only fails compiled languages, and says so.
   const getCache = () => (cache ??= new CompileCache(ctx.config.cacheDir, ctx.runAs));
   return {
-    runCode: (call) => void new RunSession(ctx, getCache, call as RunCall, 'runCode'),
-    exec: (call) => void new RunSession(ctx, getCache, call as RunCall, 'exec'),
+    runCode: (call) => void new RunSession(ctx, getCache, call, 'runCode'),
+    exec: (call) => void new RunSession(ctx, getCache, call, 'exec'),
   };
 }

@@ -6,22 +6,17 @@ import path from 'node:path';
 import { create } from '@bufbuild/protobuf';
 import * as grpc from '@grpc/grpc-js';
 import {
-  ExecResponseSchema,
   FinishedSchema,
   OutputSchema,
   OutputStream,
-  RunCodeResponseSchema,
   Stage,
   StartedSchema,
   Status,
   StageResultSchema,
   type ExecRequest,
   type Finished,
-  type Output,
   type ProcessInput,
-  type ProcessService,
   type RunCodeRequest,
-  type Started,
   type StageResult,
 } from '../../proto/gen/runbox/v1/process_pb.js';
 import type { AgentContext, Killable } from '../core/context.js';
@@ -109,7 +104,7 @@ export class RunSession implements Killable {
         this.#fail(rpcError('MESSAGE_UNEXPECTED', `the first message must be \`start\` (${this.kind === 'runCode' ? 'RunCodeStart' : 'ExecStart'}); got ${got}`, { field: 'start' }));
         return;
       }
-      this.#start(event.value as never);
+      this.#start(event.value);
       return;
     }
     if (event.case === 'start') {

@@ -57,7 +57,7 @@ export class ShellSession {
   #sink: ShellSink | undefined;
   #paused = false;
   #exit: ShellExit | undefined;
-  #hungUp: (() => void) | undefined;
+  #hungUp = false;
 
   constructor(
     user: RunAsUser,
@@ -87,7 +87,7 @@ export class ShellSession {
     this.#pty.onExit(({ exitCode, signal }) => {
       this.#exit = { exitCode, signal: signalName(signal) };
       // Jobs left in the background would outlive the shell: the session ends as a whole.
-      this.#hungUp = hangUpSession(this.pid, KILL_AFTER_MS);
+      this.hangUp();
       // The registry decides first (it looks at `attached`), then the client hears of it.
       this.onExit(this);
       this.#sink?.exited(this.#exit.exitCode, this.#exit.signal);
@@ -160,6 +160,8 @@ export class ShellSession {
 
   /** Hangs the session up: SIGHUP to all its processes, SIGKILL to survivors shortly after. */
   hangUp(): void {
-    this.#hungUp ??= hangUpSession(this.pid, KILL_AFTER_MS);
+    if (this.#hungUp) return;
+    this.#hungUp = true;
+    hangUpSession(this.pid, KILL_AFTER_MS);
   }
 }

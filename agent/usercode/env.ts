@@ -12,9 +12,7 @@ export function userEnv(
   imageEnv: Record<string, string>,
   ...overrides: Record<string, string>[]
 ): Record<string, string> {
-  return Object.assign(
-    { PATH: path, HOME: user.home, USER: user.name, LOGNAME: user.name, SHELL: user.shell, LANG: 'C.UTF-8' },
-    imageEnv,
-    ...overrides,
-  );
+  const env: Record<string, string> = { PATH: path, HOME: user.home, USER: user.name, LOGNAME: user.name, SHELL: user.shell, LANG: 'C.UTF-8' };
+  for (const layer of [imageEnv, ...overrides]) Object.assign(env, layer);
+  return env;
 }

@@ -77,8 +77,8 @@ async function dirDigest(dir: string): Promise<ContentId> {
   return `sha256:${h.digest('hex')}`;
 }
 
-export async function specHash(spec: ResolvedSpec): Promise<ContentId> {
-  return sha256(JSON.stringify(spec));
+export function specHash(spec: ResolvedSpec): Promise<ContentId> {
+  return Promise.resolve(sha256(JSON.stringify(spec)));
 }
 
 /** Relative paths of an image's files inside outDir. */

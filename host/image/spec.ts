@@ -86,7 +86,7 @@ const PKG_RE = /^[a-z0-9][a-z0-9+.-]+$/;
 const ENV_KEY_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const MODE_RE = /^0?[0-7]{3,4}$/;
 // dpkg glob: absolute, fnmatch metacharacters allowed, nothing that could break the dpkg.cfg line mmdebstrap writes.
-const GLOB_RE = /^\/[A-Za-z0-9._+@*?[\]\/-]+$/;
+const GLOB_RE = /^\/[A-Za-z0-9._+@*?[\]/-]+$/;
 const KNOWN_KEYS = new Set(['name', 'extends', 'description', 'backports', 'packages', 'languages', 'env', 'files', 'warmup',
   'excludePaths', 'includePaths']);
 
@@ -99,7 +99,7 @@ function stringArray(where: string, field: string, v: unknown): string[] {
   if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) {
     throw new SpecError(where, `"${field}" must be an array of strings`);
   }
-  return v as string[];
+  return v;
 }
 
 function absPath(where: string, field: string, p: unknown): string {
@@ -175,7 +175,7 @@ export function validateSpecFile(where: string, raw: unknown): ImageSpecFile {
       if (f.owner !== undefined && f.owner !== 'root' && f.owner !== 'runbox') {
         throw new SpecError(where, `"files[${i}].owner" must be "root" or "runbox"`);
       }
-      files.push({ path, content: f.content, mode: f.mode as string | undefined, owner: f.owner as FileSpec['owner'] });
+      files.push({ path, content: f.content, mode: f.mode, owner: f.owner });
     });
   }
 
@@ -195,9 +195,9 @@ export function validateSpecFile(where: string, raw: unknown): ImageSpecFile {
 
   return {
     name: raw.name,
-    extends: raw.extends as string | undefined,
-    description: raw.description as string | undefined,
-    backports: raw.backports as boolean | undefined,
+    extends: raw.extends,
+    description: raw.description,
+    backports: raw.backports,
     packages,
     languages,
     env: envRecord(where, 'env', raw.env),

@@ -1,7 +1,7 @@
 // One RunCode/Exec call from `start` to its status: Started makes the handle, Output goes to
 // the collectors (and listeners), StageResult/Finished make the result. The call's status
 // settles everything; a refusal before Started rejects the handle itself.
-import type * as grpc from '@grpc/grpc-js';
+import { status as grpcStatus, type StatusObject } from '@grpc/grpc-js';
 import { OutputStream, Stage, type ProcessInput, type StageResult as StageResultMessage, type Started } from '../../proto/gen/runbox/v1/process_pb.js';
 import { AbortError, AgentError } from '../errors.js';
 import { cancelOnAbort, throwIfAborted } from '../transport/calls.js';
@@ -94,8 +94,8 @@ export function openRun(connection: Connection, spec: RunCallSpec, options: Proc
       }
     });
     call.on('error', fail);
-    call.on('status', (status: grpc.StatusObject) => {
-      if (status.code !== 0) return; // 'error' reports it
+    call.on('status', (status: StatusObject) => {
+      if (status.code !== grpcStatus.OK) return; // 'error' reports it
       detach();
       if (!started || !finished) {
         fail(new AgentError(`${what}: the agent ended the call without a ${started ? 'Finished' : 'Started'} message`, { reason: 'AGENT_ANSWER_INVALID' }));

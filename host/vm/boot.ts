@@ -126,7 +126,7 @@ async function createDisks(state: VmState, image: BootableImage, token: string |
 interface Launched {
   qemu: RunningQemu;
   /** How cleanup ended QEMU, once it has run. */
-  stopMethod(): StopMethod;
+  stopMethod: () => StopMethod;
 }
 
 function launch(state: VmState, plan: BootPlan, image: BootableImage, disks: Disks, net: GuestNetwork, options: BootOptions, cleanup: CleanupStack): Launched {

@@ -9,7 +9,7 @@ import type { InitSystem } from '../image/spec.js';
 import { findBootableImage } from './image.js';
 import { ipArg, joinBootArgs, TAP_NET } from './bootargs.js';
 import { writeTokenDisk } from './disks.js';
-import { runCommand, TOOL_TIMEOUT_MS } from '../local/command.js';
+import { runCommand } from '../local/command.js';
 
 export interface FirecrackerConfig {
   'boot-source': { kernel_image_path: string; initrd_path: string; boot_args: string };

@@ -80,7 +80,7 @@ async function bridge(ws: WebSocket, sandbox: Sandbox, params: URLSearchParams, 
         handle.write(Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer));
         return;
       }
-      const message = JSON.parse(data.toString()) as { type?: string; cols?: number; rows?: number };
+      const message = JSON.parse((data as Buffer).toString('utf8')) as { type?: string; cols?: number; rows?: number };
       if (message.type === 'resize') {
         handle.resize(Math.min(Math.max(1, Number(message.cols) | 0), SHELL_MAX_COLS), Math.min(Math.max(1, Number(message.rows) | 0), SHELL_MAX_ROWS));
       }

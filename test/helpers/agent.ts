@@ -70,7 +70,7 @@ export async function startAgent(options: AgentOptions = {}): Promise<RunningAge
   let buffered = '';
   const tcpTarget = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`agent did not start:\n${log.join('\n')}`)), 20_000);
-    child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
       buffered += chunk;
       const lines = buffered.split('\n');
       buffered = lines.pop()!;

@@ -13,7 +13,7 @@ export async function cuttableLink(agentTcpTarget: string): Promise<CuttableLink
   const [, host, port] = /^tcp:\/\/(.+):(\d+)$/.exec(agentTcpTarget)!;
   const sockets = new Set<net.Socket>();
   const server = net.createServer((client) => {
-    const upstream = net.connect(Number(port), host!);
+    const upstream = net.connect(Number(port), host);
     for (const [a, b] of [
       [client, upstream],
       [upstream, client],

@@ -1,6 +1,6 @@
 // Cancellation from the SDK reaches the agent however early it comes, and a stopping agent
 // exits even with calls in flight.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { existsSync, mkdtempSync, chmodSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';

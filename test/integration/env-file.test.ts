@@ -5,12 +5,11 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Sandbox } from '../../host/index.js';
-import { startAgent, type RunningAgent, useAgent } from '../helpers/agent.js';
+import { startAgent, useAgent } from '../helpers/agent.js';
 import { screen } from '../helpers/shell.js';
 
 describe('--env-file', () => {
   let dir: string;
-  let agent: RunningAgent;
   let sb: Sandbox;
 
   beforeAll(async () => {
@@ -23,7 +22,7 @@ describe('--env-file', () => {
   });
   const fixture = useAgent({ args: () => ['--env-file', path.join(dir, 'env')] });
   beforeAll(() => {
-    ({ agent, sb } = fixture);
+    ({ sb } = fixture);
   });
   afterAll(() => {
     rmSync(dir, { recursive: true, force: true });

@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { status } from '@grpc/grpc-js';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import {
   AuthenticationError,
   FailedPreconditionError,
@@ -14,7 +14,7 @@ import {
   Sandbox,
 } from '../../host/index.js';
 import { REASONS } from '../../agent/server/reasons.js';
-import { REPO, startAgent, type RunningAgent, useAgent } from '../helpers/agent.js';
+import { REPO, type RunningAgent, useAgent } from '../helpers/agent.js';
 import { failure } from '../helpers/assert.js';
 
 describe('error reasons', () => {

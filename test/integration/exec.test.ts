@@ -5,7 +5,7 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:f
 import os from 'node:os';
 import path from 'node:path';
 import { InvalidArgumentError, Sandbox } from '../../host/index.js';
-import { startAgent, type RunningAgent, useAgent } from '../helpers/agent.js';
+import { type RunningAgent, useAgent } from '../helpers/agent.js';
 import { cli } from '../helpers/run.js';
 
 describe('Exec', () => {

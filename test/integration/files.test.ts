@@ -18,7 +18,7 @@ import {
   Sandbox,
 } from '../../host/index.js';
 import { IN_CI } from '../helpers/required.js';
-import { startAgent, runboxUserExists, CLI, type RunningAgent, useAgent } from '../helpers/agent.js';
+import { runboxUserExists, CLI, type RunningAgent, useAgent } from '../helpers/agent.js';
 import { failure } from '../helpers/assert.js';
 
 /** Runs the built CLI with `input` on stdin; resolves with its exit code and output. */

@@ -7,7 +7,7 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, sy
 import os from 'node:os';
 import path from 'node:path';
 import { InvalidArgumentError, Sandbox, type Language, type RunResult } from '../../host/index.js';
-import { runboxUserExists, startAgent, type RunningAgent, useAgent } from '../helpers/agent.js';
+import { runboxUserExists, type RunningAgent, useAgent } from '../helpers/agent.js';
 import { IN_CI, requireInCi } from '../helpers/required.js';
 import { cli, SHARED_CACHE } from '../helpers/run.js';
 import { CompileCache } from '../../agent/process/cache.js';

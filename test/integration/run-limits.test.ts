@@ -66,7 +66,7 @@ async function expectNoLateFiles(dir: string): Promise<void> {
 describe('run limits and endings', () => {
   let agent: RunningAgent;
   let sb: Sandbox;
-  let dirs: string[] = [];
+  const dirs: string[] = [];
 
   const fixture = useAgent({ args: ['--max-concurrent', '64'] });
   beforeAll(() => {

@@ -90,7 +90,7 @@ describe('runbox shell in tmux', () => {
     const panePid = Number(tmux('display-message', '-p', '-t', 'b', '#{pane_pid}').trim());
     const cliPid = Number(readFileSync(`/proc/${panePid}/task/${panePid}/children`, 'utf8').trim().split(' ')[0]);
     process.kill(cliPid, 'SIGTERM');
-    const [, id] = (await waitPane('b', /--attach ([0-9a-f-]{36})/))!;
+    const [, id] = (await waitPane('b', /--attach ([0-9a-f-]{36})/));
     await waitPane('b', /CLI_EXIT=143/);
     expect(pane('b')).toMatch(/^TTY_icanon$/m);
 

@@ -117,7 +117,7 @@ describe('shell', () => {
     const sh = await sb.shells.open();
     const out = screen(sh);
     sh.write('sleep 1000 & echo "bg=$!"\n');
-    const bg = Number((await out.waitFor(/bg=(\d+)/))![1]);
+    const bg = Number((await out.waitFor(/bg=(\d+)/))[1]);
     sh.write('sleep 1001\n');
     await eventually(() => foregroundCommand(sh.pid) === 'sleep', 'sleep in the foreground');
     sh.kill();
@@ -274,7 +274,7 @@ describe('shell grace period and shutdown', () => {
     const sh = await sb.shells.open();
     const out = screen(sh);
     sh.write('sleep 1000 & A=$!; (trap "" HUP; exec sleep 1001) & B=$!; echo "pids=$A,$B"\n');
-    const [, a, b] = (await out.waitFor(/pids=(\d+),(\d+)/))!;
+    const [, a, b] = (await out.waitFor(/pids=(\d+),(\d+)/));
     const pids = [sh.pid, Number(a), Number(b)];
     expect(pids.every(processAlive)).toBe(true);
     return { sh, pids };
@@ -290,7 +290,7 @@ describe('shell grace period and shutdown', () => {
     const sb2 = await Sandbox.connect(agent.unixTarget);
     try {
       await eventually(async () => !(await sb2.shells.list()).some((s) => s.id === sh.id), 'the session to be gone');
-      await eventually(() => pids.every((pid) => !processAlive(pid)), `processes ${pids} to be gone`);
+      await eventually(() => pids.every((pid) => !processAlive(pid)), `processes ${pids.join(' ')} to be gone`);
       expect(await failure(sb2.shells.attach(sh.id))).toBeInstanceOf(NotFoundError);
       expect(agent.log.some((l) => l.includes('event=shell.closed') && l.includes(sh.id) && l.includes('grace period over'))).toBe(true);
     } finally {
@@ -304,7 +304,7 @@ describe('shell grace period and shutdown', () => {
       const { sh, pids } = await sessionWithJobs(sb);
       sh.write('exit\n');
       await sh.wait();
-      await eventually(() => pids.every((pid) => !processAlive(pid)), `processes ${pids} to be gone`);
+      await eventually(() => pids.every((pid) => !processAlive(pid)), `processes ${pids.join(' ')} to be gone`);
     } finally {
       await sb.close();
     }
@@ -317,6 +317,6 @@ describe('shell grace period and shutdown', () => {
     expect(await agent.stop()).toBe(0);
     await ended;
     await sb.close();
-    await eventually(() => pids.every((pid) => !processAlive(pid)), `processes ${pids} to be gone`);
+    await eventually(() => pids.every((pid) => !processAlive(pid)), `processes ${pids.join(' ')} to be gone`);
   });
 });
