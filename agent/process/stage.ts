@@ -12,6 +12,7 @@ import { CappedOutput } from './output.js';
 import { killTree, MARKER_VARIABLE, signalTree } from './kill.js';
 import { watchMemory } from '../limits/memory-watch.js';
 import { makeOomKillable } from '../limits/oom.js';
+import { gateArgv } from '../usercode/gate.js';
 
 export type StreamName = 'stdout' | 'stderr';
 
@@ -38,12 +39,6 @@ export interface StageSpec {
   onOutput(stream: StreamName, data: Buffer): void;
 }
 
-// The stage starts as this constant script (already as the user) when it needs a step
-// between the uid switch and the real exec: entering a client-given cwd ($1, with the user's
-// own permissions) and, with a cgroup, waiting on fd 3 until the agent has written its pid
-// into cgroup.procs ($2 = wait) so nothing forks outside the cgroup. User values only ever
-// travel as positional arguments.
-const GATE = 'if [ -n "$1" ]; then cd -- "$1" || exit 126; fi; if [ "$2" = wait ]; then read -r _ <&3 || exit 125; exec 3<&-; fi; shift 2; exec "$@"';
 
 /** How long output pipes may stay open after the tree is dead before they are cut. */
 const DRAIN_GRACE_MS = 5_000;
@@ -162,7 +157,7 @@ export class RunningStage {
     // detached: setsid() in the child, so the stage is its own process group (and session).
     // libuv calls setgroups(0) before setgid/setuid, so no supplementary group survives.
     return gated || cdAsUser
-        ? spawn('/bin/sh', ['-c', GATE, 'runbox-gate', cdAsUser ? spec.cwd : '', gated ? 'wait' : 'go', ...spec.argv], {
+        ? spawn('/bin/sh', gateArgv(cdAsUser ? spec.cwd : '', gated, spec.argv).slice(1), {
             cwd: cdAsUser ? '/' : spec.cwd, env, detached: true, stdio: [stdinMode, 'pipe', 'pipe', gated ? 'pipe' : 'ignore'], ...identity,
           })
         : spawn(spec.argv[0]!, spec.argv.slice(1), { cwd: spec.cwd, env, detached: true, stdio: [stdinMode, 'pipe', 'pipe'], ...identity });

@@ -10,6 +10,7 @@ import { foregroundGroup, hangUpSession } from './process-group.js';
 import { signalName } from '../usercode/signals.js';
 import type { StartRequest } from './validate.js';
 import { makeOomKillable } from '../limits/oom.js';
+import { gateArgv } from '../usercode/gate.js';
 
 export const REPLAY_BYTES = 64 * 1024;
 /** Between SIGHUP and SIGKILL when a session is hung up. */
@@ -70,13 +71,17 @@ export class ShellSession {
     this.cols = start.cols;
     this.rows = start.rows;
     const cwd = start.cwd || (existsSync(user.home) ? user.home : '/');
-    const asUser = process.getuid?.() === 0 && user.uid !== 0 ? { uid: user.uid, gid: user.gid } : {};
+    const dropping = process.getuid?.() === 0 && user.uid !== 0;
+    const asUser = dropping ? { uid: user.uid, gid: user.gid } : {};
+    // node-pty chdir()s before it drops privileges: when it will drop them, the gate enters the
+    // cwd as the user instead (a cwd the user may not enter ends the shell with exit 126).
+    const argv = dropping ? gateArgv(cwd, false, this.command) : this.command;
     this.#pty = withUserGroups(user, () =>
-      pty.spawn(this.command[0]!, this.command.slice(1), {
+      pty.spawn(argv[0]!, argv.slice(1), {
         name: start.term || 'xterm-256color',
         cols: start.cols,
         rows: start.rows,
-        cwd,
+        cwd: dropping ? '/' : cwd,
         env,
         encoding: null,
         ...asUser,

@@ -21,6 +21,7 @@ import { startAgent, runboxUserExists, type RunningAgent, useAgent } from '../he
 import { eventually, foregroundCommand, processAlive, screen } from '../helpers/shell.js';
 import { cuttableLink } from '../helpers/proxy.js';
 import { failure } from '../helpers/assert.js';
+import { requireInCi } from '../helpers/required.js';
 
 const asRoot = process.getuid?.() === 0 && runboxUserExists();
 
@@ -87,6 +88,16 @@ describe('shell', () => {
     expect(out.text()).toContain('hi there|/tmp|vt100|');
     const bytes = out.bytes();
     expect(bytes.includes(Buffer.from([0xff, 0xfe]))).toBe(true);
+  });
+
+  it('enters cwd as the user: a directory only root may enter is refused, not entered as root', async (ctx) => {
+    requireInCi(ctx, asRoot, 'root with the runbox user (the agent must drop privileges)');
+    // /root is 0700 root: node-pty's own chdir (done as root) would have entered it.
+    const sh = await sb.shells.open({ command: ['/bin/sh', '-c', 'pwd; ls'], cwd: '/root' });
+    const out = screen(sh);
+    expect(await sh.wait()).toEqual({ exitCode: 126, signal: '' });
+    expect(out.text()).toMatch(/can't cd to \/root|Permission denied/);
+    expect(out.text()).not.toMatch(/^\/root$/m);
   });
 
   it('signals go to the foreground process group; Ctrl-C as input works too', async () => {
