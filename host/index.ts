@@ -12,4 +12,5 @@ export { ShellHandle, SHELL_MAX_COLS, SHELL_MAX_ROWS, type ShellApi } from './sh
 export type * from './shell/types.js';
 export type { FilesApi } from './files/index.js';
 export type * from './files/types.js';
+export { DEFAULT_READ_MAX_BYTES } from './files/types.js';
 export { startWebTerminal, type WebTerminal, type WebTerminalOptions } from './web/server.js';

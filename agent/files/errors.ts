@@ -16,7 +16,7 @@ const BY_ERRNO: Record<string, [Reason, string]> = {
   ENOTDIR: ['NOT_A_DIRECTORY', 'a component of the path is not a directory'],
   EISDIR: ['IS_A_DIRECTORY', 'is a directory'],
   ENOTEMPTY: ['DIRECTORY_NOT_EMPTY', 'directory not empty (remove it with recursive)'],
-  ENOTREG: ['NOT_A_REGULAR_FILE', 'not a regular file (FIFOs and sockets are not transferred)'],
+  ENOTREG: ['NOT_A_REGULAR_FILE', 'not a regular file (FIFOs and sockets are not transferred; devices are not read)'],
   ENXIO: ['NO_SUCH_DEVICE', 'no such device or reader'],
   ELOOP: ['SYMLINK_LOOP', 'too many levels of symbolic links'],
   ENAMETOOLONG: ['NAME_TOO_LONG', 'file name too long'],

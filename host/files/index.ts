@@ -6,7 +6,16 @@ import { create } from '@bufbuild/protobuf';
 import { FilesService, ListDirRequestSchema, MakeDirRequestSchema, RemoveRequestSchema, StatRequestSchema } from '../../proto/gen/runbox/v1/files_pb.js';
 import type { CallOptions, Connection } from '../transport/connection.js';
 import { readStream } from './read.js';
-import { toFileInfo, type FileInfo, type MakeDirOptions, type RemoveOptions, type WriteOptions } from './types.js';
+import { DEFAULT_READ_MAX_BYTES, toFileInfo, type FileInfo, type MakeDirOptions, type ReadOptions, type RemoveOptions, type WriteOptions } from './types.js';
+import { InvalidArgumentError, ResourceExhaustedError } from '../errors.js';
+
+function checkMaxBytes(value: number | undefined): number {
+  if (value === undefined) return DEFAULT_READ_MAX_BYTES;
+  if (!Number.isSafeInteger(value) || value < 0) {
+    throw new InvalidArgumentError(`maxBytes ${value}: expected a non-negative integer (bytes)`, { reason: 'LIMIT_INVALID', metadata: { option: 'maxBytes' } });
+  }
+  return value;
+}
 import { writeFile } from './write.js';
 
 export type * from './types.js';
@@ -35,15 +44,30 @@ export class FilesApi {
   }
 
 
-  /** A whole file in memory. For large files prefer readStream. */
-  async read(path: string, options: CallOptions = {}): Promise<Uint8Array> {
+  /** A whole file in memory, at most `maxBytes` (default 64 MiB). For large files use readStream. */
+  async read(path: string, options: ReadOptions = {}): Promise<Uint8Array> {
+    const maxBytes = checkMaxBytes(options.maxBytes);
+    const stream = this.readStream(path, options);
+    const tooLarge = (size: number) =>
+      new ResourceExhaustedError(`read ${path}: the file is over maxBytes ${maxBytes} (${size} bytes so far); raise maxBytes or use readStream`, {
+        reason: 'READ_TOO_LARGE',
+        metadata: { option: 'maxBytes', limit: String(maxBytes), path },
+      });
     const parts: Buffer[] = [];
-    for await (const chunk of this.readStream(path, options)) parts.push(chunk as Buffer);
+    let total = 0;
+    for await (const chunk of stream) {
+      total += (chunk as Buffer).length;
+      if (total > maxBytes) {
+        stream.destroy();
+        throw tooLarge(total);
+      }
+      parts.push(chunk as Buffer);
+    }
     return new Uint8Array(Buffer.concat(parts));
   }
 
-  /** A whole file decoded as UTF-8. */
-  async readText(path: string, options: CallOptions = {}): Promise<string> {
+  /** A whole file decoded as UTF-8 (at most `maxBytes`, as read). */
+  async readText(path: string, options: ReadOptions = {}): Promise<string> {
     return new TextDecoder().decode(await this.read(path, options));
   }
 

@@ -18,6 +18,18 @@ export interface FileInfo {
 }
 
 /** Options of `sb.files.write()`. */
+/** Default `maxBytes` of `read`/`readText`: a whole file in memory; stream larger ones with readStream. */
+export const DEFAULT_READ_MAX_BYTES = 64 << 20;
+
+export interface ReadOptions extends CallOptions {
+  /**
+   * Refuse files larger than this (ResourceExhaustedError, reason READ_TOO_LARGE) instead of
+   * holding them in memory; counted as bytes arrive, so a file that grows while it is read, or
+   * a guest that sends more than the size it announced, is cut off too. Default 64 MiB.
+   */
+  maxBytes?: number;
+}
+
 export interface WriteOptions extends CallOptions {
   /** Permission bits of a new file (default 0o644); an existing file keeps its own. */
   mode?: number;

@@ -29,6 +29,12 @@ const newStreams = (): Streams => ({
   run: { stdout: new StreamCollector(), stderr: new StreamCollector() },
 });
 
+/** Keeps at most `limit` bytes per stream and stage, as the agent promised (0: it named none). */
+function limitStreams(streams: Streams, limit: number): void {
+  if (limit <= 0) return;
+  for (const stage of Object.values(streams)) for (const collector of Object.values(stage)) collector.limit = limit;
+}
+
 /** Opens the call, sends `start`, resolves with a handle on Started (or rejects with the agent's refusal). */
 export function openRun(connection: Connection, spec: RunCallSpec, options: ProcessOptions): Promise<ProcessHandle> {
   const { what } = spec;
@@ -69,6 +75,7 @@ export function openRun(connection: Connection, spec: RunCallSpec, options: Proc
       switch (event.case) {
         case 'started':
           started = event.value;
+          limitStreams(streams, Number(started.limits?.outputLimitBytes ?? 0n));
           handle = new ProcessHandle(call, spec.input, started, done);
           if (options.onStdout) handle.onStdout(options.onStdout);
           if (options.onStderr) handle.onStderr(options.onStderr);

@@ -25,15 +25,31 @@ export function concat(chunks: Uint8Array[]): Uint8Array {
 export class StreamCollector {
   readonly chunks: Uint8Array[] = [];
   #decoder: InstanceType<typeof TextDecoder> | undefined;
+  #kept = 0;
+  /** The agent sent more than the limit the run was started with: the excess was not kept. */
+  overLimit = false;
 
-  /** Stores a chunk; returns its text when `decode` (listeners present), else ''. */
+  /**
+   * `limit` is the output limit the agent said it applies (Started.limits): the SDK keeps no
+   * more than that whatever the agent sends, so a misbehaving guest cannot grow host memory.
+   */
+  constructor(public limit = Number.POSITIVE_INFINITY) {}
+
+  /** Stores a chunk (up to the limit); returns its text when `decode` (listeners present), else ''. */
   push(bytes: Uint8Array, decode: boolean): string {
     if (decode && !this.#decoder) {
       // A listener arrived mid-stream: bring a decoder up to this point first.
       this.#decoder = new TextDecoder('utf-8');
       for (const chunk of this.chunks) this.#decoder.decode(chunk, { stream: true });
     }
-    this.chunks.push(bytes);
+    const room = this.limit - this.#kept;
+    if (bytes.length > room) this.overLimit = true;
+    const kept = bytes.length > room ? bytes.subarray(0, Math.max(0, room)) : bytes;
+    if (kept.length > 0) {
+      this.chunks.push(kept);
+      this.#kept += kept.length;
+    }
+    // Listeners get everything: they stream it, the SDK keeps nothing of it.
     return this.#decoder ? this.#decoder.decode(bytes, { stream: true }) : '';
   }
 

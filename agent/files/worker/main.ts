@@ -175,11 +175,14 @@ function fstatFd(fd: number): Promise<Stats> {
 }
 
 // Raw fds, not FileHandles: a streaming op keeps its fd across callbacks and closes it itself
-// (a FileHandle that is collected would close it under the op).
+// (a FileHandle that is collected would close it under the op). Reads take regular files
+// only: a device (/dev/zero, /dev/urandom) is endless, and a file is what ReadFile promises.
+// Writes may go to a device (/dev/null, /dev/full).
 async function openChecked(path: string, flags: number, mode?: number): Promise<{ fd: number; st: Stats }> {
   const fd = await openFd(path, flags | O_NONBLOCK, mode);
   const st = await fstatFd(fd);
-  if (st.isFIFO() || st.isSocket() || st.isDirectory()) {
+  const reading = (flags & (O_WRONLY | fs.constants.O_RDWR)) === 0;
+  if (st.isFIFO() || st.isSocket() || st.isDirectory() || (reading && (st.isCharacterDevice() || st.isBlockDevice()))) {
     fs.close(fd, () => {});
     throw errnoError(st.isDirectory() ? 'EISDIR' : 'ENOTREG', 'not a regular file');
   }
