@@ -33,6 +33,8 @@ export interface AgentConfig {
   shellGraceMs: number;
   /** Live shell sessions before RESOURCE_EXHAUSTED. */
   maxShells: number;
+  /** How long the file worker may take to answer an op before the op fails (and a silent worker is replaced). */
+  fileTimeoutMs: number;
 }
 
 export const USAGE = `Usage: runbox-agent [options]
@@ -63,6 +65,8 @@ Options:
   --default-max-processes N
                           cgroup pids.max per run (default 256)
   --shell-grace-ms N      keep a shell session without a client N ms (default 60000)
+  --file-timeout-ms N     a file operation the file worker has not answered after N ms
+                          fails UNAVAILABLE; a worker silent that long is replaced (default 60000)
   --max-shells N          live shell sessions before RESOURCE_EXHAUSTED (default 64)
   --help                  print this help
 `;
@@ -114,6 +118,7 @@ export function parseConfig(argv: string[]): AgentConfig | 'help' {
         'default-memory-bytes': { type: 'string' },
         'default-max-processes': { type: 'string' },
         'shell-grace-ms': { type: 'string' },
+        'file-timeout-ms': { type: 'string' },
         'max-shells': { type: 'string' },
         help: { type: 'boolean' },
       },
@@ -151,6 +156,7 @@ export function parseConfig(argv: string[]): AgentConfig | 'help' {
     cacheDir: v['cache-dir'] ?? (isRoot ? '/var/cache/runbox' : path.join(os.homedir(), '.cache', 'runbox-agent')),
     defaults,
     shellGraceMs: positiveInt('shell-grace-ms', v['shell-grace-ms'], 60_000),
+    fileTimeoutMs: positiveInt('file-timeout-ms', v['file-timeout-ms'], 60_000),
     maxShells: positiveInt('max-shells', v['max-shells'], 64),
     // What a request may ask for at most: generous, but bounded so one run can't hold the agent forever.
     maximums: {

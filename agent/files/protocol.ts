@@ -33,6 +33,9 @@ export const FROM_WORKER = {
   ready: 21,
 } as const;
 
+/** "uid:gid" the worker takes as its effective ids at start (absent: it keeps the agent's). */
+export const WORKER_IDENTITY_VARIABLE = 'RUNBOX_FILE_WORKER_IDENTITY';
+
 export const HEADER_BYTES = 9;
 /** Bytes per data frame: large enough for throughput, small next to the 4 MiB message limit. */
 export const CHUNK_BYTES = 256 * 1024;

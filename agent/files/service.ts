@@ -208,7 +208,7 @@ function writeFile(
 }
 
 export function filesService(ctx: AgentContext): ImplementationOf<typeof FilesService> {
-  const worker = new FileWorker(ctx.runAs);
+  const worker = new FileWorker(ctx.runAs, ctx.config.fileTimeoutMs);
   ctx.live.add(worker);
   return {
     readFile: (call) => readFile(worker, call),

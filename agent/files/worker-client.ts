@@ -6,7 +6,7 @@ import path from 'node:path';
 import type { RunAsUser } from '../core/users.js';
 import type { Killable } from '../core/context.js';
 import { log } from '../core/log.js';
-import { FROM_WORKER, FrameError, FrameReader, TO_WORKER, frame, jsonFrame, type WorkerFailure } from './protocol.js';
+import { FROM_WORKER, FrameError, FrameReader, TO_WORKER, WORKER_IDENTITY_VARIABLE, frame, jsonFrame, type WorkerFailure } from './protocol.js';
 import { makeOomKillable } from '../limits/oom.js';
 
 /** A worker with nothing to do exits after this long; the next op starts a new one. */
@@ -66,16 +66,50 @@ export class FileWorker implements Killable {
   readonly #ops = new Map<number, OpEvents>();
   #idle: NodeJS.Timeout | undefined;
 
-  constructor(private readonly user: RunAsUser) {}
+  /** When the worker last sent any frame: a worker silent past the deadline is taken for hung. */
+  #lastFrameAt = Date.now();
+
+  constructor(
+    private readonly user: RunAsUser,
+    /** How long an op may wait for the worker's first answer (ready, ok, fail). */
+    private readonly answerTimeoutMs: number,
+  ) {}
 
   /** Starts op `args` ({ op, ...arguments }); its frames go to `events`. */
   start(args: Record<string, unknown>, events: OpEvents): WorkerOp {
     const id = this.#nextId++;
     if (this.#nextId > 0xffff_fff0) this.#nextId = 1;
-    this.#ops.set(id, events);
+    // Every op is under a deadline until the worker first answers it; after that the stream's
+    // own flow control (and the client's deadline) governs it.
+    const deadline = setTimeout(() => this.#expire(id), this.answerTimeoutMs);
+    deadline.unref();
+    this.#ops.set(id, {
+      frame: (kind, payload) => {
+        clearTimeout(deadline);
+        events.frame(kind, payload);
+      },
+      crashed: (failure) => {
+        clearTimeout(deadline);
+        events.crashed(failure);
+      },
+    });
     clearTimeout(this.#idle);
     this.send(id, TO_WORKER.call, undefined, args);
     return new WorkerOp(id, this);
+  }
+
+  /** The op got no answer in time: it fails; a worker that said nothing at all meanwhile is replaced. */
+  #expire(id: number): void {
+    const events = this.#ops.get(id);
+    if (!events) return;
+    const child = this.#child;
+    if (child && Date.now() - this.#lastFrameAt >= this.answerTimeoutMs) {
+      this.#drop(child, `it answered nothing for ${this.answerTimeoutMs} ms (--file-timeout-ms)`);
+      return;
+    }
+    this.send(id, TO_WORKER.abort);
+    this.forget(id);
+    events.crashed({ code: 'EWORKER', syscall: '', message: `the file worker did not answer within ${this.answerTimeoutMs} ms (--file-timeout-ms)` });
   }
 
   /** A one-answer op (stat, list, remove, mkdir): resolves with the worker's JSON result. */
@@ -119,12 +153,12 @@ export class FileWorker implements Killable {
     this.#child?.kill('SIGKILL');
   }
 
-  /** Kills a worker that broke the protocol and fails its ops; later ops start a new worker. */
+  /** Kills a worker that broke the protocol or hung and fails its ops; later ops start a new worker. */
   #drop(child: ChildProcess, why: string): void {
     if (this.#child !== child) return;
     log.error('files.worker_broken', { pid: child.pid, error: why.slice(0, 300) });
     child.kill('SIGKILL');
-    this.#failAll(`the file worker broke the protocol (${why}); it was replaced`);
+    this.#failAll(`the file worker was replaced: ${why}`);
   }
 
   #failAll(message: string): void {
@@ -138,22 +172,34 @@ export class FileWorker implements Killable {
   #ensure(): ChildProcess {
     if (this.#child) return this.#child;
     const dropPrivileges = process.getuid?.() === 0 && this.user.uid !== 0;
+    // The worker starts as root and switches only its *effective* ids to the user's (see
+    // worker/main.ts): the kernel checks every file operation as the user, but the user's own
+    // processes cannot signal, ptrace, or take fds from it (its real and saved uid stay root,
+    // which also makes it non-dumpable).
     const child = spawn(process.execPath, ['-e', workerCode()], {
       stdio: ['pipe', 'pipe', 'pipe'],
       cwd: existsSync(this.user.home) ? this.user.home : '/',
-      // libuv drops supplementary groups when it switches uid/gid: the worker has only the user's.
-      ...(dropPrivileges ? { uid: this.user.uid, gid: this.user.gid } : {}),
-      env: { HOME: this.user.home, USER: this.user.name, PATH: '/usr/bin:/bin', LANG: 'C.UTF-8' },
+      env: {
+        HOME: this.user.home,
+        USER: this.user.name,
+        PATH: '/usr/bin:/bin',
+        LANG: 'C.UTF-8',
+        ...(dropPrivileges ? { [WORKER_IDENTITY_VARIABLE]: `${this.user.uid}:${this.user.gid}` } : {}),
+      },
     });
     this.#child = child;
     makeOomKillable(child.pid);
-    const reader = FrameReader.fromWorker((id, kind, payload) => this.#ops.get(id)?.frame(kind, payload));
+    this.#lastFrameAt = Date.now();
+    const reader = FrameReader.fromWorker((id, kind, payload) => {
+      this.#lastFrameAt = Date.now();
+      this.#ops.get(id)?.frame(kind, payload);
+    });
     child.stdout.on('data', (chunk: Buffer) => {
       try {
         reader.push(chunk);
       } catch (error) {
-        // The worker runs as the user's uid, so user code can reach its pipes: a bad frame
-        // (or a handler choking on one) ends this worker, never the agent. The next op gets a new one.
+        // The worker handles data user code controls: a bad frame (or a handler choking on
+        // one) ends this worker, never the agent. The next op gets a new one.
         this.#drop(child, error instanceof Error ? error.message : String(error));
       }
     });

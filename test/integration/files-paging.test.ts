@@ -2,6 +2,7 @@
 // file worker (which runs as the user's uid, so user code can reach its pipes) cannot end or
 // bloat the agent with bad frames: the agent drops that worker and the next call gets a new one.
 import { randomBytes } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
 import * as grpc from '@grpc/grpc-js';
 import { create } from '@bufbuild/protobuf';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,10 +10,22 @@ import { unaryCall } from '../../proto/grpc.js';
 import { FilesService, ListDirRequestSchema, type ListDirResponse } from '../../proto/gen/runbox/v1/files_pb.js';
 import { runboxUserExists, useAgent } from '../helpers/agent.js';
 import { failure } from '../helpers/assert.js';
+import { requireInCi } from '../helpers/required.js';
 
 const asRoot = process.getuid?.() === 0 && runboxUserExists();
 const MiB4 = 4 << 20;
 const ENTRIES = 31_000;
+
+// pidfd_getfd(2) takes a copy of another process's fd; root may, and so would a process of the
+// worker's uid if the worker ran with it as its real uid. The worker's stdio are socketpairs, so /proc/PID/fd won't do.
+const STEAL_AND_WRITE = [
+  'import ctypes, os, sys',
+  'pid, data = int(sys.argv[1]), bytes.fromhex(sys.argv[2])',
+  'libc = ctypes.CDLL(None, use_errno=True)',
+  'fd = libc.syscall(438, os.pidfd_open(pid), 1, 0)',
+  'if fd < 0: raise OSError(ctypes.get_errno(), "pidfd_getfd")',
+  'os.write(fd, data)',
+].join('\n');
 
 describe('ListDir paging', () => {
   const fixture = useAgent();
@@ -77,6 +90,29 @@ describe('ListDir paging', () => {
   });
 });
 
+describe('the file worker, out of user code\'s reach', () => {
+  const fixture = useAgent();
+
+  it('user code of the same user cannot take its fds, signal it, or read its /proc fds', async (ctx) => {
+    requireInCi(ctx, asRoot, 'root with the runbox user (the worker must run with the user\'s effective ids)');
+    await fixture.sb.files.stat('/');
+    const line = fixture.agent.log.filter((l) => l.includes('event=files.worker_started')).at(-1);
+    const pid = Number(/pid=(\d+)/.exec(line ?? '')?.[1]);
+    const steal = await fixture.sb.exec(['/usr/bin/python3', '-c', STEAL_AND_WRITE, String(pid), '000000000000000000']);
+    expect(steal.stderr).toMatch(/PermissionError|Operation not permitted/);
+    const stop = await fixture.sb.exec(['kill', '-STOP', String(pid)]);
+    expect(stop.exitCode).not.toBe(0);
+    expect(stop.stderr).toMatch(/not permitted/i);
+    const fds = await fixture.sb.exec(['ls', `/proc/${pid}/fd`]);
+    expect(fds.exitCode).not.toBe(0);
+    // It still acts as the user: what it creates is the user's.
+    const made = await fixture.sb.files.write(`/tmp/worker-owner-${pid}`, 'x');
+    expect(made.owner).toBe('runbox');
+    await fixture.sb.files.remove(made.path);
+    expect(fixture.agent.log.some((l) => l.includes('event=files.worker_broken'))).toBe(false);
+  });
+});
+
 describe('a file worker that breaks the protocol', () => {
   const fixture = useAgent();
 
@@ -86,25 +122,16 @@ describe('a file worker that breaks the protocol', () => {
     return Number(/pid=(\d+)/.exec(line ?? '')?.[1]);
   }
 
-  // pidfd_getfd(2) takes a copy of another process's fd; a process of the same uid may (no Yama
-  // here, and the worker is dumpable). The worker's stdio are socketpairs, so /proc/PID/fd won't do.
-  const STEAL_AND_WRITE = [
-    'import ctypes, os, sys',
-    'pid, data = int(sys.argv[1]), bytes.fromhex(sys.argv[2])',
-    'libc = ctypes.CDLL(None, use_errno=True)',
-    'fd = libc.syscall(438, os.pidfd_open(pid), 1, 0)',
-    'if fd < 0: raise OSError(ctypes.get_errno(), "pidfd_getfd")',
-    'os.write(fd, data)',
-  ].join('\n');
 
+  // Written by this (root) test process: user code can no longer reach the pipes (see above),
+  // but a bug or a future hole must still not end the agent.
   async function forgeFrame(hex: string, what: string): Promise<void> {
     await fixture.sb.files.stat('/');
     const pid = workerPid();
     expect(pid, 'the agent logged its worker').toBeGreaterThan(0);
     const brokenBefore = fixture.agent.log.filter((l) => l.includes('event=files.worker_broken')).length;
-    // User code, as the worker's own uid, writes into the worker's stdout pipe.
-    const r = await fixture.sb.exec(['/usr/bin/python3', '-c', STEAL_AND_WRITE, String(pid), hex]);
-    expect(r.exitCode, `${what}: ${r.stderr}`).toBe(0);
+    const r = spawnSync('/usr/bin/python3', ['-c', STEAL_AND_WRITE, String(pid), hex], { encoding: 'utf8' });
+    expect(r.status, `${what}: ${r.stderr}`).toBe(0);
     await expect.poll(() => fixture.agent.log.filter((l) => l.includes('event=files.worker_broken')).length, { timeout: 10_000 }).toBe(brokenBefore + 1);
     expect(fixture.agent.process.exitCode, 'the agent is still running').toBeNull();
     // The next call gets a fresh worker and works.
@@ -124,5 +151,22 @@ describe('a file worker that breaks the protocol', () => {
 
   it('an unknown frame kind is refused', async () => {
     await forgeFrame('000000050000000163', 'kind 99');
+  });
+});
+
+describe('a file worker that stops answering', () => {
+  const fixture = useAgent({ args: ['--file-timeout-ms', '1500'] });
+
+  it('fails the call UNAVAILABLE after --file-timeout-ms, replaces the worker, and the next call works', async () => {
+    await fixture.sb.files.stat('/');
+    const line = fixture.agent.log.filter((l) => l.includes('event=files.worker_started')).at(-1);
+    const pid = Number(/pid=(\d+)/.exec(line ?? '')?.[1]);
+    process.kill(pid, 'SIGSTOP');
+    const error = await failure(fixture.sb.files.stat('/etc'));
+    expect(error.code).toBe('unavailable');
+    expect(error.reason).toBe('FILE_WORKER_FAILED');
+    expect(error.message).toMatch(/answered nothing for 1500 ms \(--file-timeout-ms\)/);
+    expect(fixture.agent.log.some((l) => l.includes('event=files.worker_broken'))).toBe(true);
+    expect((await fixture.sb.files.stat('/etc')).type).toBe('directory');
   });
 });

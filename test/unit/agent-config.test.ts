@@ -88,6 +88,7 @@ describe('parseConfig', () => {
       },
       shellGraceMs: 60_000,
       maxShells: 64,
+      fileTimeoutMs: 60_000,
     });
   });
 
@@ -110,6 +111,7 @@ describe('parseConfig', () => {
     ['--cache-dir', ['--cache-dir', '/srv/cache'], { cacheDir: '/srv/cache' }],
     ['--shell-grace-ms', ['--shell-grace-ms', '5'], { shellGraceMs: 5 }],
     ['--max-shells', ['--max-shells', '9007199254740991'], { maxShells: Number.MAX_SAFE_INTEGER }],
+    ['--file-timeout-ms', ['--file-timeout-ms', '1500'], { fileTimeoutMs: 1500 }],
   ])('%s', (_name, argv, expected) => {
     expect(config(argv)).toMatchObject(expected);
   });

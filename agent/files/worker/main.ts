@@ -12,6 +12,7 @@ import {
   FrameReader,
   LIST_PAGE_BYTES,
   TO_WORKER,
+  WORKER_IDENTITY_VARIABLE,
   frame,
   jsonFrame,
   type WorkerFileInfo,
@@ -265,6 +266,23 @@ function onFrame(id: number, kind: number, payload: Buffer): void {
   }
 }
 
+/**
+ * Takes the user's identity as effective ids only: file operations are checked as the user
+ * (fsuid follows euid), while the real and saved uid stay root, so the user's processes may not
+ * signal or ptrace this one and /proc/<pid>/fd is closed to them (a changed euid also makes
+ * the process non-dumpable). Supplementary groups: only the user's primary group.
+ */
+function becomeUser(): void {
+  const identity = process.env[WORKER_IDENTITY_VARIABLE];
+  delete process.env[WORKER_IDENTITY_VARIABLE];
+  if (identity === undefined) return;
+  const [uid, gid] = identity.split(':').map(Number) as [number, number];
+  process.setgroups!([gid]);
+  process.setegid!(gid);
+  process.seteuid!(uid);
+}
+
+becomeUser();
 const reader = FrameReader.toWorker(onFrame);
 process.stdin.on('data', (chunk: Buffer) => {
   try {
