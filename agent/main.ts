@@ -39,6 +39,7 @@ async function main(): Promise<number> {
     limits,
     admission: new Admission(config.maxConcurrent),
     live: new Set(),
+    shells: { live: 0, opened: 0 },
   };
   const { server, health } = createServer(ctx, token);
   await listen(server, config.listen);

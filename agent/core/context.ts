@@ -12,14 +12,20 @@ export interface Killable {
 /** Counts concurrent runs against --max-concurrent. */
 export class Admission {
   #active = 0;
+  #started = 0;
   constructor(readonly max: number) {}
   get active(): number {
     return this.#active;
+  }
+  /** Runs admitted since the agent started: tells whether any began during an interval. */
+  get started(): number {
+    return this.#started;
   }
   /** A release function, or undefined when the agent is full. Release is idempotent. */
   tryAcquire(): (() => void) | undefined {
     if (this.#active >= this.max) return undefined;
     this.#active++;
+    this.#started++;
     let released = false;
     return () => {
       if (!released) {
@@ -41,4 +47,6 @@ export interface AgentContext {
   admission: Admission;
   /** Everything that must die when the agent stops. Modules add and delete their own entries. */
   live: Set<Killable>;
+  /** Shell sessions: how many live now, how many were ever opened (the compile cache asks). */
+  shells: { live: number; opened: number };
 }

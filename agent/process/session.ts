@@ -22,6 +22,7 @@ import {
 import type { AgentContext, Killable } from '../core/context.js';
 import { log } from '../core/log.js';
 import { CompileCache } from './cache.js';
+import { aloneBefore, stillAlone } from './tenancy.js';
 import { planExec, planRunCode, limitsMessage, type RunPlan, type RunCodePlan } from './plan.js';
 import { checkSignal } from '../usercode/signals.js';
 import { userEnv } from '../usercode/env.js';
@@ -347,6 +348,7 @@ export class RunSession implements Killable {
     const { ctx } = this;
     const output = path.join(privateDir, plan.language.outputFile);
     const command = plan.language.compile!({ dir: privateDir, source, output, cacheDir: ctx.config.cacheDir });
+    const alone = aloneBefore(ctx);
     const result = await this.#runStage(
       new RunningStage(ctx.limits, {
         stage: 'compile',
@@ -369,6 +371,11 @@ export class RunSession implements Killable {
     );
     this.#send(this.#responder.stageResult(result));
     if (result.status !== Status.EXITED || result.exitCode !== 0) return { result, program: undefined };
+    if (!stillAlone(ctx, alone)) {
+      // Other user code could have written the source or the binary meanwhile: run it, never cache it.
+      log.info('cache.skipped', { id: runId, why: 'other user code ran during the compile' });
+      return { result, program: output };
+    }
     try {
       return { result, program: this.cache().store(cacheKey, output, ctx.runAs.uid) };
     } catch (error) {

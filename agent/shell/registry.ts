@@ -34,6 +34,8 @@ export class ShellRegistry {
     const killable: Killable = { kill: () => this.remove(session, 'agent stopping') };
     this.#sessions.set(session.id, { session, killable });
     this.ctx.live.add(killable);
+    this.ctx.shells.live++;
+    this.ctx.shells.opened++;
     log.info('shell.started', { session: session.id, pid: session.pid, cols: request.cols, rows: request.rows });
     return session;
   }
@@ -75,6 +77,7 @@ export class ShellRegistry {
     if (entry.grace) clearTimeout(entry.grace);
     this.#sessions.delete(session.id);
     this.ctx.live.delete(entry.killable);
+    this.ctx.shells.live--;
     session.hangUp();
     log.info('shell.closed', { session: session.id, reason });
   }

@@ -1,0 +1,31 @@
+// Whether a compile ran with no other user code around it. All user code of a sandbox shares
+// one uid, so another run or a shell could rewrite the source or the binary in this run's
+// private directory while the compiler works (a poisoned binary would then be cached under the
+// legitimate source's key). The compile cache stores an output only when no other run and no
+// shell was live when the compile started and none began before its process tree was gone.
+// Leftover processes of earlier runs cannot be there with the cgroup backend (a stage's whole
+// cgroup is killed); with the `none` backend a process that escaped its run's marker could be
+// (docs/running-code.md says what that backend cannot promise).
+import type { AgentContext } from '../core/context.js';
+
+export interface AloneSnapshot {
+  runsStarted: number;
+  shellsOpened: number;
+}
+
+/** The counters to compare after the compile, or undefined when other user code is live now. */
+export function aloneBefore(ctx: AgentContext): AloneSnapshot | undefined {
+  if (ctx.admission.active !== 1 || ctx.shells.live !== 0) return undefined;
+  return { runsStarted: ctx.admission.started, shellsOpened: ctx.shells.opened };
+}
+
+/** True when no run or shell began since `before` and none is live. */
+export function stillAlone(ctx: AgentContext, before: AloneSnapshot | undefined): boolean {
+  return (
+    before !== undefined &&
+    ctx.admission.started === before.runsStarted &&
+    ctx.shells.opened === before.shellsOpened &&
+    ctx.admission.active === 1 &&
+    ctx.shells.live === 0
+  );
+}
