@@ -1,12 +1,33 @@
 // Ending a run's whole process tree without cgroups: SIGKILL the process group, then find
 // every process still carrying the run's marker variable in /proc/<pid>/environ (this
-// catches `setsid` and double-fork escapees) and kill those, until none is left.
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+// catches `setsid` and double-fork escapees), stop them so they cannot fork any more, and
+// kill them all once a scan finds nothing new. Best effort: a process that drops the marker
+// escapes it; the cgroup backend (cgroup.kill) is the real guarantee.
+import { closeSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
 
 /** The environment variable every process of a run inherits; its value is the run's stage id. */
 export const MARKER_VARIABLE = 'RUNBOX_RUN_ID';
 
-const MAX_ROUNDS = 20;
+/** Scans before giving up on a tree that keeps forking (each finds only new, running processes). */
+const MAX_ROUNDS = 200;
+/**
+ * Bytes of a process's environment read per scan: bounds the cost of processes with huge
+ * environments. A marker pushed past this by a deliberately huge environment is as good as
+ * removed, which user code can always do.
+ */
+const ENVIRON_READ_BYTES = 64 << 10;
+const QUIET_SCANS = 3;
+const environBuffer = Buffer.alloc(ENVIRON_READ_BYTES);
+
+function readEnviron(pid: string): Buffer {
+  const fd = openSync(`/proc/${pid}/environ`, 'r');
+  try {
+    const n = readSync(fd, environBuffer, 0, ENVIRON_READ_BYTES, 0);
+    return environBuffer.subarray(0, n);
+  } finally {
+    closeSync(fd);
+  }
+}
 
 function signalGroup(pgid: number, signal: NodeJS.Signals): boolean {
   try {
@@ -36,7 +57,7 @@ export function findMarked(marker: string, uid: number): number[] {
     if (!Number.isInteger(pid) || pid === process.pid) continue;
     try {
       if (statSync(`/proc/${entry}`).uid !== uid) continue;
-      const environ = readFileSync(`/proc/${entry}/environ`);
+      const environ = readEnviron(entry);
       if (environ.includes(needle) || environ.subarray(0, first.length).equals(first)) found.push(pid);
     } catch {
       /* exited meanwhile, or not readable */
@@ -45,20 +66,35 @@ export function findMarked(marker: string, uid: number): number[] {
   return found;
 }
 
-/** SIGKILLs the group and every marked process until a scan finds nothing. */
+function signal(pid: number, name: NodeJS.Signals): void {
+  try {
+    process.kill(pid, name);
+  } catch {
+    /* already gone */
+  }
+}
+
+/**
+ * SIGKILLs the group, then freezes every marked process (SIGSTOP: a stopped process cannot
+ * fork, so a fork-and-exit hopper cannot outrun the scan) until a scan finds none it has not
+ * stopped, then SIGKILLs them all.
+ */
 export function killTree(pgid: number | undefined, marker: string, uid: number): void {
   if (pgid !== undefined) signalGroup(pgid, 'SIGKILL');
-  for (let round = 0; round < MAX_ROUNDS; round++) {
-    const pids = findMarked(marker, uid);
-    if (pids.length === 0) return;
-    for (const pid of pids) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        /* already gone */
-      }
+  const stopped = new Set<number>();
+  // A process caught mid-execve has no readable environ for an instant: only a few empty
+  // scans in a row mean the tree is all stopped.
+  for (let round = 0, quiet = 0; round < MAX_ROUNDS && quiet < QUIET_SCANS; round++) {
+    const fresh = findMarked(marker, uid).filter((pid) => !stopped.has(pid));
+    quiet = fresh.length === 0 ? quiet + 1 : 0;
+    for (const pid of fresh) {
+      signal(pid, 'SIGSTOP');
+      stopped.add(pid);
     }
   }
+  for (const pid of stopped) signal(pid, 'SIGKILL');
+  // A reused pid among them is harmless: it was the user's and marked when we looked.
+  for (const pid of findMarked(marker, uid)) signal(pid, 'SIGKILL');
 }
 
 /** Sends a signal to a run's process group (ProcessInput.signal). False when the group is gone. */

@@ -3,7 +3,7 @@
 // concurrent runs; --max-concurrent; malformed streams. After each bad case the agent serves.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { create } from '@bufbuild/protobuf';
@@ -88,6 +88,22 @@ describe('run limits and endings', () => {
     // By the time the result arrives, nothing of the run is alive.
     expect(processesWith(token)).toEqual([]);
     await expectNoLateFiles(dir);
+    expect((await sb.exec(['echo', 'ok'])).stdout).toBe('ok\n');
+  });
+
+  it('a fork-and-exit hopper (a new setsid process every few ms, each parent gone) cannot outrun the end of its run', async () => {
+    const token = uniqueToken();
+    const dir = scratch();
+    dirs.push(dir);
+    // Each hop starts the next in a new session and exits at once: its pid keeps changing.
+    const hop = path.join(dir, 'hop.sh');
+    writeFileSync(hop, 'setsid sh "$0" "$1" & exit 0\n', { mode: 0o755 });
+    const r = await sb.exec(['sh', '-c', `sh ${hop} ${token}; sleep 0.5; echo hopping`]);
+    expect(r.stdout).toBe('hopping\n');
+    expect(processesWith(token)).toEqual([]);
+    // Nothing comes back later either.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(processesWith(token)).toEqual([]);
     expect((await sb.exec(['echo', 'ok'])).stdout).toBe('ok\n');
   });
 
