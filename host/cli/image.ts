@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { join } from 'node:path';
 import { buildImage, listImages, verifyImages, defaultImagesDir, MANIFEST_FILE } from '../image/index.js';
 import type { InitSystem, ImageEntry } from '../image/index.js';
+import type { CliIo } from './io.js';
 
 const USAGE = `Usage:
   runbox image build <name|spec.json> [--init systemd|openrc] [--out DIR] [--agent-dir DIR] [--force]
@@ -60,7 +61,7 @@ function lsLine(e: ImageEntry): string {
   return [e.name.padEnd(12), e.init.padEnd(8), mib(e.rootfs.size).padStart(8), `${e.rootfs.id.slice(0, 19)}`, langs].join('  ');
 }
 
-async function build(positionals: string[], v: ReturnType<typeof parse>['values']): Promise<number> {
+async function build(positionals: string[], v: ReturnType<typeof parse>['values'], io: CliIo): Promise<number> {
   if (positionals.length !== 1) throw new UsageError('image build takes exactly one spec name or spec file');
   const t0 = Date.now();
   const r = await buildImage(positionals[0]!, {
@@ -68,13 +69,13 @@ async function build(positionals: string[], v: ReturnType<typeof parse>['values'
     outDir: v.out,
     agentDir: v['agent-dir'],
     force: v.force,
-    onProgress: (e) => process.stderr.write(`[${e.elapsed.toFixed(1).padStart(6)}s] ${e.stage.padEnd(11)} ${e.message}\n`),
+    onProgress: (e) => io.stderr.write(`[${e.elapsed.toFixed(1).padStart(6)}s] ${e.stage.padEnd(11)} ${e.message}\n`),
   });
   if (v.json) {
-    process.stdout.write(JSON.stringify({ cached: r.cached, paths: r.paths, entry: r.entry }, null, 2) + '\n');
+    io.stdout.write(JSON.stringify({ cached: r.cached, paths: r.paths, entry: r.entry }, null, 2) + '\n');
   } else {
     const e = r.entry;
-    process.stdout.write(`${r.cached ? 'cached' : 'built'} ${e.name} (${e.init}) in ${((Date.now() - t0) / 1000).toFixed(1)} s
+    io.stdout.write(`${r.cached ? 'cached' : 'built'} ${e.name} (${e.init}) in ${((Date.now() - t0) / 1000).toFixed(1)} s
   rootfs  ${r.paths.rootfs}  ${mib(e.rootfs.size)}, ${e.rootfs.blocksUsed} blocks used  ${e.rootfs.id}
   kernel  ${r.paths.kernel}  ${e.kernel.id}
   vmlinux ${r.paths.vmlinux}  ${e.vmlinux.id}
@@ -86,62 +87,62 @@ async function build(positionals: string[], v: ReturnType<typeof parse>['values'
   return 0;
 }
 
-async function ls(positionals: string[], v: ReturnType<typeof parse>['values']): Promise<number> {
+async function ls(positionals: string[], v: ReturnType<typeof parse>['values'], io: CliIo): Promise<number> {
   if (positionals.length) throw new UsageError('image ls takes no arguments');
-  const outDir = v.out ?? defaultImagesDir();
+  const outDir = v.out ?? defaultImagesDir(io.env);
   const images = await listImages(outDir);
   if (v.json) {
-    process.stdout.write(JSON.stringify(images, null, 2) + '\n');
+    io.stdout.write(JSON.stringify(images, null, 2) + '\n');
   } else if (images.length === 0) {
-    process.stdout.write(`no images in ${outDir} (build one: runbox image build python)\n`);
+    io.stdout.write(`no images in ${outDir} (build one: runbox image build python)\n`);
   } else {
-    process.stdout.write(`${'NAME'.padEnd(12)}  ${'INIT'.padEnd(8)}  ${'SIZE'.padStart(8)}  ${'ROOTFS ID'.padEnd(19)}  LANGUAGES\n`);
-    for (const e of images) process.stdout.write(lsLine(e) + '\n');
+    io.stdout.write(`${'NAME'.padEnd(12)}  ${'INIT'.padEnd(8)}  ${'SIZE'.padStart(8)}  ${'ROOTFS ID'.padEnd(19)}  LANGUAGES\n`);
+    for (const e of images) io.stdout.write(lsLine(e) + '\n');
   }
   return 0;
 }
 
-async function verify(positionals: string[], v: ReturnType<typeof parse>['values']): Promise<number> {
+async function verify(positionals: string[], v: ReturnType<typeof parse>['values'], io: CliIo): Promise<number> {
   if (positionals.length > 1) throw new UsageError('image verify takes at most one image name');
-  const outDir = v.out ?? defaultImagesDir();
+  const outDir = v.out ?? defaultImagesDir(io.env);
   const only = positionals[0] ? { name: positionals[0], init: initFlag(v.init) } : undefined;
   const { checked, problems } = await verifyImages(outDir, only);
   if (v.json) {
-    process.stdout.write(JSON.stringify({ checked, problems }, null, 2) + '\n');
+    io.stdout.write(JSON.stringify({ checked, problems }, null, 2) + '\n');
   } else {
     for (const p of problems) {
-      process.stdout.write(`MISMATCH ${p.image} (${p.init}) ${p.artifact} ${p.file}: ${p.problem}: expected ${p.expected}, found ${p.actual}\n`);
+      io.stdout.write(`MISMATCH ${p.image} (${p.init}) ${p.artifact} ${p.file}: ${p.problem}: expected ${p.expected}, found ${p.actual}\n`);
     }
-    process.stdout.write(`${checked} artifacts checked against ${join(outDir, MANIFEST_FILE)}, ${problems.length} mismatches\n`);
+    io.stdout.write(`${checked} artifacts checked against ${join(outDir, MANIFEST_FILE)}, ${problems.length} mismatches\n`);
   }
   if (checked === 0) {
-    process.stderr.write(only ? `runbox image verify: no image ${only.name} in ${outDir}\n` : `runbox image verify: no images in ${outDir}\n`);
+    io.stderr.write(only ? `runbox image verify: no image ${only.name} in ${outDir}\n` : `runbox image verify: no images in ${outDir}\n`);
     return EXIT_FAILED;
   }
   return problems.length ? EXIT_FAILED : 0;
 }
 
-export async function main(argv: string[]): Promise<number> {
+export async function main(argv: string[], io: CliIo): Promise<number> {
   try {
     const [sub, ...rest] = argv;
     if (sub === undefined || sub === '--help' || sub === '-h' || sub === 'help') {
-      (sub === undefined ? process.stderr : process.stdout).write(USAGE);
+      (sub === undefined ? io.stderr : io.stdout).write(USAGE);
       return sub === undefined ? EXIT_USAGE : 0;
     }
     const { values, positionals } = parse(rest);
-    if (values.help) { process.stdout.write(USAGE); return 0; }
+    if (values.help) { io.stdout.write(USAGE); return 0; }
     switch (sub) {
-      case 'build': return await build(positionals, values);
-      case 'ls': case 'list': return await ls(positionals, values);
-      case 'verify': return await verify(positionals, values);
+      case 'build': return await build(positionals, values, io);
+      case 'ls': case 'list': return await ls(positionals, values, io);
+      case 'verify': return await verify(positionals, values, io);
       default: throw new UsageError(`unknown subcommand '${sub}'`);
     }
   } catch (e) {
     if (e instanceof UsageError) {
-      process.stderr.write(`runbox image: ${e.message}\n\n${USAGE}`);
+      io.stderr.write(`runbox image: ${e.message}\n\n${USAGE}`);
       return EXIT_USAGE;
     }
-    process.stderr.write(`runbox image: ${(e as Error).message}\n`);
+    io.stderr.write(`runbox image: ${(e as Error).message}\n`);
     return EXIT_FAILED;
   }
 }

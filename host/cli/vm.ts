@@ -1,5 +1,6 @@
 // runbox vm: boot built images locally under QEMU, list and stop them, and write Firecracker configs.
-import { EXIT, UsageError, intFlag, parse, printJson, readToken, runVerb } from './common.js';
+import { EXIT, UsageError, choice, intFlag, parse, printJson, readToken, runVerb } from './common.js';
+import type { CliIo } from './io.js';
 import { bootVm, type VmHandle } from '../vm/boot.js';
 import { stopVm } from '../vm/stop.js';
 import { listStates, readState, type VmState } from '../vm/state.js';
@@ -67,12 +68,6 @@ const OPTIONS = {
 
 type Values = ReturnType<typeof parse<typeof OPTIONS>>['values'];
 
-function choice<T extends string>(flag: string, value: string | undefined, allowed: readonly T[]): T | undefined {
-  if (value === undefined) return undefined;
-  if (!(allowed as readonly string[]).includes(value)) throw new UsageError(`--${flag} ${value}: expected ${allowed.join(' or ')}`);
-  return value as T;
-}
-
 function onlyFor(verb: string, values: Values, flags: (keyof Values)[]): void {
   for (const flag of flags) {
     if (values[flag] !== undefined) throw new UsageError(`--${String(flag)} is not an option of vm ${verb}`);
@@ -90,15 +85,15 @@ function describe(vm: VmHandle | VmState): string {
   return lines.join('\n') + '\n';
 }
 
-async function run(positionals: string[], values: Values): Promise<number> {
+async function run(positionals: string[], values: Values, io: CliIo): Promise<number> {
   onlyFor('run', values, ['all', 'tap', 'vsock', 'out']);
   if (positionals.length !== 1) throw new UsageError('vm run takes exactly one image name, e.g. runbox vm run python');
   const tokenFile = values['token-file'];
-  const token = tokenFile !== undefined ? readToken(tokenFile) : undefined;
+  const token = tokenFile !== undefined ? readToken(tokenFile, io.env) : undefined;
   const stopSignal = new AbortController();
   const onSignal = () => stopSignal.abort();
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  io.events.once('SIGINT', onSignal);
+  io.events.once('SIGTERM', onSignal);
   try {
     const vm = await bootVm(positionals[0]!, {
       net: choice('net', values.net, ['tap', 'user'] as const),
@@ -111,29 +106,29 @@ async function run(positionals: string[], values: Values): Promise<number> {
       readyTimeoutMs: intFlag('wait-ms', values['wait-ms']),
       detached: values.detach,
       signal: stopSignal.signal,
-      onProgress: (p) => process.stderr.write(`[${p.elapsed.toFixed(1).padStart(5)} s] ${p.stage}: ${p.message}\n`),
+      onProgress: (p) => io.stderr.write(`[${p.elapsed.toFixed(1).padStart(5)} s] ${p.stage}: ${p.message}\n`),
     });
-    if (values.json) printJson(vm.state);
-    else process.stdout.write(describe(vm));
+    if (values.json) printJson(io, vm.state);
+    else io.stdout.write(describe(vm));
     if (values.detach) {
-      if (!values.json) process.stdout.write(`stop     runbox vm stop ${vm.id}\n`);
+      if (!values.json) io.stdout.write(`stop     runbox vm stop ${vm.id}\n`);
       return EXIT.ok;
     }
-    if (!values.json) process.stdout.write('stop     Ctrl-C\n');
+    if (!values.json) io.stdout.write('stop     Ctrl-C\n');
     const why = await Promise.race([
       new Promise<string>((resolve) => stopSignal.signal.addEventListener('abort', () => resolve('signal'), { once: true })),
       vm.exited.then(() => 'exited'),
     ]);
     const method = await vm.stop();
-    process.stderr.write(why === 'exited' ? `vm ${vm.id}: QEMU exited; cleaned up\n` : `vm ${vm.id}: stopped (${method}); cleaned up\n`);
+    io.stderr.write(why === 'exited' ? `vm ${vm.id}: QEMU exited; cleaned up\n` : `vm ${vm.id}: stopped (${method}); cleaned up\n`);
     return EXIT.ok;
   } finally {
-    process.removeListener('SIGINT', onSignal);
-    process.removeListener('SIGTERM', onSignal);
+    io.events.off('SIGINT', onSignal);
+    io.events.off('SIGTERM', onSignal);
   }
 }
 
-async function stop(positionals: string[], values: Values): Promise<number> {
+async function stop(positionals: string[], values: Values, io: CliIo): Promise<number> {
   onlyFor('stop', values, ['net', 'memory', 'cpus', 'token-file', 'init', 'accel', 'machine', 'detach', 'tap', 'vsock', 'out']);
   let states: VmState[];
   if (values.all) {
@@ -151,38 +146,38 @@ async function stop(positionals: string[], values: Values): Promise<number> {
   }
   for (const state of states) {
     const method = await stopVm(state);
-    process.stdout.write(`vm ${state.id}: stopped (${method})\n`);
+    io.stdout.write(`vm ${state.id}: stopped (${method})\n`);
   }
   return EXIT.ok;
 }
 
-async function ls(positionals: string[], values: Values): Promise<number> {
+async function ls(positionals: string[], values: Values, io: CliIo): Promise<number> {
   onlyFor('ls', values, ['net', 'memory', 'cpus', 'token-file', 'init', 'accel', 'machine', 'detach', 'all', 'tap', 'vsock', 'out']);
   if (positionals.length > 0) throw new UsageError('vm ls takes no arguments');
   const states = (await listStates()).map((s) => ({ ...s, running: s.pid > 0 && isAlive(s.pid) }));
   if (values.json) {
-    printJson(states);
+    printJson(io, states);
     return EXIT.ok;
   }
   if (states.length === 0) {
-    process.stdout.write('no VMs\n');
+    io.stdout.write('no VMs\n');
     return EXIT.ok;
   }
-  process.stdout.write(['ID'.padEnd(10), 'IMAGE'.padEnd(18), 'NET'.padEnd(5), 'STATUS'.padEnd(8), 'TARGET'].join(' ') + '\n');
+  io.stdout.write(['ID'.padEnd(10), 'IMAGE'.padEnd(18), 'NET'.padEnd(5), 'STATUS'.padEnd(8), 'TARGET'].join(' ') + '\n');
   for (const s of states) {
     const status = s.running ? 'running' : 'dead';
-    process.stdout.write([s.id.padEnd(10), `${s.image}/${s.init}`.padEnd(18), s.net.padEnd(5), status.padEnd(8), s.target].join(' ') + '\n');
+    io.stdout.write([s.id.padEnd(10), `${s.image}/${s.init}`.padEnd(18), s.net.padEnd(5), status.padEnd(8), s.target].join(' ') + '\n');
   }
   return EXIT.ok;
 }
 
-async function firecrackerConfigVerb(positionals: string[], values: Values): Promise<number> {
+async function firecrackerConfigVerb(positionals: string[], values: Values, io: CliIo): Promise<number> {
   onlyFor('firecracker-config', values, ['net', 'accel', 'machine', 'detach', 'all', 'wait-ms']);
   if (positionals.length !== 1) throw new UsageError('vm firecracker-config takes exactly one image name');
   if (!values.tap) throw new UsageError('vm firecracker-config: --tap NAME is required (the host TAP device for eth0)');
   if (!values.vsock) throw new UsageError('vm firecracker-config: --vsock PATH is required (the Unix socket for hybrid vsock)');
   const image = positionals[0]!;
-  const token = values['token-file'] !== undefined ? readToken(values['token-file']) : undefined;
+  const token = values['token-file'] !== undefined ? readToken(values['token-file'], io.env) : undefined;
   const written = await writeFirecrackerConfig(image, {
     tap: values.tap,
     vsockPath: values.vsock,
@@ -192,33 +187,33 @@ async function firecrackerConfigVerb(positionals: string[], values: Values): Pro
     cpus: intFlag('cpus', values.cpus),
     memoryMiB: intFlag('memory', values.memory),
   });
-  if (values.json) printJson(written);
+  if (values.json) printJson(io, written);
   else {
-    process.stdout.write(`wrote ${written.configFile}\n`);
-    process.stdout.write(`boot:  firecracker --api-sock <api.sock> --config-file ${written.configFile}\n`);
-    process.stdout.write(`dial:  vsock://${written.config.vsock.uds_path}:5000  or  tcp://172.16.0.2:5000 over ${values.tap} (host side 172.16.0.1/30)\n`);
+    io.stdout.write(`wrote ${written.configFile}\n`);
+    io.stdout.write(`boot:  firecracker --api-sock <api.sock> --config-file ${written.configFile}\n`);
+    io.stdout.write(`dial:  vsock://${written.config.vsock.uds_path}:5000  or  tcp://172.16.0.2:5000 over ${values.tap} (host side 172.16.0.1/30)\n`);
   }
   return EXIT.ok;
 }
 
-export async function main(argv: string[]): Promise<number> {
-  return runVerb(USAGE, async () => {
+export async function main(argv: string[], io: CliIo): Promise<number> {
+  return runVerb(USAGE, io, async () => {
     const [sub, ...rest] = argv;
     if (sub === undefined || sub === '--help' || sub === '-h' || sub === 'help') {
-      process.stdout.write(USAGE);
+      io.stdout.write(USAGE);
       return sub === undefined ? EXIT.usage : EXIT.ok;
     }
     const { values, positionals } = parse(rest, OPTIONS);
-    if (values.help) return (process.stdout.write(USAGE), EXIT.ok);
+    if (values.help) return (io.stdout.write(USAGE), EXIT.ok);
     switch (sub) {
       case 'run':
-        return run(positionals, values);
+        return run(positionals, values, io);
       case 'stop':
-        return stop(positionals, values);
+        return stop(positionals, values, io);
       case 'ls':
-        return ls(positionals, values);
+        return ls(positionals, values, io);
       case 'firecracker-config':
-        return firecrackerConfigVerb(positionals, values);
+        return firecrackerConfigVerb(positionals, values, io);
       default:
         throw new UsageError(`unknown vm command '${sub}': expected run, stop, ls or firecracker-config`);
     }
