@@ -3,20 +3,10 @@ import { readFileSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { Sandbox } from '../sandbox.js';
 import { RunboxError } from '../errors.js';
+import { UsageError, failure } from './exit.js';
 import type { CliIo } from './io.js';
 
-/** Exit codes scripts can rely on. A program's own exit code passes through unchanged. */
-export const EXIT = {
-  ok: 0,
-  /** A bad flag or argument: usage was printed. */
-  usage: 2,
-  /** The run hit its wall-clock limit (like coreutils `timeout`). */
-  timeout: 124,
-  /** runbox itself failed: unreachable agent, bad token, rejected request. */
-  runbox: 125,
-} as const;
-
-export class UsageError extends Error {}
+export { EXIT, UsageError } from './exit.js';
 
 export type Options = NonNullable<ParseArgsConfig['options']>;
 
@@ -87,24 +77,14 @@ export async function connect(values: { target?: string; 'token-file'?: string; 
   return sandbox;
 }
 
-/**
- * Runs a verb: usage errors print the usage and give 2, runbox errors print one line and
- * give 125; anything else is a bug and prints its stack.
- */
+/** Runs a verb; an error it throws is printed and becomes the exit code, by failure() in exit.ts. */
 export async function runVerb(usage: string, io: CliIo, body: () => Promise<number>): Promise<number> {
   try {
     return await body();
   } catch (error) {
-    if (error instanceof UsageError) {
-      io.stderr.write(`runbox: ${error.message}\n\n${usage}`);
-      return EXIT.usage;
-    }
-    if (error instanceof RunboxError) {
-      io.stderr.write(`runbox: ${error.message}\n`);
-      return EXIT.runbox;
-    }
-    io.stderr.write(`runbox: internal error: ${(error as Error).stack ?? String(error)}\n`);
-    return EXIT.runbox;
+    const { exitCode, text } = failure(error, usage);
+    io.stderr.write(text);
+    return exitCode;
   }
 }
 

@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { buildImage, listImages, verifyImages, defaultImagesDir, MANIFEST_FILE } from '../image/index.js';
 import type { InitSystem, ImageEntry } from '../image/index.js';
 import type { CliIo } from './io.js';
+import { EXIT, UsageError, runVerb } from './common.js';
+import { NotFoundError } from '../errors.js';
 
 const USAGE = `Usage:
   runbox image build <name|spec.json> [--init systemd|openrc] [--out DIR] [--agent-dir DIR] [--force]
@@ -23,10 +25,8 @@ Options:
   -h, --help          show this help
 `;
 
-const EXIT_USAGE = 2;
-const EXIT_FAILED = 1;
-
-class UsageError extends Error {}
+/** verify found a mismatch: a result, like cmp(1), not a failure of runbox (125). */
+const EXIT_MISMATCH = 1;
 
 function parse(argv: string[]) {
   try {
@@ -84,7 +84,7 @@ async function build(positionals: string[], v: ReturnType<typeof parse>['values'
   log     ${r.paths.log}
 `);
   }
-  return 0;
+  return EXIT.ok;
 }
 
 async function ls(positionals: string[], v: ReturnType<typeof parse>['values'], io: CliIo): Promise<number> {
@@ -99,7 +99,7 @@ async function ls(positionals: string[], v: ReturnType<typeof parse>['values'], 
     io.stdout.write(`${'NAME'.padEnd(12)}  ${'INIT'.padEnd(8)}  ${'SIZE'.padStart(8)}  ${'ROOTFS ID'.padEnd(19)}  LANGUAGES\n`);
     for (const e of images) io.stdout.write(lsLine(e) + '\n');
   }
-  return 0;
+  return EXIT.ok;
 }
 
 async function verify(positionals: string[], v: ReturnType<typeof parse>['values'], io: CliIo): Promise<number> {
@@ -115,34 +115,24 @@ async function verify(positionals: string[], v: ReturnType<typeof parse>['values
     }
     io.stdout.write(`${checked} artifacts checked against ${join(outDir, MANIFEST_FILE)}, ${problems.length} mismatches\n`);
   }
-  if (checked === 0) {
-    io.stderr.write(only ? `runbox image verify: no image ${only.name} in ${outDir}\n` : `runbox image verify: no images in ${outDir}\n`);
-    return EXIT_FAILED;
-  }
-  return problems.length ? EXIT_FAILED : 0;
+  if (checked === 0) throw new NotFoundError(only ? `image verify: no image ${only.name} in ${outDir}` : `image verify: no images in ${outDir}`);
+  return problems.length ? EXIT_MISMATCH : EXIT.ok;
 }
 
-export async function main(argv: string[], io: CliIo): Promise<number> {
-  try {
+export function main(argv: string[], io: CliIo): Promise<number> {
+  return runVerb(USAGE, io, async () => {
     const [sub, ...rest] = argv;
     if (sub === undefined || sub === '--help' || sub === '-h' || sub === 'help') {
       (sub === undefined ? io.stderr : io.stdout).write(USAGE);
-      return sub === undefined ? EXIT_USAGE : 0;
+      return sub === undefined ? EXIT.usage : EXIT.ok;
     }
     const { values, positionals } = parse(rest);
-    if (values.help) { io.stdout.write(USAGE); return 0; }
+    if (values.help) return (io.stdout.write(USAGE), EXIT.ok);
     switch (sub) {
       case 'build': return await build(positionals, values, io);
       case 'ls': case 'list': return await ls(positionals, values, io);
       case 'verify': return await verify(positionals, values, io);
-      default: throw new UsageError(`unknown subcommand '${sub}'`);
+      default: throw new UsageError(`unknown image command '${sub}': expected build, ls or verify`);
     }
-  } catch (e) {
-    if (e instanceof UsageError) {
-      io.stderr.write(`runbox image: ${e.message}\n\n${USAGE}`);
-      return EXIT_USAGE;
-    }
-    io.stderr.write(`runbox image: ${(e as Error).message}\n`);
-    return EXIT_FAILED;
-  }
+  });
 }
