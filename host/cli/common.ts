@@ -3,10 +3,10 @@ import { readFileSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { Sandbox } from '../sandbox.js';
 import { RunboxError } from '../errors.js';
-import { UsageError, failure } from './exit.js';
+import { UsageError } from './exit.js';
 import type { CliIo } from './io.js';
 
-export { EXIT, UsageError } from './exit.js';
+export { EXIT, UsageError, runVerb } from './exit.js';
 
 export type Options = NonNullable<ParseArgsConfig['options']>;
 
@@ -75,17 +75,6 @@ export async function connect(values: { target?: string; 'token-file'?: string; 
     throw error;
   }
   return sandbox;
-}
-
-/** Runs a verb; an error it throws is printed and becomes the exit code, by failure() in exit.ts. */
-export async function runVerb(usage: string, io: CliIo, body: () => Promise<number>): Promise<number> {
-  try {
-    return await body();
-  } catch (error) {
-    const { exitCode, text } = failure(error, usage);
-    io.stderr.write(text);
-    return exitCode;
-  }
 }
 
 export function printJson(io: CliIo, value: unknown): void {

@@ -1,6 +1,7 @@
 // Exit codes of the CLI and how a verb's error becomes one. Kept apart from common.ts (which
 // loads the SDK) so the mapping is cheap to load and to test.
 import { RunboxError } from '../errors.js';
+import type { CliIo } from './io.js';
 
 /** Exit codes scripts can rely on. A program's own exit code passes through unchanged. */
 export const EXIT = {
@@ -51,4 +52,15 @@ export function failure(error: unknown, usage: string): Failure {
     return { exitCode: EXIT.runbox, text: `runbox: internal error: ${detail}\n` };
   }
   return { exitCode: EXIT.runbox, text: `runbox: ${error.message}\n` };
+}
+
+/** Runs a verb; an error it throws is printed on stderr and becomes the exit code, by failure(). */
+export async function runVerb(usage: string, io: CliIo, body: () => Promise<number>): Promise<number> {
+  try {
+    return await body();
+  } catch (error) {
+    const { exitCode, text } = failure(error, usage);
+    io.stderr.write(text);
+    return exitCode;
+  }
 }

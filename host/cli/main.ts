@@ -16,7 +16,7 @@ export const VERBS: Record<string, Verb> = {
   info: { summary: "show a sandbox's health and system information", load: () => import('./info.js') },
   web: { summary: 'serve a browser terminal for a sandbox', load: () => import('./web.js') },
   image: { summary: 'build, list and verify VM images', load: () => import('./image.js') },
-  vm: { summary: 'boot and stop local VMs', load: () => import('./vm.js') },
+  vm: { summary: 'boot and stop local VMs', load: () => import('./vm/index.js') },
   quickstart: { summary: 'build the python image, boot it, run code in it', load: () => import('./quickstart.js') },
 };
 

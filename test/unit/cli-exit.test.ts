@@ -4,8 +4,7 @@
 // CommandError); a stack only for the built-in classes that mean a bug in runbox.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { failure, UsageError } from '../../host/cli/exit.js';
-import { runVerb } from '../../host/cli/common.js';
+import { failure, runVerb, UsageError } from '../../host/cli/exit.js';
 import { AuthenticationError, InvalidArgumentError, NotFoundError, RunboxError, SandboxUnavailableError } from '../../host/errors.js';
 import { SpecError } from '../../host/image/spec.js';
 import { BuildError } from '../../host/image/build.js';
