@@ -3,21 +3,12 @@ import { readFileSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { Sandbox } from '../sandbox.js';
 import { RunboxError } from '../errors.js';
+import { UsageError } from './exit.js';
+import type { CliIo } from './io.js';
 
-/** Exit codes scripts can rely on. A program's own exit code passes through unchanged. */
-export const EXIT = {
-  ok: 0,
-  /** A bad flag or argument: usage was printed. */
-  usage: 2,
-  /** The run hit its wall-clock limit (like coreutils `timeout`). */
-  timeout: 124,
-  /** runbox itself failed: unreachable agent, bad token, rejected request. */
-  runbox: 125,
-} as const;
+export { EXIT, UsageError, runVerb } from './exit.js';
 
-export class UsageError extends Error {}
-
-type Options = NonNullable<ParseArgsConfig['options']>;
+export type Options = NonNullable<ParseArgsConfig['options']>;
 
 /** Flags every verb that talks to an agent takes. */
 export const TARGET_OPTIONS = {
@@ -48,8 +39,16 @@ export function intFlag(name: string, value: string | undefined): number | undef
   return n;
 }
 
-export function readToken(file: string | undefined): string | undefined {
-  const path = file ?? process.env.RUNBOX_TOKEN_FILE;
+/** One of `allowed`, or a usage error listing them. */
+export function choice<T extends string>(flag: string, value: string | undefined, allowed: readonly T[]): T | undefined {
+  if (value === undefined) return undefined;
+  if (!(allowed as readonly string[]).includes(value)) throw new UsageError(`--${flag} ${value}: expected ${allowed.join(' or ')}`);
+  return value as T;
+}
+
+/** The token in `file`, else in $RUNBOX_TOKEN_FILE of `env`; undefined when neither is given. */
+export function readToken(file: string | undefined, env: CliIo['env']): string | undefined {
+  const path = file ?? env.RUNBOX_TOKEN_FILE;
   if (!path) return undefined;
   try {
     // As the agent reads it: the bytes up to the first NUL (a zero-padded disk works), trimmed.
@@ -59,11 +58,16 @@ export function readToken(file: string | undefined): string | undefined {
   }
 }
 
+/** --target, else $RUNBOX_TARGET. */
+export function targetOf(values: { target?: string }, io: CliIo): string | undefined {
+  return values.target ?? io.env.RUNBOX_TARGET;
+}
+
 /** Connects to --target and waits until the agent answers, so later errors are about the work. */
-export async function connect(values: { target?: string; 'token-file'?: string; 'wait-ms'?: string }): Promise<Sandbox> {
-  const target = values.target ?? process.env.RUNBOX_TARGET;
+export async function connect(values: { target?: string; 'token-file'?: string; 'wait-ms'?: string }, io: CliIo): Promise<Sandbox> {
+  const target = targetOf(values, io);
   if (!target) throw new UsageError('--target is required (or set RUNBOX_TARGET), e.g. --target tcp://172.16.0.2:5000');
-  const sandbox = await Sandbox.connect(target, { token: readToken(values['token-file']) });
+  const sandbox = await Sandbox.connect(target, { token: readToken(values['token-file'], io.env) });
   try {
     await sandbox.waitReady({ timeoutMs: intFlag('wait-ms', values['wait-ms']) ?? 10_000 });
   } catch (error) {
@@ -73,27 +77,9 @@ export async function connect(values: { target?: string; 'token-file'?: string; 
   return sandbox;
 }
 
-/**
- * Runs a verb: usage errors print the usage and give 2, runbox errors print one line and
- * give 125; anything else is a bug and prints its stack.
- */
-export async function runVerb(usage: string, body: () => Promise<number>): Promise<number> {
-  try {
-    return await body();
-  } catch (error) {
-    if (error instanceof UsageError) {
-      process.stderr.write(`runbox: ${error.message}\n\n${usage}`);
-      return EXIT.usage;
-    }
-    if (error instanceof RunboxError) {
-      process.stderr.write(`runbox: ${error.message}\n`);
-      return EXIT.runbox;
-    }
-    process.stderr.write(`runbox: internal error: ${(error as Error).stack ?? String(error)}\n`);
-    return EXIT.runbox;
-  }
+export function printJson(io: CliIo, value: unknown): void {
+  io.stdout.write(JSON.stringify(value, null, 2) + '\n');
 }
 
-export function printJson(value: unknown): void {
-  process.stdout.write(JSON.stringify(value, null, 2) + '\n');
-}
+/** A size in whole MiB, as the listings print it. */
+export const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MiB`;

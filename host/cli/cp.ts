@@ -5,6 +5,8 @@ import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Readable, Writable } from 'node:stream';
 import { TARGET_OPTIONS, TARGET_USAGE, UsageError, connect, parse, runVerb } from './common.js';
+import type { CliIo } from './io.js';
+import type { Sandbox } from '../sandbox.js';
 
 const USAGE = `Usage: runbox cp --target T [options] SRC DST
 
@@ -34,19 +36,52 @@ function localIsDirectory(p: string): boolean {
   }
 }
 
-export function main(argv: string[]): Promise<number> {
-  return runVerb(USAGE, async () => {
+type CpValues = { parents?: boolean; 'no-clobber'?: boolean };
+
+async function upload(sandbox: Sandbox, src: string, dst: string, mode: number | undefined, values: CpValues, io: CliIo): Promise<void> {
+  let remote = dst.slice(SANDBOX.length);
+  const fromStdin = src === '-';
+  if (!fromStdin && localIsDirectory(src)) throw new UsageError(`${src} is a directory: runbox cp copies single files (use tar: tar c DIR | runbox cp - sandbox:/tmp/x.tar)`);
+  const into = remote.endsWith('/') || (await sandbox.files.stat(remote).then((i) => i.type === 'directory', () => false));
+  if (into) {
+    if (fromStdin) throw new UsageError(`${dst} is a directory: name the file to write from stdin`);
+    remote = path.posix.join(remote, path.basename(src));
+  }
+  const source: Readable = fromStdin ? io.stdin : createReadStream(src);
+  const localMode = fromStdin ? undefined : statSync(src).mode & 0o777;
+  await sandbox.files.write(remote, source, {
+    ...(mode ?? localMode) !== undefined ? { mode: mode ?? localMode } : {},
+    createParents: values.parents ?? false,
+    noOverwrite: values['no-clobber'] ?? false,
+  });
+}
+
+async function download(sandbox: Sandbox, src: string, dst: string, mode: number | undefined, io: CliIo): Promise<void> {
+  const remote = src.slice(SANDBOX.length);
+  let local = dst;
+  if (local !== '-' && (local.endsWith('/') || localIsDirectory(local))) local = path.join(local, path.posix.basename(remote));
+  const stream = sandbox.files.readStream(remote);
+  // An early failure is reported through `info`; pipeline() listens for later ones.
+  stream.on('error', () => {});
+  // Open the local file only once the sandbox file is known to be readable.
+  await stream.info;
+  const sink: Writable = local === '-' ? io.stdout : createWriteStream(local, mode === undefined ? {} : { mode });
+  await pipeline(stream, sink, { end: local !== '-' });
+}
+
+export function main(argv: string[], io: CliIo): Promise<number> {
+  return runVerb(USAGE, io, async () => {
     const { values, positionals } = parse(argv, {
       ...TARGET_OPTIONS,
       mode: { type: 'string' },
       parents: { type: 'boolean', short: 'p' },
       'no-clobber': { type: 'boolean', short: 'n' },
     });
-    if (values.help) return (process.stdout.write(USAGE), 0);
+    if (values.help) return (io.stdout.write(USAGE), 0);
     if (positionals.length !== 2) throw new UsageError(`expected SRC and DST, got ${positionals.length} argument(s)`);
     const [src, dst] = positionals as [string, string];
-    const upload = dst.startsWith(SANDBOX);
-    if (upload === src.startsWith(SANDBOX)) {
+    const isUpload = dst.startsWith(SANDBOX);
+    if (isUpload === src.startsWith(SANDBOX)) {
       throw new UsageError(`exactly one of SRC and DST must be a sandbox path (sandbox:/path): got ${src} ${dst}`);
     }
     let mode: number | undefined;
@@ -54,36 +89,10 @@ export function main(argv: string[]): Promise<number> {
       if (!/^[0-7]{1,4}$/.test(values.mode)) throw new UsageError(`--mode ${values.mode}: expected octal permission bits such as 644`);
       mode = parseInt(values.mode, 8);
     }
-    const sandbox = await connect(values);
+    const sandbox = await connect(values, io);
     try {
-      if (upload) {
-        let remote = dst.slice(SANDBOX.length);
-        const fromStdin = src === '-';
-        if (!fromStdin && localIsDirectory(src)) throw new UsageError(`${src} is a directory: runbox cp copies single files (use tar: tar c DIR | runbox cp - sandbox:/tmp/x.tar)`);
-        const into = remote.endsWith('/') || (await sandbox.files.stat(remote).then((i) => i.type === 'directory', () => false));
-        if (into) {
-          if (fromStdin) throw new UsageError(`${dst} is a directory: name the file to write from stdin`);
-          remote = path.posix.join(remote, path.basename(src));
-        }
-        const source: Readable = fromStdin ? process.stdin : createReadStream(src);
-        const localMode = fromStdin ? undefined : statSync(src).mode & 0o777;
-        await sandbox.files.write(remote, source, {
-          ...(mode ?? localMode) !== undefined ? { mode: mode ?? localMode } : {},
-          createParents: values.parents ?? false,
-          noOverwrite: values['no-clobber'] ?? false,
-        });
-      } else {
-        const remote = src.slice(SANDBOX.length);
-        let local = dst;
-        if (local !== '-' && (local.endsWith('/') || localIsDirectory(local))) local = path.join(local, path.posix.basename(remote));
-        const stream = sandbox.files.readStream(remote);
-        // An early failure is reported through `info`; pipeline() listens for later ones.
-        stream.on('error', () => {});
-        // Open the local file only once the sandbox file is known to be readable.
-        await stream.info;
-        const sink: Writable = local === '-' ? process.stdout : createWriteStream(local, mode === undefined ? {} : { mode });
-        await pipeline(stream, sink, { end: local !== '-' });
-      }
+      if (isUpload) await upload(sandbox, src, dst, mode, values, io);
+      else await download(sandbox, src, dst, mode, io);
       return 0;
     } finally {
       await sandbox.close();

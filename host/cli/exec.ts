@@ -1,5 +1,6 @@
 // runbox exec: run an argv command, streaming its output, exiting with its status.
 import { TARGET_OPTIONS, TARGET_USAGE, UsageError, connect, parse, runVerb } from './common.js';
+import type { CliIo } from './io.js';
 import { PROCESS_OPTIONS, PROCESS_USAGE, finish, processOptions, stdinFor, streamOutput } from './process.js';
 
 const USAGE = `Usage: runbox exec --target T [options] -- CMD [ARGS...]
@@ -12,21 +13,21 @@ ${TARGET_USAGE}
 ${PROCESS_USAGE}
 `;
 
-export function main(argv: string[]): Promise<number> {
-  return runVerb(USAGE, async () => {
+export function main(argv: string[], io: CliIo): Promise<number> {
+  return runVerb(USAGE, io, async () => {
     const { values, positionals } = parse(argv, { ...TARGET_OPTIONS, ...PROCESS_OPTIONS });
-    if (values.help) return (process.stdout.write(USAGE), 0);
+    if (values.help) return (io.stdout.write(USAGE), 0);
     if (positionals.length === 0) throw new UsageError('CMD is required: runbox exec --target T -- CMD [ARGS...]');
-    const stdin = stdinFor(values, false);
-    const sandbox = await connect(values);
+    const stdin = stdinFor(values, false, io);
+    const sandbox = await connect(values, io);
     try {
       const handle = await sandbox.exec(positionals, {
         ...processOptions(values),
         ...(stdin !== undefined ? { stdin } : {}),
-        ...streamOutput(),
+        ...streamOutput(io),
         background: true,
       });
-      return await finish(handle);
+      return await finish(handle, io);
     } finally {
       await sandbox.close();
     }

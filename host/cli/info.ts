@@ -1,5 +1,6 @@
 // runbox info: the sandbox's health and system information.
-import { TARGET_OPTIONS, TARGET_USAGE, connect, parse, printJson, runVerb } from './common.js';
+import { TARGET_OPTIONS, TARGET_USAGE, connect, mib, parse, printJson, runVerb } from './common.js';
+import type { CliIo } from './io.js';
 
 const USAGE = `Usage: runbox info --target T [--json]
 
@@ -9,17 +10,15 @@ ${TARGET_USAGE}
       --json           print JSON
 `;
 
-const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
-
-export function main(argv: string[]): Promise<number> {
-  return runVerb(USAGE, async () => {
+export function main(argv: string[], io: CliIo): Promise<number> {
+  return runVerb(USAGE, io, async () => {
     const { values } = parse(argv, { ...TARGET_OPTIONS, json: { type: 'boolean' } }, false);
-    if (values.help) return (process.stdout.write(USAGE), 0);
-    const sandbox = await connect(values);
+    if (values.help) return (io.stdout.write(USAGE), 0);
+    const sandbox = await connect(values, io);
     try {
       const [health, info] = await Promise.all([sandbox.health(), sandbox.systemInfo()]);
       if (values.json) {
-        printJson({ health, system: info });
+        printJson(io, { health, system: info });
         return 0;
       }
       const lines = [
@@ -31,7 +30,7 @@ export function main(argv: string[]): Promise<number> {
         ...info.disks.map((d) => `disk      ${d.mount} ${d.fsType} ${mib(d.sizeBytes)}, ${mib(d.availableBytes)} free (${d.device})`),
         ...info.interfaces.map((i) => `network   ${i.name} ${i.ip4 || '-'} ${i.state}`),
       ];
-      process.stdout.write(lines.join('\n') + '\n');
+      io.stdout.write(lines.join('\n') + '\n');
       return 0;
     } finally {
       await sandbox.close();

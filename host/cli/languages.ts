@@ -1,5 +1,6 @@
 // runbox languages: what the agent can run.
 import { TARGET_OPTIONS, TARGET_USAGE, connect, parse, printJson, runVerb } from './common.js';
+import type { CliIo } from './io.js';
 
 const USAGE = `Usage: runbox languages --target T [--json]
 
@@ -9,18 +10,18 @@ ${TARGET_USAGE}
       --json           print JSON
 `;
 
-export function main(argv: string[]): Promise<number> {
-  return runVerb(USAGE, async () => {
+export function main(argv: string[], io: CliIo): Promise<number> {
+  return runVerb(USAGE, io, async () => {
     const { values } = parse(argv, { ...TARGET_OPTIONS, json: { type: 'boolean' } }, false);
-    if (values.help) return (process.stdout.write(USAGE), 0);
-    const sandbox = await connect(values);
+    if (values.help) return (io.stdout.write(USAGE), 0);
+    const sandbox = await connect(values, io);
     try {
       const languages = await sandbox.languages();
-      if (values.json) printJson(languages);
+      if (values.json) printJson(io, languages);
       else
         for (const l of languages) {
           const aliases = l.aliases.length ? ` (${l.aliases.join(', ')})` : '';
-          process.stdout.write(`${l.name.padEnd(12)} ${l.version.padEnd(12)} ${l.compiled ? 'compiled' : '        '}${aliases}\n`);
+          io.stdout.write(`${l.name.padEnd(12)} ${l.version.padEnd(12)} ${l.compiled ? 'compiled' : '        '}${aliases}\n`);
         }
       return 0;
     } finally {

@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { constants } from 'node:os';
 import { EXIT, UsageError, intFlag } from './common.js';
+import type { CliEvent, CliIo } from './io.js';
 import type { ProcessHandle, RunResult, StdinSource } from '../process/index.js';
 
 export const PROCESS_OPTIONS = {
@@ -67,7 +68,7 @@ export function processOptions(values: ProcessValues) {
  * The program's stdin: --stdin-file, else our stdin when it is not a terminal (streamed as
  * it comes), else nothing. `stdinTaken` is true when our stdin already held the source.
  */
-export function stdinFor(values: ProcessValues, stdinTaken: boolean): StdinSource | undefined {
+export function stdinFor(values: ProcessValues, stdinTaken: boolean, io: CliIo): StdinSource | undefined {
   if (values['stdin-file'] !== undefined) {
     try {
       return readFileSync(values['stdin-file']);
@@ -75,31 +76,31 @@ export function stdinFor(values: ProcessValues, stdinTaken: boolean): StdinSourc
       throw new UsageError(`--stdin-file ${values['stdin-file']}: ${(error as Error).message}`);
     }
   }
-  if (stdinTaken || process.stdin.isTTY) return undefined;
-  return process.stdin;
+  if (stdinTaken || io.stdin.isTTY) return undefined;
+  return io.stdin;
 }
 
 /** Writes output bytes to our stdout/stderr as they come. */
-export function streamOutput() {
+export function streamOutput(io: CliIo) {
   return {
-    onStdout: (_text: string, chunk: { bytes: Uint8Array }) => void process.stdout.write(chunk.bytes),
-    onStderr: (_text: string, chunk: { bytes: Uint8Array }) => void process.stderr.write(chunk.bytes),
+    onStdout: (_text: string, chunk: { bytes: Uint8Array }) => void io.stdout.write(chunk.bytes),
+    onStderr: (_text: string, chunk: { bytes: Uint8Array }) => void io.stderr.write(chunk.bytes),
   };
 }
 
 /** Forwards Ctrl-C / SIGTERM / SIGHUP to the program's process group; returns a detach function. */
-export function forwardSignals(handle: ProcessHandle): () => void {
+export function forwardSignals(handle: ProcessHandle, io: CliIo): () => void {
   const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
-  const forward = (signal: NodeJS.Signals) => handle.kill(signal);
-  for (const s of signals) process.on(s, forward);
+  const forward = (signal: CliEvent) => handle.kill(signal);
+  for (const s of signals) io.events.on(s, forward);
   return () => {
-    for (const s of signals) process.off(s, forward);
+    for (const s of signals) io.events.off(s, forward);
   };
 }
 
 /** Our exit code for a result, printing a one-line reason on stderr when it is not a plain exit. */
-export function exitCodeOf(result: RunResult): number {
-  const say = (line: string) => process.stderr.write(`runbox: ${line}\n`);
+export function exitCodeOf(result: RunResult, io: CliIo): number {
+  const say = (line: string) => io.stderr.write(`runbox: ${line}\n`);
   const note = result.message ? `: ${result.message}` : '';
   switch (result.status) {
     case 'exited':
@@ -127,13 +128,13 @@ export function exitCodeOf(result: RunResult): number {
 }
 
 /** Waits for the run, with output streamed and signals forwarded, then releases our stdin. */
-export async function finish(handle: ProcessHandle): Promise<number> {
-  const detach = forwardSignals(handle);
+export async function finish(handle: ProcessHandle, io: CliIo): Promise<number> {
+  const detach = forwardSignals(handle, io);
   try {
-    return exitCodeOf(await handle.wait());
+    return exitCodeOf(await handle.wait(), io);
   } finally {
     detach();
     // Our stdin may still be open (a pipe nobody closes): stop reading so the CLI can exit.
-    process.stdin.destroy();
+    io.stdin.destroy();
   }
 }

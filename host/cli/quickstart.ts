@@ -4,6 +4,7 @@ import { buildImage } from '../image/index.js';
 import { bootVm, type VmHandle } from '../vm/index.js';
 import { Sandbox } from '../sandbox.js';
 import { parse, runVerb } from './common.js';
+import type { CliIo } from './io.js';
 
 const USAGE = `Usage: runbox quickstart [--image NAME] [--net user|tap]
 
@@ -21,14 +22,14 @@ print(f"stdin said: {name}")
 
 const stamp = (t0: number) => `[${((Date.now() - t0) / 1000).toFixed(1).padStart(6)}s]`;
 
-export function main(argv: string[]): Promise<number> {
-  return runVerb(USAGE, async () => {
+export function main(argv: string[], io: CliIo): Promise<number> {
+  return runVerb(USAGE, io, async () => {
     const { values } = parse(argv, { image: { type: 'string' }, net: { type: 'string' }, help: { type: 'boolean', short: 'h' } }, false);
-    if (values.help) return (process.stdout.write(USAGE), 0);
+    if (values.help) return (io.stdout.write(USAGE), 0);
     const image = values.image ?? 'python';
     const net = values.net === 'tap' ? 'tap' : 'user';
     const t0 = Date.now();
-    const say = (text: string) => process.stderr.write(`${stamp(t0)} ${text}\n`);
+    const say = (text: string) => io.stderr.write(`${stamp(t0)} ${text}\n`);
 
     say(`building image '${image}' (first time: a few minutes; then cached)`);
     const built = await buildImage(image, { onProgress: (e) => say(`  ${e.stage}: ${e.message}`) });
@@ -38,7 +39,7 @@ export function main(argv: string[]): Promise<number> {
     let vm: VmHandle | undefined;
     const controller = new AbortController();
     const interrupt = () => controller.abort();
-    process.once('SIGINT', interrupt);
+    io.events.once('SIGINT', interrupt);
     try {
       vm = await bootVm(image, { net, signal: controller.signal, onProgress: (p) => say(`  ${p.stage}: ${p.message}`) });
       say(`agent ready after ${vm.bootToReadySeconds.toFixed(1)} s at ${vm.target} (console log: ${vm.consoleLog})`);
@@ -48,8 +49,8 @@ export function main(argv: string[]): Promise<number> {
         const result = await sandbox.runCode('python', DEMO, {
           stdin: 'runbox\n',
           timeoutMs: 30_000,
-          onStdout: (text) => process.stdout.write(text),
-          onStderr: (text) => process.stderr.write(text),
+          onStdout: (text) => io.stdout.write(text),
+          onStderr: (text) => io.stderr.write(text),
           signal: controller.signal,
         });
         say(`status ${result.status}, exit code ${result.exitCode}, ${result.durationMs} ms`);
@@ -58,7 +59,7 @@ export function main(argv: string[]): Promise<number> {
         await sandbox.close();
       }
     } finally {
-      process.off('SIGINT', interrupt);
+      io.events.off('SIGINT', interrupt);
       if (vm) {
         say('stopping the VM');
         await vm.stop();

@@ -4,7 +4,8 @@
 import { constants } from 'node:os';
 import type { Sandbox } from '../sandbox.js';
 import type { ShellHandle } from '../shell/index.js';
-import { EXIT, TARGET_OPTIONS, TARGET_USAGE, UsageError, connect, parse, runVerb } from './common.js';
+import { EXIT, TARGET_OPTIONS, TARGET_USAGE, UsageError, connect, parse, runVerb, targetOf } from './common.js';
+import type { CliEvent, CliIo } from './io.js';
 
 const USAGE = `Usage: runbox shell --target T [options] [-- COMMAND [ARG...]]
 
@@ -18,9 +19,9 @@ ${TARGET_USAGE}
   -e, --env K=V        environment variable for the shell; repeatable
 `;
 
-function terminalSize(): { cols: number; rows: number } {
-  const cols = process.stdout.isTTY ? process.stdout.columns : 0;
-  const rows = process.stdout.isTTY ? process.stdout.rows : 0;
+function terminalSize(io: CliIo): { cols: number; rows: number } {
+  const cols = io.stdout.isTTY ? (io.stdout.columns ?? 0) : 0;
+  const rows = io.stdout.isTTY ? (io.stdout.rows ?? 0) : 0;
   return { cols: cols > 0 ? cols : 80, rows: rows > 0 ? rows : 24 };
 }
 
@@ -35,27 +36,28 @@ function parseEnv(pairs: string[] | undefined): Record<string, string> {
 }
 
 /** Puts the local terminal in raw mode; the returned function puts it back (idempotent). */
-function rawTerminal(): () => void {
-  if (!process.stdin.isTTY) return () => {};
-  process.stdin.setRawMode(true);
+function rawTerminal(io: CliIo): () => void {
+  const stdin = io.stdin;
+  if (!stdin.isTTY || !stdin.setRawMode) return () => {};
+  stdin.setRawMode(true);
   let restored = false;
   const restore = () => {
     if (restored) return;
     restored = true;
     try {
-      process.stdin.setRawMode(false);
+      stdin.setRawMode?.(false);
     } catch {
       /* the terminal is gone */
     }
   };
   // Even a crash must not leave the user's terminal raw.
-  process.once('exit', restore);
+  io.events.once('exit', restore);
   return restore;
 }
 
 /** Bridges this process's stdio to `handle` until the shell exits or the stream ends. */
-async function bridge(handle: ShellHandle, sessionHint: string): Promise<number> {
-  const restore = rawTerminal();
+async function bridge(handle: ShellHandle, sessionHint: string, io: CliIo): Promise<number> {
+  const restore = rawTerminal(io);
   const onInput = (chunk: Buffer) => handle.write(chunk);
   // Piped (not a terminal) input: its end is a Ctrl-D to the remote side.
   const onEnd = () => {
@@ -66,7 +68,7 @@ async function bridge(handle: ShellHandle, sessionHint: string): Promise<number>
     }
   };
   const onResize = () => {
-    const { cols, rows } = terminalSize();
+    const { cols, rows } = terminalSize(io);
     try {
       handle.resize(cols, rows);
     } catch {
@@ -74,16 +76,16 @@ async function bridge(handle: ShellHandle, sessionHint: string): Promise<number>
     }
   };
   let leaving: NodeJS.Signals | undefined;
-  const onSignal = (signal: NodeJS.Signals) => {
-    leaving = signal;
+  const onSignal = (signal: CliEvent) => {
+    leaving = signal as NodeJS.Signals;
     void handle.detach();
   };
-  process.stdin.on('data', onInput);
-  process.stdin.on('end', onEnd);
-  process.stdin.resume();
-  process.on('SIGWINCH', onResize);
-  for (const signal of ['SIGTERM', 'SIGHUP', 'SIGINT'] as const) process.on(signal, onSignal);
-  handle.onData((data) => process.stdout.write(data));
+  io.stdin.on('data', onInput);
+  io.stdin.on('end', onEnd);
+  io.stdin.resume();
+  io.events.on('SIGWINCH', onResize);
+  for (const signal of ['SIGTERM', 'SIGHUP', 'SIGINT'] as const) io.events.on(signal, onSignal);
+  handle.onData((data) => io.stdout.write(data));
   try {
     const exit = await handle.wait();
     const signal = exit.signal ? constants.signals[exit.signal as keyof typeof constants.signals] : undefined;
@@ -91,41 +93,41 @@ async function bridge(handle: ShellHandle, sessionHint: string): Promise<number>
   } catch (error) {
     restore();
     if (leaving) {
-      process.stderr.write(`\r\nrunbox: ${leaving}: detached; the session lives on for a while: ${sessionHint}\n`);
+      io.stderr.write(`\r\nrunbox: ${leaving}: detached; the session lives on for a while: ${sessionHint}\n`);
       return 128 + constants.signals[leaving];
     }
-    process.stderr.write(`\r\nrunbox: ${(error as Error).message}\r\nrunbox: to continue: ${sessionHint}\n`);
+    io.stderr.write(`\r\nrunbox: ${(error as Error).message}\r\nrunbox: to continue: ${sessionHint}\n`);
     return EXIT.runbox;
   } finally {
     restore();
-    process.stdin.off('data', onInput);
-    process.stdin.off('end', onEnd);
-    process.stdin.pause();
-    process.off('SIGWINCH', onResize);
-    for (const signal of ['SIGTERM', 'SIGHUP', 'SIGINT'] as const) process.off(signal, onSignal);
+    io.stdin.off('data', onInput);
+    io.stdin.off('end', onEnd);
+    io.stdin.pause();
+    io.events.off('SIGWINCH', onResize);
+    for (const signal of ['SIGTERM', 'SIGHUP', 'SIGINT'] as const) io.events.off(signal, onSignal);
   }
 }
 
-export function main(argv: string[]): Promise<number> {
-  return runVerb(USAGE, async () => {
+export function main(argv: string[], io: CliIo): Promise<number> {
+  return runVerb(USAGE, io, async () => {
     const { values, positionals } = parse(argv, {
       ...TARGET_OPTIONS,
       attach: { type: 'string' },
       cwd: { type: 'string' },
       env: { type: 'string', short: 'e', multiple: true },
     });
-    if (values.help) return (process.stdout.write(USAGE), 0);
+    if (values.help) return (io.stdout.write(USAGE), 0);
     if (values.attach !== undefined && (positionals.length > 0 || values.cwd !== undefined || values.env !== undefined)) {
       throw new UsageError('--attach joins an existing session: COMMAND, --cwd and --env only apply to new ones');
     }
     const env = parseEnv(values.env);
-    const sandbox: Sandbox = await connect(values);
+    const sandbox: Sandbox = await connect(values, io);
     try {
-      const size = terminalSize();
+      const size = terminalSize(io);
       let handle: ShellHandle;
       if (values.attach !== undefined) {
         handle = await sandbox.shells.attach(values.attach);
-        process.stdout.write(handle.replay);
+        io.stdout.write(handle.replay);
         handle.resize(size.cols, size.rows);
       } else {
         handle = await sandbox.shells.open({
@@ -134,11 +136,10 @@ export function main(argv: string[]): Promise<number> {
           env,
           ...(values.cwd !== undefined ? { cwd: values.cwd } : {}),
           // Like ssh: the remote side draws for the terminal we are actually on.
-          ...(process.env.TERM ? { term: process.env.TERM } : {}),
+          ...(io.env.TERM ? { term: io.env.TERM } : {}),
         });
       }
-      const target = values.target ?? process.env.RUNBOX_TARGET;
-      return await bridge(handle, `runbox shell --target ${target} --attach ${handle.id}`);
+      return await bridge(handle, `runbox shell --target ${targetOf(values, io)} --attach ${handle.id}`, io);
     } finally {
       await sandbox.close();
     }

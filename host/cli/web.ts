@@ -3,6 +3,7 @@
 import { startWebTerminal } from '../web/server.js';
 import { formatTarget } from '../transport/target.js';
 import { TARGET_OPTIONS, TARGET_USAGE, connect, intFlag, parse, runVerb } from './common.js';
+import type { CliIo } from './io.js';
 
 const USAGE = `Usage: runbox web --target T [--port P] [--host ADDR]
 
@@ -16,22 +17,22 @@ ${TARGET_USAGE}
                        network reach the sandbox's shell to whoever has the URL)
 `;
 
-export function main(argv: string[]): Promise<number> {
-  return runVerb(USAGE, async () => {
+export function main(argv: string[], io: CliIo): Promise<number> {
+  return runVerb(USAGE, io, async () => {
     const { values } = parse(argv, { ...TARGET_OPTIONS, port: { type: 'string' }, host: { type: 'string' } }, false);
-    if (values.help) return (process.stdout.write(USAGE), 0);
+    if (values.help) return (io.stdout.write(USAGE), 0);
     const port = intFlag('port', values.port);
-    const sandbox = await connect(values);
+    const sandbox = await connect(values, io);
     const web = await startWebTerminal(sandbox, {
       ...(port !== undefined ? { port } : {}),
       ...(values.host !== undefined ? { host: values.host } : {}),
       title: `runbox ${formatTarget(sandbox.target)}`,
-      onEvent: (event, detail) => process.stderr.write(`runbox web: ${event} ${Object.entries(detail).map(([k, v]) => `${k}=${v}`).join(' ')}\n`),
+      onEvent: (event, detail) => io.stderr.write(`runbox web: ${event} ${Object.entries(detail).map(([k, v]) => `${k}=${v}`).join(' ')}\n`),
     });
-    process.stdout.write(`runbox web: open ${web.url}\n`);
+    io.stdout.write(`runbox web: open ${web.url}\n`);
     await new Promise<void>((resolve) => {
-      process.once('SIGINT', resolve);
-      process.once('SIGTERM', resolve);
+      io.events.once('SIGINT', () => resolve());
+      io.events.once('SIGTERM', () => resolve());
     });
     await web.close();
     await sandbox.close();

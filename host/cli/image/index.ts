@@ -1,0 +1,38 @@
+// runbox image: build, list and verify VM images; front end of host/image (the rootfs/kernel/
+// initrd builder). Each subcommand is its own module with its own flags, loaded when it runs.
+import { runGroup, type CommandGroup } from '../command.js';
+import type { CliIo } from '../io.js';
+
+export const USAGE = `Usage:
+  runbox image build <name|spec.json> [--init systemd|openrc] [--out DIR] [--agent-dir DIR] [--force]
+  runbox image ls [--out DIR] [--json]
+  runbox image verify [<name>] [--init systemd|openrc] [--out DIR] [--json]
+
+Builds per-language VM images (ext4 root filesystem + kernel + initramfs) from specs in
+init/images/ (bash, python, nodejs, go, rust, python-jwt) or your own spec file that
+"extends" one of them. Building needs root and the Debian mirror.
+
+Options:
+      --init I        init system inside the image: systemd (default) or openrc
+      --out DIR       image directory (default: $RUNBOX_HOME/images, RUNBOX_HOME=~/.cache/runbox)
+      --agent-dir DIR agent bundle to install (default: <repo>/dist/agent, from \`npm run build\`)
+      --force         rebuild even if the cache says nothing changed
+      --json          machine-readable output
+  -h, --help          show this help
+`;
+
+export const GROUP: CommandGroup = {
+  name: 'image',
+  usage: USAGE,
+  subcommands: {
+    build: async () => (await import('./build.js')).command,
+    ls: async () => (await import('./ls.js')).command,
+    verify: async () => (await import('./verify.js')).command,
+  },
+  aliases: { list: 'ls' },
+  missingUsageTo: 'stderr',
+};
+
+export function main(argv: string[], io: CliIo): Promise<number> {
+  return runGroup(GROUP, argv, io);
+}

@@ -1,0 +1,126 @@
+// runbox vm run: boot a built image under QEMU; in the foreground until Ctrl-C/SIGTERM, or --detach.
+import { EXIT, UsageError, choice, intFlag, printJson, readToken } from '../common.js';
+import { defineCommand } from '../command.js';
+import type { CliIo } from '../io.js';
+import { bootVm, type BootOptions, type VmHandle } from '../../vm/boot.js';
+import type { VmState } from '../../vm/state.js';
+
+export const USAGE = `Usage: runbox vm run <image> [--net tap|user] [--memory MiB] [--cpus N] [--token-file F]
+                        [--init systemd|openrc] [--accel tcg|kvm] [--machine microvm|q35]
+                        [--wait-ms N] [--detach] [--json]
+
+Boots a built image (runbox image build <image>) under QEMU, waits until its agent answers
+Health, prints the target to dial and the console log, and stays in the foreground until
+Ctrl-C or SIGTERM, then stops the VM and removes everything it created. --detach returns
+once the agent answers and leaves the VM running (state under $RUNBOX_HOME/vms/<id>/).
+
+Options:
+      --net M          tap (default as root): a network namespace runbox-<id> with a TAP device,
+                       guest 172.16.0.2, reached through a Unix socket; user: QEMU user-mode
+                       network, guest reachable on a free 127.0.0.1 port
+      --memory MiB     guest memory (default 1024)
+      --cpus N         vCPUs (default 2)
+      --token-file F   require the token in F (passed to the guest as a raw disk)
+      --init I         which build of the image: systemd (default) or openrc
+      --accel A        tcg (default; env RUNBOX_ACCEL) or kvm
+      --machine M      microvm (default) or q35
+      --wait-ms N      give up if the agent has not answered after N ms (default 180000)
+      --detach         return once ready; stop later with: runbox vm stop <id>
+      --json           print the VM's state as JSON
+  -h, --help           show this help
+`;
+
+export interface RunOptions {
+  image: string;
+  /** What bootVm gets from the flags (token, signal and progress are added when running). */
+  boot: Pick<BootOptions, 'net' | 'memoryMiB' | 'cpus' | 'init' | 'accel' | 'machine' | 'readyTimeoutMs'>;
+  tokenFile?: string;
+  detach: boolean;
+  json: boolean;
+}
+
+function describe(vm: VmHandle | VmState): string {
+  const state = 'state' in vm ? vm.state : vm;
+  const lines = [
+    `vm ${state.id} ready in ${state.bootToReadySeconds ?? '?'} s (${state.image}, ${state.init}, ${state.machine}/${state.accel}, ${state.cpus} vCPU, ${state.memoryMiB} MiB, net ${state.net})`,
+    `target   ${state.target}`,
+    state.netns ? `guest    ${state.guestTarget} (inside network namespace ${state.netns})` : `guest    ${state.guestTarget}`,
+    `console  ${state.consoleLog}`,
+  ];
+  return lines.join('\n') + '\n';
+}
+
+/** Serves until a signal or QEMU's exit, then stops the VM and cleans up. */
+async function foreground(vm: VmHandle, stopSignal: AbortSignal, io: CliIo): Promise<number> {
+  const why = await Promise.race([
+    new Promise<string>((resolve) => stopSignal.addEventListener('abort', () => resolve('signal'), { once: true })),
+    vm.exited.then(() => 'exited'),
+  ]);
+  const method = await vm.stop();
+  io.stderr.write(why === 'exited' ? `vm ${vm.id}: QEMU exited; cleaned up\n` : `vm ${vm.id}: stopped (${method}); cleaned up\n`);
+  return EXIT.ok;
+}
+
+async function run(o: RunOptions, io: CliIo): Promise<number> {
+  const token = o.tokenFile !== undefined ? readToken(o.tokenFile, io.env) : undefined;
+  const stopSignal = new AbortController();
+  const onSignal = () => stopSignal.abort();
+  io.events.once('SIGINT', onSignal);
+  io.events.once('SIGTERM', onSignal);
+  try {
+    const vm = await bootVm(o.image, {
+      ...o.boot,
+      token,
+      detached: o.detach,
+      signal: stopSignal.signal,
+      onProgress: (p) => io.stderr.write(`[${p.elapsed.toFixed(1).padStart(5)} s] ${p.stage}: ${p.message}\n`),
+    });
+    if (o.json) printJson(io, vm.state);
+    else io.stdout.write(describe(vm));
+    if (o.detach) {
+      if (!o.json) io.stdout.write(`stop     runbox vm stop ${vm.id}\n`);
+      return EXIT.ok;
+    }
+    if (!o.json) io.stdout.write('stop     Ctrl-C\n');
+    return await foreground(vm, stopSignal.signal, io);
+  } finally {
+    io.events.off('SIGINT', onSignal);
+    io.events.off('SIGTERM', onSignal);
+  }
+}
+
+export const command = defineCommand({
+  name: 'vm run',
+  usage: USAGE,
+  flags: {
+    net: { type: 'string' },
+    memory: { type: 'string' },
+    cpus: { type: 'string' },
+    'token-file': { type: 'string' },
+    init: { type: 'string' },
+    accel: { type: 'string' },
+    machine: { type: 'string' },
+    'wait-ms': { type: 'string' },
+    detach: { type: 'boolean' },
+    json: { type: 'boolean' },
+  } as const,
+  options(values, positionals): RunOptions {
+    if (positionals.length !== 1) throw new UsageError('vm run takes exactly one image name, e.g. runbox vm run python');
+    return {
+      image: positionals[0]!,
+      boot: {
+        net: choice('net', values.net, ['tap', 'user'] as const),
+        memoryMiB: intFlag('memory', values.memory),
+        cpus: intFlag('cpus', values.cpus),
+        init: choice('init', values.init, ['systemd', 'openrc'] as const),
+        accel: choice('accel', values.accel, ['tcg', 'kvm'] as const),
+        machine: choice('machine', values.machine, ['microvm', 'q35'] as const),
+        readyTimeoutMs: intFlag('wait-ms', values['wait-ms']),
+      },
+      ...(values['token-file'] !== undefined ? { tokenFile: values['token-file'] } : {}),
+      detach: values.detach ?? false,
+      json: values.json ?? false,
+    };
+  },
+  run,
+});
