@@ -36,7 +36,15 @@ function kib(file) {
 
 // Both guest programs: one CommonJS file each for the images' Node 18, minified (half the
 // bytes for Node to parse at every boot, seconds under emulation).
-const guestBundle = { bundle: true, platform: 'node', target: 'node18', format: 'cjs', minify: true, legalComments: 'none', logLevel: 'warning' };
+const guestBundle = {
+  bundle: true,
+  platform: 'node',
+  target: 'node18',
+  format: 'cjs',
+  minify: true,
+  legalComments: 'none',
+  logLevel: 'warning',
+};
 
 async function buildAgent() {
   rmSync(agentDir, { recursive: true, force: true });

@@ -48,7 +48,10 @@ async function main(): Promise<number> {
     run_as: runAs.name,
     limits: limits.kind,
     auth: token !== undefined,
-    languages: languages.list().map((l) => l.name).join(','),
+    languages: languages
+      .list()
+      .map((l) => l.name)
+      .join(','),
     start_ms: Date.now() - startedAt,
   });
 

@@ -29,8 +29,18 @@ export async function latency(name, once, { runs, warmup }) {
 export async function startLocalAgent(extraArgs = []) {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'runbox-bench-'));
   chmodSync(dir, 0o755);
-  const args = [path.join(repo, 'dist/agent/runbox-agent.js'), '--listen', `unix://${dir}/agent.sock`, '--cgroups', 'off',
-    '--work-dir', path.join(dir, 'runs'), '--cache-dir', path.join(dir, 'cache'), ...extraArgs];
+  const args = [
+    path.join(repo, 'dist/agent/runbox-agent.js'),
+    '--listen',
+    `unix://${dir}/agent.sock`,
+    '--cgroups',
+    'off',
+    '--work-dir',
+    path.join(dir, 'runs'),
+    '--cache-dir',
+    path.join(dir, 'cache'),
+    ...extraArgs,
+  ];
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   await new Promise((resolve, reject) => {
     child.stderr.on('data', (chunk) => String(chunk).includes('agent.ready') && resolve());

@@ -29,9 +29,13 @@ try {
     await measure("runCode('bash', 'true')", () => sb.runCode('bash', 'true')),
   ];
   const base = results[0];
-  console.log(`runbox run latency, ${runs} runs each, agent ${agent.target} (run as ${health.runAsUser}, limits ${health.limitsBackend}), ${os.cpus().length} CPUs, load ${os.loadavg()[0].toFixed(2)}`);
+  console.log(
+    `runbox run latency, ${runs} runs each, agent ${agent.target} (run as ${health.runAsUser}, limits ${health.limitsBackend}), ${os.cpus().length} CPUs, load ${os.loadavg()[0].toFixed(2)}`,
+  );
   for (const r of results) {
-    console.log(`${r.name.padEnd(28)} p50 ${r.p50.toFixed(2).padStart(7)} ms  p95 ${r.p95.toFixed(2).padStart(7)} ms  ratio p50 ${(r.p50 / base.p50).toFixed(1)}x  p95 ${(r.p95 / base.p95).toFixed(1)}x`);
+    console.log(
+      `${r.name.padEnd(28)} p50 ${r.p50.toFixed(2).padStart(7)} ms  p95 ${r.p95.toFixed(2).padStart(7)} ms  ratio p50 ${(r.p50 / base.p50).toFixed(1)}x  p95 ${(r.p95 / base.p95).toFixed(1)}x`,
+    );
   }
 } finally {
   await sb.close();

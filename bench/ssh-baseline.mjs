@@ -69,8 +69,17 @@ function startSshd(port) {
 
 function sshArgs(port, multiplexed) {
   return [
-    '-q', '-p', String(port), '-i', `${dir}/client_key`,
-    '-o', 'StrictHostKeyChecking=no', '-o', `UserKnownHostsFile=${dir}/known_hosts`, '-o', 'BatchMode=yes',
+    '-q',
+    '-p',
+    String(port),
+    '-i',
+    `${dir}/client_key`,
+    '-o',
+    'StrictHostKeyChecking=no',
+    '-o',
+    `UserKnownHostsFile=${dir}/known_hosts`,
+    '-o',
+    'BatchMode=yes',
     ...(multiplexed ? ['-o', 'ControlMaster=auto', '-o', `ControlPath=${dir}/mux`, '-o', 'ControlPersist=60'] : []),
     // The same unprivileged user runbox runs code as, so both sides start the same kind of process.
     'runbox@127.0.0.1',
@@ -110,13 +119,21 @@ try {
     await measure('ssh true (new connection)', () => run('ssh', [...sshArgs(port, false), 'true']), Math.min(runs, 30)),
   ];
   const thr = [
-    await throughput('runbox exec head -c 256M', async () => (await sb.exec(['head', '-c', String(FLOOD), '/dev/zero'])).run.stdoutTotalBytes),
-    await throughput('ssh head -c 256M (multiplexed)', () => run('ssh', [...sshArgs(port, true), 'head', '-c', String(FLOOD), '/dev/zero'])),
+    await throughput(
+      'runbox exec head -c 256M',
+      async () => (await sb.exec(['head', '-c', String(FLOOD), '/dev/zero'])).run.stdoutTotalBytes,
+    ),
+    await throughput('ssh head -c 256M (multiplexed)', () =>
+      run('ssh', [...sshArgs(port, true), 'head', '-c', String(FLOOD), '/dev/zero']),
+    ),
   ];
   await sb.close();
   const base = lat[1];
   console.log(`\nlatency, ${runs} runs each (ratio = p50 / multiplexed ssh p50):`);
-  for (const r of lat) console.log(`  ${r.name.padEnd(28)} p50 ${r.p50.toFixed(2).padStart(7)} ms  p95 ${r.p95.toFixed(2).padStart(7)} ms  ratio ${(r.p50 / base.p50).toFixed(2)}x`);
+  for (const r of lat)
+    console.log(
+      `  ${r.name.padEnd(28)} p50 ${r.p50.toFixed(2).padStart(7)} ms  p95 ${r.p95.toFixed(2).padStart(7)} ms  ratio ${(r.p50 / base.p50).toFixed(2)}x`,
+    );
   console.log('\nthroughput of stdout (ratio = runbox / ssh):');
   for (const r of thr) console.log(`  ${r.name.padEnd(32)} ${r.mibPerSecond.toFixed(0).padStart(6)} MiB/s`);
   console.log(`  ratio ${(thr[0].mibPerSecond / thr[1].mibPerSecond).toFixed(2)}x`);

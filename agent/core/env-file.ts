@@ -8,7 +8,7 @@ const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 function unquote(raw: string, where: string): string {
   let out = '';
-  for (let i = 0; i < raw.length; ) {
+  for (let i = 0; i < raw.length;) {
     const c = raw[i]!;
     if (c === "'") {
       const end = raw.indexOf("'", i + 1);

@@ -95,7 +95,8 @@ export class FrameReader {
       const body = head.readUInt32BE(0);
       const kind = head.readUInt8(8);
       if (body < HEADER_BYTES - 4) this.#fail(`frame length ${body} is shorter than its ${HEADER_BYTES - 4}-byte header`);
-      if (body - (HEADER_BYTES - 4) > MAX_PAYLOAD_BYTES) this.#fail(`frame payload of ${body - (HEADER_BYTES - 4)} bytes is over the ${MAX_PAYLOAD_BYTES}-byte cap`);
+      if (body - (HEADER_BYTES - 4) > MAX_PAYLOAD_BYTES)
+        this.#fail(`frame payload of ${body - (HEADER_BYTES - 4)} bytes is over the ${MAX_PAYLOAD_BYTES}-byte cap`);
       if (!this.kinds.has(kind)) this.#fail(`unknown frame kind ${kind}`);
       const total = 4 + body;
       if (this.#length < total) return;

@@ -61,7 +61,8 @@ const MAX_PAGE_SIZE = 10_000;
 const pageToken = (lastName: string) => Buffer.from(lastName, 'utf8').toString('base64url');
 
 function pageArguments(request: ListDirRequest): { pageSize: number; after?: string } {
-  if (request.pageSize > MAX_PAGE_SIZE) throw rpcError('FIELD_INVALID', `page_size ${request.pageSize} is over ${MAX_PAGE_SIZE}`, { field: 'page_size' });
+  if (request.pageSize > MAX_PAGE_SIZE)
+    throw rpcError('FIELD_INVALID', `page_size ${request.pageSize} is over ${MAX_PAGE_SIZE}`, { field: 'page_size' });
   if (request.pageToken === '') return { pageSize: request.pageSize };
   if (!/^[A-Za-z0-9_-]+$/.test(request.pageToken) || request.pageToken.length > 2048) {
     throw rpcError('FIELD_INVALID', 'page_token is not a next_page_token this agent gave: pass it back unchanged', { field: 'page_token' });
@@ -69,7 +70,8 @@ function pageArguments(request: ListDirRequest): { pageSize: number; after?: str
   return { pageSize: request.pageSize, after: Buffer.from(request.pageToken, 'base64url').toString('utf8') };
 }
 
-const isFailure = (error: unknown): error is WorkerFailure => typeof error === 'object' && error !== null && 'code' in error && 'syscall' in error;
+const isFailure = (error: unknown): error is WorkerFailure =>
+  typeof error === 'object' && error !== null && 'code' in error && 'syscall' in error;
 
 /** Runs a one-answer op and maps its errors; `path` has been checked already. */
 async function unaryOp<T>(worker: FileWorker, operation: string, path: string, args: Record<string, unknown>): Promise<T> {
@@ -106,19 +108,22 @@ function readFile(worker: FileWorker, call: grpc.ServerWritableStream<ReadFileRe
     if (error) failCall(call, error);
     else call.end();
   };
-  const op: WorkerOp = worker.start({ op: 'read', path, credit: READ_WINDOW_CHUNKS }, {
-    frame: (kind, payload) => {
-      if (kind === FROM_WORKER.ready) {
-        call.write(create(ReadFileResponseSchema, { event: { case: 'info', value: toFileInfo(parseJson<WorkerFileInfo>(payload)) } }));
-      } else if (kind === FROM_WORKER.data) {
-        // Credit flows back only as fast as gRPC takes the data: memory stays bounded.
-        if (call.write(create(ReadFileResponseSchema, { event: { case: 'data', value: payload } }))) op.credit(1);
-        else owed++;
-      } else if (kind === FROM_WORKER.eof) end();
-      else if (kind === FROM_WORKER.fail) end(failureToStatus('read', path, parseJson<WorkerFailure>(payload)));
+  const op: WorkerOp = worker.start(
+    { op: 'read', path, credit: READ_WINDOW_CHUNKS },
+    {
+      frame: (kind, payload) => {
+        if (kind === FROM_WORKER.ready) {
+          call.write(create(ReadFileResponseSchema, { event: { case: 'info', value: toFileInfo(parseJson<WorkerFileInfo>(payload)) } }));
+        } else if (kind === FROM_WORKER.data) {
+          // Credit flows back only as fast as gRPC takes the data: memory stays bounded.
+          if (call.write(create(ReadFileResponseSchema, { event: { case: 'data', value: payload } }))) op.credit(1);
+          else owed++;
+        } else if (kind === FROM_WORKER.eof) end();
+        else if (kind === FROM_WORKER.fail) end(failureToStatus('read', path, parseJson<WorkerFailure>(payload)));
+      },
+      crashed: (failure) => end(failureToStatus('read', path, failure)),
     },
-    crashed: (failure) => end(failureToStatus('read', path, failure)),
-  });
+  );
   call.on('drain', () => {
     if (owed > 0 && !done) op.credit(owed);
     owed = 0;
@@ -155,7 +160,12 @@ function writeFile(
   };
 
   const start = (request: WriteFileRequest) => {
-    if (request.event.case !== 'start') throw rpcError('MESSAGE_UNEXPECTED', `the first WriteFileRequest must be start (path, mode), got ${request.event.case ?? 'an empty event'}`, { field: 'start' });
+    if (request.event.case !== 'start')
+      throw rpcError(
+        'MESSAGE_UNEXPECTED',
+        `the first WriteFileRequest must be start (path, mode), got ${request.event.case ?? 'an empty event'}`,
+        { field: 'start' },
+      );
     const s = request.event.value;
     path = checkPath('start.path', s.path);
     checkMode('start.mode', s.mode);
@@ -184,7 +194,12 @@ function writeFile(
     if (done) return;
     try {
       if (!op) return start(request);
-      if (request.event.case !== 'data') throw rpcError('MESSAGE_UNEXPECTED', `start.path ${JSON.stringify(path)}: only the first WriteFileRequest may be start; later ones carry data`, { field: 'start' });
+      if (request.event.case !== 'data')
+        throw rpcError(
+          'MESSAGE_UNEXPECTED',
+          `start.path ${JSON.stringify(path)}: only the first WriteFileRequest may be start; later ones carry data`,
+          { field: 'start' },
+        );
       const data = request.event.value;
       if (data.length === 0) return;
       inFlight += data.length;
@@ -197,7 +212,10 @@ function writeFile(
   call.on('end', () => {
     if (done) return;
     ended = true;
-    if (!op) return finish(rpcError('MESSAGE_UNEXPECTED', 'WriteFile: the stream ended without a start message naming the path', { field: 'start' }));
+    if (!op)
+      return finish(
+        rpcError('MESSAGE_UNEXPECTED', 'WriteFile: the stream ended without a start message naming the path', { field: 'start' }),
+      );
     if (ready) op.send(TO_WORKER.end);
   });
   call.on('cancelled', () => {
@@ -216,7 +234,10 @@ export function filesService(ctx: AgentContext): ImplementationOf<typeof FilesSe
     listDir: unary(async (request) => {
       const path = checkPath('path', request.path);
       const page = await unaryOp<WorkerListPage>(worker, 'list', path, { op: 'list', ...pageArguments(request) });
-      return create(ListDirResponseSchema, { entries: page.entries.map(toFileInfo), nextPageToken: page.next === undefined ? '' : pageToken(page.next) });
+      return create(ListDirResponseSchema, {
+        entries: page.entries.map(toFileInfo),
+        nextPageToken: page.next === undefined ? '' : pageToken(page.next),
+      });
     }),
     stat: unary(async (request) => {
       const path = checkPath('path', request.path);

@@ -6,7 +6,16 @@ import path from 'node:path';
 import type { RunAsUser } from '../core/users.js';
 import type { Killable } from '../core/context.js';
 import { log } from '../core/log.js';
-import { FROM_WORKER, FrameError, FrameReader, TO_WORKER, WORKER_IDENTITY_VARIABLE, frame, jsonFrame, type WorkerFailure } from './protocol.js';
+import {
+  FROM_WORKER,
+  FrameError,
+  FrameReader,
+  TO_WORKER,
+  WORKER_IDENTITY_VARIABLE,
+  frame,
+  jsonFrame,
+  type WorkerFailure,
+} from './protocol.js';
 import { makeOomKillable } from '../limits/oom.js';
 
 /** A worker with nothing to do exits after this long; the next op starts a new one. */
@@ -109,7 +118,11 @@ export class FileWorker implements Killable {
     }
     this.send(id, TO_WORKER.abort);
     this.forget(id);
-    events.crashed({ code: 'EWORKER', syscall: '', message: `the file worker did not answer within ${this.answerTimeoutMs} ms (--file-timeout-ms)` });
+    events.crashed({
+      code: 'EWORKER',
+      syscall: '',
+      message: `the file worker did not answer within ${this.answerTimeoutMs} ms (--file-timeout-ms)`,
+    });
   }
 
   /** A one-answer op (stat, list, remove, mkdir): resolves with the worker's JSON result. */
@@ -208,7 +221,8 @@ export class FileWorker implements Killable {
     child.on('error', (error) => log.error('files.worker_spawn_failed', { error: error.message }));
     child.once('exit', (code, signal) => {
       if (this.#child !== child) return; // retired when idle (no ops), or already dropped
-      if (this.#ops.size > 0) log.error('files.worker_exited', { code: code ?? undefined, signal: signal ?? undefined, ops: this.#ops.size });
+      if (this.#ops.size > 0)
+        log.error('files.worker_exited', { code: code ?? undefined, signal: signal ?? undefined, ops: this.#ops.size });
       this.#failAll(`the file worker exited (${signal ?? code})`);
     });
     log.info('files.worker_started', { pid: child.pid, user: this.user.name });

@@ -54,7 +54,11 @@ export interface LanguageRegistry {
 }
 
 /** Directories TypeScript's compiler module may live in (Debian's node-typescript first). */
-const TYPESCRIPT_MODULE_DIRS = ['/usr/share/nodejs/typescript', '/usr/lib/node_modules/typescript', '/usr/local/lib/node_modules/typescript'];
+const TYPESCRIPT_MODULE_DIRS = [
+  '/usr/share/nodejs/typescript',
+  '/usr/lib/node_modules/typescript',
+  '/usr/local/lib/node_modules/typescript',
+];
 const DETECT_TIMEOUT_MS = 15_000;
 
 function isExecutable(file: string): boolean {
@@ -248,7 +252,9 @@ async function detectRust(find: Find): Promise<LanguageSpec | undefined> {
 
 function detectors(systemDirs: string[]): Detector[] {
   const find: Find = (name) => findOnPath(name, systemDirs);
-  return [detectBash, detectSh, detectPython, detectJavascript, detectTypescript, () => detectGo(systemDirs), detectRust].map((detect) => () => detect(find));
+  return [detectBash, detectSh, detectPython, detectJavascript, detectTypescript, () => detectGo(systemDirs), detectRust].map(
+    (detect) => () => detect(find),
+  );
 }
 
 function info(spec: LanguageSpec): LanguageInfo {

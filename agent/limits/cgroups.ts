@@ -113,10 +113,7 @@ function readNumber(file: string): number {
 }
 
 function procsOf(dir: string): number[] {
-  return readFileSync(path.join(dir, 'cgroup.procs'), 'utf8')
-    .split('\n')
-    .filter(Boolean)
-    .map(Number);
+  return readFileSync(path.join(dir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).map(Number);
 }
 
 function enableControllers(dir: string): void {

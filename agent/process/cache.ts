@@ -7,8 +7,20 @@
 import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import {
-  closeSync, constants, fchmodSync, fchownSync, fstatSync, mkdirSync, openSync, readdirSync,
-  renameSync, rmSync, statSync, utimesSync, writeFileSync, readFileSync,
+  closeSync,
+  constants,
+  fchmodSync,
+  fchownSync,
+  fstatSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+  readFileSync,
 } from 'node:fs';
 import path from 'node:path';
 import type { RunAsUser } from '../core/users.js';
@@ -30,7 +42,8 @@ function ownDirectory(dir: string, uid: number, gid: number, mode: number): { ow
     fd = openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ELOOP' || code === 'ENOTDIR') rmSync(dir, { force: true }); // the link or file itself, not its target
+    if (code === 'ELOOP' || code === 'ENOTDIR')
+      rmSync(dir, { force: true }); // the link or file itself, not its target
     else if (code !== 'ENOENT') throw error;
     mkdirSync(dir, { mode });
     fd = openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
@@ -48,7 +61,10 @@ function ownDirectory(dir: string, uid: number, gid: number, mode: number): { ow
 export class CompileCache {
   readonly binDir: string;
 
-  constructor(readonly cacheDir: string, user: RunAsUser) {
+  constructor(
+    readonly cacheDir: string,
+    user: RunAsUser,
+  ) {
     this.binDir = path.join(cacheDir, 'bin');
     if (!isRoot()) {
       mkdirSync(this.binDir, { recursive: true, mode: 0o755 });

@@ -91,20 +91,29 @@ function availableLanguages(ctx: AgentContext): string {
 }
 
 export function planRunCode(ctx: AgentContext, start: RunCodeStart): RunCodePlan {
-  if (start.language === '') throw rpcError('LANGUAGE_UNKNOWN', `language is required; available: ${availableLanguages(ctx)}`, { field: 'language' });
+  if (start.language === '')
+    throw rpcError('LANGUAGE_UNKNOWN', `language is required; available: ${availableLanguages(ctx)}`, { field: 'language' });
   const language = ctx.languages.spec(start.language);
   if (!language) {
-    throw rpcError('LANGUAGE_UNKNOWN', `language ${JSON.stringify(start.language)} is not available on this agent; available: ${availableLanguages(ctx)}`, {
-      field: 'language',
-      language: start.language,
-    });
+    throw rpcError(
+      'LANGUAGE_UNKNOWN',
+      `language ${JSON.stringify(start.language)} is not available on this agent; available: ${availableLanguages(ctx)}`,
+      {
+        field: 'language',
+        language: start.language,
+      },
+    );
   }
   if (start.source.length > ctx.config.maxSourceBytes) {
-    throw rpcError('SOURCE_TOO_LARGE', `source is ${start.source.length} bytes, over this agent's limit of ${ctx.config.maxSourceBytes} bytes (--max-source-bytes)`, {
-      field: 'source',
-      flag: '--max-source-bytes',
-      limit: String(ctx.config.maxSourceBytes),
-    });
+    throw rpcError(
+      'SOURCE_TOO_LARGE',
+      `source is ${start.source.length} bytes, over this agent's limit of ${ctx.config.maxSourceBytes} bytes (--max-source-bytes)`,
+      {
+        field: 'source',
+        flag: '--max-source-bytes',
+        limit: String(ctx.config.maxSourceBytes),
+      },
+    );
   }
   checkStrings('args', start.args);
   checkEnv('env', start.env);

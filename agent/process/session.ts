@@ -102,18 +102,29 @@ export class RunSession implements Killable {
     if (this.#state === 'waiting') {
       if (event.case !== 'start') {
         const got = event.case === undefined ? 'an empty message' : `\`${event.case}\``;
-        this.#fail(rpcError('MESSAGE_UNEXPECTED', `the first message must be \`start\` (${this.kind === 'runCode' ? 'RunCodeStart' : 'ExecStart'}); got ${got}`, { field: 'start' }));
+        this.#fail(
+          rpcError(
+            'MESSAGE_UNEXPECTED',
+            `the first message must be \`start\` (${this.kind === 'runCode' ? 'RunCodeStart' : 'ExecStart'}); got ${got}`,
+            { field: 'start' },
+          ),
+        );
         return;
       }
       this.#start(event.value);
       return;
     }
     if (event.case === 'start') {
-      this.#fail(rpcError('MESSAGE_UNEXPECTED', '`start` may only be the first message of a call; send `input` after it', { field: 'start' }));
+      this.#fail(
+        rpcError('MESSAGE_UNEXPECTED', '`start` may only be the first message of a call; send `input` after it', { field: 'start' }),
+      );
       return;
     }
     if (event.case === 'input') this.#onInput(event.value);
-    else this.#fail(rpcError('MESSAGE_UNEXPECTED', 'a message after `start` must be `input` (ProcessInput); got an empty message', { field: 'input' }));
+    else
+      this.#fail(
+        rpcError('MESSAGE_UNEXPECTED', 'a message after `start` must be `input` (ProcessInput); got an empty message', { field: 'input' }),
+      );
   }
 
   #onHalfClose(): void {
@@ -187,7 +198,10 @@ export class RunSession implements Killable {
   #start(start: Parameters<typeof planRunCode>[1] | Parameters<typeof planExec>[1]): void {
     let plan: RunPlan;
     try {
-      plan = this.kind === 'runCode' ? planRunCode(this.ctx, start as Parameters<typeof planRunCode>[1]) : planExec(this.ctx, start as Parameters<typeof planExec>[1]);
+      plan =
+        this.kind === 'runCode'
+          ? planRunCode(this.ctx, start as Parameters<typeof planRunCode>[1])
+          : planExec(this.ctx, start as Parameters<typeof planExec>[1]);
     } catch (error) {
       return this.#fail(asRpcError(error));
     }
@@ -198,10 +212,14 @@ export class RunSession implements Killable {
     const release = this.ctx.admission.tryAcquire();
     if (!release) {
       this.#fail(
-        rpcError('TOO_MANY_RUNS', `the agent is already running its maximum of ${this.ctx.admission.max} concurrent runs (--max-concurrent ${this.ctx.admission.max}); retry later`, {
-          flag: '--max-concurrent',
-          limit: String(this.ctx.admission.max),
-        }),
+        rpcError(
+          'TOO_MANY_RUNS',
+          `the agent is already running its maximum of ${this.ctx.admission.max} concurrent runs (--max-concurrent ${this.ctx.admission.max}); retry later`,
+          {
+            flag: '--max-concurrent',
+            limit: String(this.ctx.admission.max),
+          },
+        ),
       );
       return;
     }
@@ -288,7 +306,13 @@ export class RunSession implements Killable {
     }
   }
 
-  async #stages(plan: RunPlan, runId: string, privateDir: string, cacheKey: string | undefined, cached: string | undefined): Promise<Finished> {
+  async #stages(
+    plan: RunPlan,
+    runId: string,
+    privateDir: string,
+    cacheKey: string | undefined,
+    cached: string | undefined,
+  ): Promise<Finished> {
     const { ctx } = this;
     const env = userEnv(ctx.runAs, ctx.languages.searchPath, ctx.userEnv);
     let compile: StageResult | undefined;

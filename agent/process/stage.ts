@@ -39,7 +39,6 @@ export interface StageSpec {
   onOutput(stream: StreamName, data: Buffer): void;
 }
 
-
 /** How long output pipes may stay open after the tree is dead before they are cut. */
 const DRAIN_GRACE_MS = 5_000;
 
@@ -50,23 +49,23 @@ const needsUserSwitch = (user: RunAsUser) => process.getuid?.() === 0 && user.ui
 
 /** Caps and forwards a child's stdout and stderr; `drained` settles when both pipes closed. */
 function collectOutput(child: ChildProcess, spec: StageSpec): { outputs: Record<StreamName, CappedOutput>; drained: Promise<unknown> } {
-    const outputs = {
-      stdout: new CappedOutput(spec.outputLimitBytes, (data) => spec.onOutput('stdout', data)),
-      stderr: new CappedOutput(spec.outputLimitBytes, (data) => spec.onOutput('stderr', data)),
-    };
-    const drained = Promise.all(
-      (['stdout', 'stderr'] as const).map(
-        (name) =>
-          new Promise<void>((resolve) => {
-            const stream = child[name]!;
-            stream.on('data', (chunk: Buffer) => outputs[name].push(chunk));
-            // A pending batch goes out before the stage's result can.
-            const done = () => (outputs[name].flush(), resolve());
-            stream.once('close', done);
-            stream.once('error', done);
-          }),
-      ),
-    );
+  const outputs = {
+    stdout: new CappedOutput(spec.outputLimitBytes, (data) => spec.onOutput('stdout', data)),
+    stderr: new CappedOutput(spec.outputLimitBytes, (data) => spec.onOutput('stderr', data)),
+  };
+  const drained = Promise.all(
+    (['stdout', 'stderr'] as const).map(
+      (name) =>
+        new Promise<void>((resolve) => {
+          const stream = child[name]!;
+          stream.on('data', (chunk: Buffer) => outputs[name].push(chunk));
+          // A pending batch goes out before the stage's result can.
+          const done = () => (outputs[name].flush(), resolve());
+          stream.once('close', done);
+          stream.once('error', done);
+        }),
+    ),
+  );
 
   return { outputs, drained };
 }
@@ -157,10 +156,14 @@ export class RunningStage {
     // detached: setsid() in the child, so the stage is its own process group (and session).
     // libuv calls setgroups(0) before setgid/setuid, so no supplementary group survives.
     return gated || cdAsUser
-        ? spawn('/bin/sh', gateArgv(cdAsUser ? spec.cwd : '', gated, spec.argv).slice(1), {
-            cwd: cdAsUser ? '/' : spec.cwd, env, detached: true, stdio: [stdinMode, 'pipe', 'pipe', gated ? 'pipe' : 'ignore'], ...identity,
-          })
-        : spawn(spec.argv[0]!, spec.argv.slice(1), { cwd: spec.cwd, env, detached: true, stdio: [stdinMode, 'pipe', 'pipe'], ...identity });
+      ? spawn('/bin/sh', gateArgv(cdAsUser ? spec.cwd : '', gated, spec.argv).slice(1), {
+          cwd: cdAsUser ? '/' : spec.cwd,
+          env,
+          detached: true,
+          stdio: [stdinMode, 'pipe', 'pipe', gated ? 'pipe' : 'ignore'],
+          ...identity,
+        })
+      : spawn(spec.argv[0]!, spec.argv.slice(1), { cwd: spec.cwd, env, detached: true, stdio: [stdinMode, 'pipe', 'pipe'], ...identity });
   }
 
   async #spawnAndWait(): Promise<StageResult> {
@@ -188,7 +191,10 @@ export class RunningStage {
       } catch (error) {
         killTree(child.pid, spec.id, spec.user.uid);
         await exited;
-        return this.#resultOf({ status: Status.INTERNAL_ERROR, message: `moving the stage into its cgroup failed: ${(error as Error).message}` });
+        return this.#resultOf({
+          status: Status.INTERNAL_ERROR,
+          message: `moving the stage into its cgroup failed: ${(error as Error).message}`,
+        });
       }
       (child.stdio[3] as Writable).end('go\n');
     }
@@ -209,7 +215,11 @@ export class RunningStage {
     const { outputs, drained } = collectOutput(child, spec);
 
     const timer = setTimeout(
-      () => this.#terminate(Status.TIMED_OUT, `the ${spec.stage} stage exceeded its wall-clock limit of ${spec.timeoutMs} ms (${spec.stage === 'compile' ? 'compile_timeout_ms' : 'timeout_ms'}); the whole process tree was killed`),
+      () =>
+        this.#terminate(
+          Status.TIMED_OUT,
+          `the ${spec.stage} stage exceeded its wall-clock limit of ${spec.timeoutMs} ms (${spec.stage === 'compile' ? 'compile_timeout_ms' : 'timeout_ms'}); the whole process tree was killed`,
+        ),
       spec.timeoutMs,
     );
     const { code, signal } = await exited;
@@ -245,7 +255,11 @@ export class RunningStage {
             : `could not start ${JSON.stringify(command)}: permission denied for user ${this.spec.user.name} (the command or cwd is not accessible)`,
       });
     }
-    return this.#resultOf({ status: Status.INTERNAL_ERROR, wallMs, message: `could not start ${JSON.stringify(command)}: ${error.message}` });
+    return this.#resultOf({
+      status: Status.INTERNAL_ERROR,
+      wallMs,
+      message: `could not start ${JSON.stringify(command)}: ${error.message}`,
+    });
   }
 
   #resultOf(ending: {
@@ -267,7 +281,9 @@ export class RunningStage {
       messages.push(this.#end.message);
     } else if (ending.stats?.oomKilled) {
       status = Status.MEMORY_LIMIT;
-      messages.push(`the ${spec.stage} stage exceeded its memory limit of ${spec.limits.memoryBytes} bytes (memory_bytes) and the kernel's OOM killer ended it`);
+      messages.push(
+        `the ${spec.stage} stage exceeded its memory limit of ${spec.limits.memoryBytes} bytes (memory_bytes) and the kernel's OOM killer ended it`,
+      );
     } else if (ending.signal) {
       status = Status.SIGNALED;
     } else {

@@ -33,7 +33,7 @@ export function writePrivateFile(file: string, data: Uint8Array, user: RunAsUser
   const fd = openSync(file, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, mode);
   try {
     if (isRoot()) fchownSync(fd, user.uid, user.gid);
-    for (let offset = 0; offset < data.length; ) offset += writeSync(fd, data, offset);
+    for (let offset = 0; offset < data.length;) offset += writeSync(fd, data, offset);
   } finally {
     closeSync(fd);
   }

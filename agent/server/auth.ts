@@ -58,7 +58,10 @@ export function tokenInterceptor(token: string): grpc.ServerInterceptor {
             call.sendStatus(
               toStatus(
                 missing
-                  ? rpcError('TOKEN_MISSING', 'this agent requires a token: send "authorization: Bearer <token>" (SDK option token, CLI --token-file)')
+                  ? rpcError(
+                      'TOKEN_MISSING',
+                      'this agent requires a token: send "authorization: Bearer <token>" (SDK option token, CLI --token-file)',
+                    )
                   : rpcError('TOKEN_MISMATCH', "the token does not match the agent's --token-file"),
               ),
             );

@@ -19,7 +19,10 @@ export const REASONS = {
   // ProcessService
   LANGUAGE_UNKNOWN: { code: status.INVALID_ARGUMENT, when: 'RunCode names a language this agent has no toolchain for [field, language]' },
   SOURCE_TOO_LARGE: { code: status.INVALID_ARGUMENT, when: 'the source is over --max-source-bytes [field, flag, limit]' },
-  ARGS_TOO_LARGE: { code: status.INVALID_ARGUMENT, when: "argv/args + env are over --max-source-bytes or the kernel's ARG_MAX [field, flag, limit]" },
+  ARGS_TOO_LARGE: {
+    code: status.INVALID_ARGUMENT,
+    when: "argv/args + env are over --max-source-bytes or the kernel's ARG_MAX [field, flag, limit]",
+  },
   CWD_INVALID: { code: status.INVALID_ARGUMENT, when: 'cwd is not an absolute path to an existing directory [field]' },
   SIGNAL_UNKNOWN: { code: status.INVALID_ARGUMENT, when: 'a signal name outside the allowed list [field]' },
   STDIN_CLOSED: { code: status.INVALID_ARGUMENT, when: 'stdin sent after close_stdin, or without keep_stdin_open [field]' },

@@ -19,17 +19,31 @@ export class ShellRegistry {
   start(request: Parameters<typeof checkStart>[0]): ShellSession {
     checkStart(request, this.ctx.config.maxSourceBytes);
     if (this.#sessions.size >= this.ctx.config.maxShells) {
-      throw rpcError('TOO_MANY_SHELLS', `${this.#sessions.size} shell sessions are open, the most this agent keeps (--max-shells); close or detach-and-expire one`, {
-        flag: '--max-shells',
-        limit: String(this.ctx.config.maxShells),
-      });
+      throw rpcError(
+        'TOO_MANY_SHELLS',
+        `${this.#sessions.size} shell sessions are open, the most this agent keeps (--max-shells); close or detach-and-expire one`,
+        {
+          flag: '--max-shells',
+          limit: String(this.ctx.config.maxShells),
+        },
+      );
     }
     let session: ShellSession;
     try {
-      const env = userEnv(this.ctx.runAs, this.ctx.languages.searchPath, this.ctx.userEnv, { TERM: request.term || 'xterm-256color' }, request.env);
+      const env = userEnv(
+        this.ctx.runAs,
+        this.ctx.languages.searchPath,
+        this.ctx.userEnv,
+        { TERM: request.term || 'xterm-256color' },
+        request.env,
+      );
       session = new ShellSession(this.ctx.runAs, env, request, (s) => this.#exited(s));
     } catch (error) {
-      throw rpcError('SHELL_START_FAILED', `start.command ${JSON.stringify(request.command)}: could not start on a pty: ${(error as Error).message}`, { field: 'start.command' });
+      throw rpcError(
+        'SHELL_START_FAILED',
+        `start.command ${JSON.stringify(request.command)}: could not start on a pty: ${(error as Error).message}`,
+        { field: 'start.command' },
+      );
     }
     const killable: Killable = { kill: () => this.remove(session, 'agent stopping') };
     this.#sessions.set(session.id, { session, killable });
@@ -43,9 +57,13 @@ export class ShellRegistry {
   get(id: string): ShellSession {
     const entry = this.#sessions.get(id);
     if (!entry) {
-      throw rpcError('SHELL_NOT_FOUND', `shell session ${JSON.stringify(id)} does not exist (it exited, or its ${this.ctx.config.shellGraceMs} ms grace period ran out); ListShells shows the live ones`, {
-        session: id,
-      });
+      throw rpcError(
+        'SHELL_NOT_FOUND',
+        `shell session ${JSON.stringify(id)} does not exist (it exited, or its ${this.ctx.config.shellGraceMs} ms grace period ran out); ListShells shows the live ones`,
+        {
+          session: id,
+        },
+      );
     }
     return entry.session;
   }

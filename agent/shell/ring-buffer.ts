@@ -34,10 +34,7 @@ export class RingBuffer {
   /** The kept bytes, oldest first, and whether older output was dropped. */
   snapshot(): { bytes: Buffer; truncated: boolean } {
     const tail = Math.min(this.#length, this.capacity - this.#start);
-    const bytes = Buffer.concat([
-      this.#buffer.subarray(this.#start, this.#start + tail),
-      this.#buffer.subarray(0, this.#length - tail),
-    ]);
+    const bytes = Buffer.concat([this.#buffer.subarray(this.#start, this.#start + tail), this.#buffer.subarray(0, this.#length - tail)]);
     return { bytes, truncated: this.#dropped };
   }
 }

@@ -19,7 +19,14 @@ export function shellService(ctx: AgentContext): ImplementationOf<typeof ShellSe
         null,
         create(ListShellsResponseSchema, {
           sessions: registry.list().map((s) =>
-            create(ShellSessionSchema, { sessionId: s.id, pid: s.pid, cols: s.cols, rows: s.rows, attached: s.attached, command: s.command }),
+            create(ShellSessionSchema, {
+              sessionId: s.id,
+              pid: s.pid,
+              cols: s.cols,
+              rows: s.rows,
+              attached: s.attached,
+              command: s.command,
+            }),
           ),
         }),
       );

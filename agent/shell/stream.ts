@@ -2,7 +2,13 @@
 // stream ends on exit, detach, takeover (ABORTED) or a refused message, the session lives on.
 import { create } from '@bufbuild/protobuf';
 import type * as grpc from '@grpc/grpc-js';
-import { ShellExitedSchema, ShellOpenedSchema, ShellResponseSchema, type ShellRequest, type ShellResponse } from '../../proto/gen/runbox/v1/shell_pb.js';
+import {
+  ShellExitedSchema,
+  ShellOpenedSchema,
+  ShellResponseSchema,
+  type ShellRequest,
+  type ShellResponse,
+} from '../../proto/gen/runbox/v1/shell_pb.js';
 import { log } from '../core/log.js';
 import { asRpcError, failCall, rpcError, type RpcError } from '../server/errors.js';
 import { checkSignal } from '../usercode/signals.js';
@@ -110,7 +116,9 @@ class ShellStream {
         this.#sink.exited(s.exit.exitCode, s.exit.signal);
       }
     } else {
-      throw rpcError('MESSAGE_UNEXPECTED', `the first ShellRequest must be start or attach, got ${event.case ?? 'an empty event'}`, { field: 'start' });
+      throw rpcError('MESSAGE_UNEXPECTED', `the first ShellRequest must be start or attach, got ${event.case ?? 'an empty event'}`, {
+        field: 'start',
+      });
     }
   }
 

@@ -9,8 +9,10 @@ export const MAX_COLS = 2000;
 export const MAX_ROWS = 1000;
 
 export function checkSize(field: string, cols: number, rows: number): void {
-  if (cols < 1 || cols > MAX_COLS) throw rpcError('TERMINAL_SIZE_INVALID', `${field}.cols ${cols}: must be 1-${MAX_COLS}`, { field: `${field}.cols` });
-  if (rows < 1 || rows > MAX_ROWS) throw rpcError('TERMINAL_SIZE_INVALID', `${field}.rows ${rows}: must be 1-${MAX_ROWS}`, { field: `${field}.rows` });
+  if (cols < 1 || cols > MAX_COLS)
+    throw rpcError('TERMINAL_SIZE_INVALID', `${field}.cols ${cols}: must be 1-${MAX_COLS}`, { field: `${field}.cols` });
+  if (rows < 1 || rows > MAX_ROWS)
+    throw rpcError('TERMINAL_SIZE_INVALID', `${field}.rows ${rows}: must be 1-${MAX_ROWS}`, { field: `${field}.rows` });
 }
 
 export interface StartRequest {
@@ -34,5 +36,6 @@ export function checkStart(start: StartRequest, maxArgsBytes: number): void {
   if (start.cwd !== '' && (!path.isAbsolute(start.cwd) || start.cwd.includes('\0'))) {
     throw rpcError('CWD_INVALID', `start.cwd ${JSON.stringify(start.cwd)}: must be an absolute path`, { field: 'start.cwd' });
   }
-  if (start.term.includes('\0') || start.term.length > 64) throw rpcError('FIELD_INVALID', 'start.term: at most 64 characters, no NUL', { field: 'start.term' });
+  if (start.term.includes('\0') || start.term.length > 64)
+    throw rpcError('FIELD_INVALID', 'start.term: at most 64 characters, no NUL', { field: 'start.term' });
 }

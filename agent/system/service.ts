@@ -41,13 +41,15 @@ export function systemService(ctx: AgentContext): ImplementationOf<typeof System
     systemInfo: (_call, callback) => {
       // Loaded on first use: systeminformation is the largest module in the bundle and
       // most sandboxes never ask, so the agent starts faster without it.
-      import('./sysinfo.js').then(({ collectSystemInfo }) => collectSystemInfo()).then(
-        (info) => callback(null, info),
-        (error: Error) => {
-          log.error('sysinfo.failed', { error: error.message });
-          callback(toStatus(rpcError('SYSINFO_FAILED', `collecting system information failed: ${error.message}`)));
-        },
-      );
+      import('./sysinfo.js')
+        .then(({ collectSystemInfo }) => collectSystemInfo())
+        .then(
+          (info) => callback(null, info),
+          (error: Error) => {
+            log.error('sysinfo.failed', { error: error.message });
+            callback(toStatus(rpcError('SYSINFO_FAILED', `collecting system information failed: ${error.message}`)));
+          },
+        );
     },
   };
 }

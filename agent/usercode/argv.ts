@@ -17,7 +17,8 @@ const short = (key: string) => JSON.stringify(key.length > 40 ? `${key.slice(0, 
 /** Refuses NUL bytes in argv entries, naming `field[i]`. */
 export function checkStrings(field: string, values: readonly string[]): void {
   values.forEach((value, i) => {
-    if (value.includes('\0')) throw rpcError('FIELD_INVALID', `${field}[${i}] contains a NUL byte; arguments cannot hold NUL`, { field: `${field}[${i}]` });
+    if (value.includes('\0'))
+      throw rpcError('FIELD_INVALID', `${field}[${i}] contains a NUL byte; arguments cannot hold NUL`, { field: `${field}[${i}]` });
   });
 }
 
@@ -25,14 +26,20 @@ export function checkStrings(field: string, values: readonly string[]): void {
 export function checkEnv(field: string, env: Record<string, string>): void {
   for (const [key, value] of Object.entries(env)) {
     if (key === '' || key.includes('=') || key.includes('\0')) {
-      throw rpcError('FIELD_INVALID', `${field} key ${short(key)} is invalid: a variable name must be non-empty and hold no "=" or NUL`, { field });
+      throw rpcError('FIELD_INVALID', `${field} key ${short(key)} is invalid: a variable name must be non-empty and hold no "=" or NUL`, {
+        field,
+      });
     }
-    if (value.includes('\0')) throw rpcError('FIELD_INVALID', `${field}[${short(key)}] contains a NUL byte; values cannot hold NUL`, { field });
+    if (value.includes('\0'))
+      throw rpcError('FIELD_INVALID', `${field}[${short(key)}] contains a NUL byte; values cannot hold NUL`, { field });
   }
 }
 
 /** The bytes argv + env take: as counted against `maxBytes`, and as execve() counts them (with pointers). */
-export function execSize(strings: readonly string[], env: Record<string, string>): { bytes: number; execBytes: number; longest?: { field: string; size: number } } {
+export function execSize(
+  strings: readonly string[],
+  env: Record<string, string>,
+): { bytes: number; execBytes: number; longest?: { field: string; size: number } } {
   let bytes = 0;
   let execBytes = 0;
   let longest: { field: string; size: number } | undefined;
@@ -54,22 +61,34 @@ export function checkExecSize(what: string, strings: readonly string[], env: Rec
   const { bytes, execBytes, longest } = execSize(strings, env);
   if (longest && longest.size + 1 > MAX_ARG_STRLEN) {
     const field = longest.field.startsWith('[') ? `${what}${longest.field}` : longest.field;
-    throw rpcError('ARGS_TOO_LARGE', `${field} is ${longest.size} bytes; the kernel takes at most ${MAX_ARG_STRLEN - 1} bytes per argument or environment string`, {
-      field,
-      limit: String(MAX_ARG_STRLEN - 1),
-    });
+    throw rpcError(
+      'ARGS_TOO_LARGE',
+      `${field} is ${longest.size} bytes; the kernel takes at most ${MAX_ARG_STRLEN - 1} bytes per argument or environment string`,
+      {
+        field,
+        limit: String(MAX_ARG_STRLEN - 1),
+      },
+    );
   }
   if (bytes > maxBytes) {
-    throw rpcError('ARGS_TOO_LARGE', `${what} and env total ${bytes} bytes, over this agent's limit of ${maxBytes} bytes (--max-source-bytes)`, {
-      field: what,
-      flag: '--max-source-bytes',
-      limit: String(maxBytes),
-    });
+    throw rpcError(
+      'ARGS_TOO_LARGE',
+      `${what} and env total ${bytes} bytes, over this agent's limit of ${maxBytes} bytes (--max-source-bytes)`,
+      {
+        field: what,
+        flag: '--max-source-bytes',
+        limit: String(maxBytes),
+      },
+    );
   }
   if (execBytes > MAX_EXEC_BYTES) {
-    throw rpcError('ARGS_TOO_LARGE', `${what} and env total ${execBytes} bytes (with pointers), over the ${MAX_EXEC_BYTES} bytes a program can be started with (the kernel's ARG_MAX)`, {
-      field: what,
-      limit: String(MAX_EXEC_BYTES),
-    });
+    throw rpcError(
+      'ARGS_TOO_LARGE',
+      `${what} and env total ${execBytes} bytes (with pointers), over the ${MAX_EXEC_BYTES} bytes a program can be started with (the kernel's ARG_MAX)`,
+      {
+        field: what,
+        limit: String(MAX_EXEC_BYTES),
+      },
+    );
   }
 }

@@ -12,7 +12,14 @@ export function userEnv(
   imageEnv: Record<string, string>,
   ...overrides: Record<string, string>[]
 ): Record<string, string> {
-  const env: Record<string, string> = { PATH: path, HOME: user.home, USER: user.name, LOGNAME: user.name, SHELL: user.shell, LANG: 'C.UTF-8' };
+  const env: Record<string, string> = {
+    PATH: path,
+    HOME: user.home,
+    USER: user.name,
+    LOGNAME: user.name,
+    SHELL: user.shell,
+    LANG: 'C.UTF-8',
+  };
   for (const layer of [imageEnv, ...overrides]) Object.assign(env, layer);
   return env;
 }

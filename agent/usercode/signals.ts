@@ -4,8 +4,18 @@ import { constants } from 'node:os';
 import { rpcError } from '../server/errors.js';
 
 export const ALLOWED_SIGNALS = [
-  'SIGINT', 'SIGTERM', 'SIGKILL', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2',
-  'SIGCONT', 'SIGSTOP', 'SIGTSTP', 'SIGALRM', 'SIGWINCH',
+  'SIGINT',
+  'SIGTERM',
+  'SIGKILL',
+  'SIGHUP',
+  'SIGQUIT',
+  'SIGUSR1',
+  'SIGUSR2',
+  'SIGCONT',
+  'SIGSTOP',
+  'SIGTSTP',
+  'SIGALRM',
+  'SIGWINCH',
 ] as const satisfies readonly NodeJS.Signals[];
 
 export type AllowedSignal = (typeof ALLOWED_SIGNALS)[number];
@@ -22,7 +32,11 @@ export function checkSignal(field: string, name: string): AllowedSignal {
   const signal = parseSignal(name);
   if (!signal) {
     const quoted = JSON.stringify(name);
-    throw rpcError('SIGNAL_UNKNOWN', `${field} ${quoted}: expected a signal name; ${quoted} is not allowed, use one of ${ALLOWED_SIGNALS.join(', ')}`, { field });
+    throw rpcError(
+      'SIGNAL_UNKNOWN',
+      `${field} ${quoted}: expected a signal name; ${quoted} is not allowed, use one of ${ALLOWED_SIGNALS.join(', ')}`,
+      { field },
+    );
   }
   return signal;
 }

@@ -41,8 +41,14 @@ type CpValues = { parents?: boolean; 'no-clobber'?: boolean };
 async function upload(sandbox: Sandbox, src: string, dst: string, mode: number | undefined, values: CpValues, io: CliIo): Promise<void> {
   let remote = dst.slice(SANDBOX.length);
   const fromStdin = src === '-';
-  if (!fromStdin && localIsDirectory(src)) throw new UsageError(`${src} is a directory: runbox cp copies single files (use tar: tar c DIR | runbox cp - sandbox:/tmp/x.tar)`);
-  const into = remote.endsWith('/') || (await sandbox.files.stat(remote).then((i) => i.type === 'directory', () => false));
+  if (!fromStdin && localIsDirectory(src))
+    throw new UsageError(`${src} is a directory: runbox cp copies single files (use tar: tar c DIR | runbox cp - sandbox:/tmp/x.tar)`);
+  const into =
+    remote.endsWith('/') ||
+    (await sandbox.files.stat(remote).then(
+      (i) => i.type === 'directory',
+      () => false,
+    ));
   if (into) {
     if (fromStdin) throw new UsageError(`${dst} is a directory: name the file to write from stdin`);
     remote = path.posix.join(remote, path.basename(src));
@@ -50,7 +56,7 @@ async function upload(sandbox: Sandbox, src: string, dst: string, mode: number |
   const source: Readable = fromStdin ? io.stdin : createReadStream(src);
   const localMode = fromStdin ? undefined : statSync(src).mode & 0o777;
   await sandbox.files.write(remote, source, {
-    ...(mode ?? localMode) !== undefined ? { mode: mode ?? localMode } : {},
+    ...((mode ?? localMode) !== undefined ? { mode: mode ?? localMode } : {}),
     createParents: values.parents ?? false,
     noOverwrite: values['no-clobber'] ?? false,
   });

@@ -27,7 +27,12 @@ export function main(argv: string[], io: CliIo): Promise<number> {
       ...(port !== undefined ? { port } : {}),
       ...(values.host !== undefined ? { host: values.host } : {}),
       title: `runbox ${formatTarget(sandbox.target)}`,
-      onEvent: (event, detail) => io.stderr.write(`runbox web: ${event} ${Object.entries(detail).map(([k, v]) => `${k}=${v}`).join(' ')}\n`),
+      onEvent: (event, detail) =>
+        io.stderr.write(
+          `runbox web: ${event} ${Object.entries(detail)
+            .map(([k, v]) => `${k}=${v}`)
+            .join(' ')}\n`,
+        ),
     });
     io.stdout.write(`runbox web: open ${web.url}\n`);
     await new Promise<void>((resolve) => {

@@ -3,16 +3,33 @@
 // both ways, so a 1 GiB file never sits in memory unless you ask for it as one buffer.
 import type { Readable } from 'node:stream';
 import { create } from '@bufbuild/protobuf';
-import { FilesService, ListDirRequestSchema, MakeDirRequestSchema, RemoveRequestSchema, StatRequestSchema } from '../../proto/gen/runbox/v1/files_pb.js';
+import {
+  FilesService,
+  ListDirRequestSchema,
+  MakeDirRequestSchema,
+  RemoveRequestSchema,
+  StatRequestSchema,
+} from '../../proto/gen/runbox/v1/files_pb.js';
 import type { CallOptions, Connection } from '../transport/connection.js';
 import { readStream } from './read.js';
-import { DEFAULT_READ_MAX_BYTES, toFileInfo, type FileInfo, type MakeDirOptions, type ReadOptions, type RemoveOptions, type WriteOptions } from './types.js';
+import {
+  DEFAULT_READ_MAX_BYTES,
+  toFileInfo,
+  type FileInfo,
+  type MakeDirOptions,
+  type ReadOptions,
+  type RemoveOptions,
+  type WriteOptions,
+} from './types.js';
 import { InvalidArgumentError, ResourceExhaustedError } from '../errors.js';
 
 function checkMaxBytes(value: number | undefined): number {
   if (value === undefined) return DEFAULT_READ_MAX_BYTES;
   if (!Number.isSafeInteger(value) || value < 0) {
-    throw new InvalidArgumentError(`maxBytes ${value}: expected a non-negative integer (bytes)`, { reason: 'LIMIT_INVALID', metadata: { option: 'maxBytes' } });
+    throw new InvalidArgumentError(`maxBytes ${value}: expected a non-negative integer (bytes)`, {
+      reason: 'LIMIT_INVALID',
+      metadata: { option: 'maxBytes' },
+    });
   }
   return value;
 }
@@ -43,16 +60,18 @@ export class FilesApi {
     return readStream(this.#connection, path, options);
   }
 
-
   /** A whole file in memory, at most `maxBytes` (default 64 MiB). For large files use readStream. */
   async read(path: string, options: ReadOptions = {}): Promise<Uint8Array> {
     const maxBytes = checkMaxBytes(options.maxBytes);
     const stream = this.readStream(path, options);
     const tooLarge = (size: number) =>
-      new ResourceExhaustedError(`read ${path}: the file is over maxBytes ${maxBytes} (${size} bytes so far); raise maxBytes or use readStream`, {
-        reason: 'READ_TOO_LARGE',
-        metadata: { option: 'maxBytes', limit: String(maxBytes), path },
-      });
+      new ResourceExhaustedError(
+        `read ${path}: the file is over maxBytes ${maxBytes} (${size} bytes so far); raise maxBytes or use readStream`,
+        {
+          reason: 'READ_TOO_LARGE',
+          metadata: { option: 'maxBytes', limit: String(maxBytes), path },
+        },
+      );
     const parts: Buffer[] = [];
     let total = 0;
     for await (const chunk of stream) {
@@ -81,7 +100,12 @@ export class FilesApi {
     const entries: FileInfo[] = [];
     let pageToken = '';
     do {
-      const page = await this.#connection.unary(FilesService.method.listDir, create(ListDirRequestSchema, { path, pageToken }), `list ${path}`, options);
+      const page = await this.#connection.unary(
+        FilesService.method.listDir,
+        create(ListDirRequestSchema, { path, pageToken }),
+        `list ${path}`,
+        options,
+      );
       for (const entry of page.entries) entries.push(toFileInfo(entry));
       pageToken = page.nextPageToken;
     } while (pageToken !== '');
@@ -96,7 +120,12 @@ export class FilesApi {
 
   /** Removes a file, a symlink, an empty directory, or with `recursive` a whole tree. */
   async remove(path: string, options: RemoveOptions = {}): Promise<void> {
-    await this.#connection.unary(FilesService.method.remove, create(RemoveRequestSchema, { path, recursive: options.recursive ?? false }), `remove ${path}`, options);
+    await this.#connection.unary(
+      FilesService.method.remove,
+      create(RemoveRequestSchema, { path, recursive: options.recursive ?? false }),
+      `remove ${path}`,
+      options,
+    );
   }
 
   /**

@@ -19,7 +19,9 @@ import { toFileInfo, type FileInfo } from './types.js';
 export function readStream(connection: Connection, path: string, options: CallOptions = {}): Readable & { info: Promise<FileInfo> } {
   const what = `read ${path}`;
   throwIfAborted(options.signal, what);
-  const call = connection.track(serverStreamCall(connection.client, FilesService.method.readFile, create(ReadFileRequestSchema, { path }), connection.context()));
+  const call = connection.track(
+    serverStreamCall(connection.client, FilesService.method.readFile, create(ReadFileRequestSchema, { path }), connection.context()),
+  );
   const detach = cancelOnAbort(options.signal, call);
   let settleInfo!: { resolve: (i: FileInfo) => void; reject: (e: Error) => void };
   const info = new Promise<FileInfo>((resolve, reject) => (settleInfo = { resolve, reject }));
@@ -38,7 +40,10 @@ export function readStream(connection: Connection, path: string, options: CallOp
   );
   call.on('data', (response: ReadFileResponse) => {
     if (response.event.case === 'info') settleInfo.resolve(toFileInfo(response.event.value));
-    else if (response.event.case === 'data' && !out.push(Buffer.from(response.event.value.buffer, response.event.value.byteOffset, response.event.value.byteLength))) {
+    else if (
+      response.event.case === 'data' &&
+      !out.push(Buffer.from(response.event.value.buffer, response.event.value.byteOffset, response.event.value.byteLength))
+    ) {
       call.pause();
     }
   });
@@ -48,7 +53,9 @@ export function readStream(connection: Connection, path: string, options: CallOp
   });
   call.on('error', (error: grpc.ServiceError) => {
     detach();
-    const mapped = options.signal?.aborted ? new AbortError(`${what}: aborted`, { cause: error, reason: 'ABORTED' }) : fromGrpcError(error, what);
+    const mapped = options.signal?.aborted
+      ? new AbortError(`${what}: aborted`, { cause: error, reason: 'ABORTED' })
+      : fromGrpcError(error, what);
     settleInfo.reject(mapped);
     out.destroy(mapped);
   });

@@ -21,11 +21,19 @@ function* chunks(data: Uint8Array): Generator<Uint8Array> {
  * Writes a file from a string (UTF-8), bytes or a Node Readable (streamed with backpressure).
  * The file is complete when this resolves; a failed or aborted write can leave a partial file.
  */
-export async function writeFile(connection: Connection, path: string, data: string | Uint8Array | Readable, options: WriteOptions = {}): Promise<FileInfo> {
+export async function writeFile(
+  connection: Connection,
+  path: string,
+  data: string | Uint8Array | Readable,
+  options: WriteOptions = {},
+): Promise<FileInfo> {
   const what = `write ${path}`;
   throwIfAborted(options.signal, what);
   if (options.mode !== undefined && (!Number.isInteger(options.mode) || options.mode < 0 || options.mode > 0o7777)) {
-    throw new InvalidArgumentError(`${what}: mode ${options.mode}: must be permission bits 0-0o7777`, { reason: 'MODE_INVALID', metadata: { option: 'mode' } });
+    throw new InvalidArgumentError(`${what}: mode ${options.mode}: must be permission bits 0-0o7777`, {
+      reason: 'MODE_INVALID',
+      metadata: { option: 'mode' },
+    });
   }
   const { call: untracked, response } = clientStreamCall(connection.client, FilesService.method.writeFile, connection.context());
   const call = connection.track(untracked);
@@ -47,14 +55,25 @@ export async function writeFile(connection: Connection, path: string, data: stri
     if (!call.write(request)) await drained();
   };
   try {
-    await send(create(WriteFileRequestSchema, {
-      event: {
-        case: 'start',
-        value: create(WriteFileStartSchema, { path, mode: options.mode ?? 0, createParents: options.createParents ?? false, noOverwrite: options.noOverwrite ?? false }),
-      },
-    }));
+    await send(
+      create(WriteFileRequestSchema, {
+        event: {
+          case: 'start',
+          value: create(WriteFileStartSchema, {
+            path,
+            mode: options.mode ?? 0,
+            createParents: options.createParents ?? false,
+            noOverwrite: options.noOverwrite ?? false,
+          }),
+        },
+      }),
+    );
     const source: AsyncIterable<Uint8Array> | Iterable<Uint8Array> =
-      typeof data === 'string' ? chunks(new TextEncoder().encode(data)) : data instanceof Uint8Array ? chunks(data) : (data as AsyncIterable<Uint8Array>);
+      typeof data === 'string'
+        ? chunks(new TextEncoder().encode(data))
+        : data instanceof Uint8Array
+          ? chunks(data)
+          : (data as AsyncIterable<Uint8Array>);
     for await (const piece of source) {
       if (answered) break;
       const bytes = typeof piece === 'string' ? Buffer.from(piece) : piece;

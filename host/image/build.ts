@@ -66,7 +66,10 @@ async function dirDigest(dir: string): Promise<ContentId> {
     const entries = (await readdir(d, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : 1));
     for (const e of entries) {
       const p = join(d, e.name);
-      if (e.isDirectory()) { await walk(p); continue; }
+      if (e.isDirectory()) {
+        await walk(p);
+        continue;
+      }
       const st = await stat(p);
       h.update(`${relative(dir, p)}\0${st.mode & 0o777}\0`);
       h.update(await readFile(p));
@@ -88,9 +91,14 @@ export function imagePaths(name: string, init: InitSystem): { dir: string; rootf
 }
 
 async function dpkgPackages(root: string, log: WriteStream): Promise<PackageInfo[]> {
-  const out = await runCommand(['dpkg-query', `--admindir=${join(root, 'var/lib/dpkg')}`, '-W', '-f', '${Package}\t${Version}\t${db:Status-Abbrev}\n'],
-    { captureStdout: true, log });
-  return out.split('\n').map((l) => l.split('\t')).filter((f) => f.length === 3 && f[2]!.startsWith('ii'))
+  const out = await runCommand(
+    ['dpkg-query', `--admindir=${join(root, 'var/lib/dpkg')}`, '-W', '-f', '${Package}\t${Version}\t${db:Status-Abbrev}\n'],
+    { captureStdout: true, log },
+  );
+  return out
+    .split('\n')
+    .map((l) => l.split('\t'))
+    .filter((f) => f.length === 3 && f[2]!.startsWith('ii'))
     .map((f) => ({ name: f[0]!, version: f[1]! }))
     .sort((a, b) => a.name.localeCompare(b.name));
 }
@@ -105,7 +113,11 @@ async function ext4Blocks(path: string, log: WriteStream): Promise<{ used: numbe
 /** An image build failed; the message ends with the path of the full build log. */
 export class BuildError extends RunboxError {
   static override readonly code: ErrorCode = 'build_failed';
-  constructor(message: string, readonly logFile: string, options: { cause?: unknown } = {}) {
+  constructor(
+    message: string,
+    readonly logFile: string,
+    options: { cause?: unknown } = {},
+  ) {
     super(`${message}\n(full build log: ${logFile})`, { reason: 'BUILD_FAILED', ...options });
   }
 }
@@ -121,26 +133,46 @@ interface BuildInputs {
 /** Checks options and preconditions before anything is written. */
 function checkInputs(options: BuildOptions): BuildInputs {
   const init: InitSystem = options.init ?? 'systemd';
-  if (init !== 'systemd' && init !== 'openrc') throw new InvalidArgumentError(`init must be "systemd" or "openrc" (got ${JSON.stringify(init)})`, { reason: 'FIELD_INVALID', metadata: { field: 'init' } });
+  if (init !== 'systemd' && init !== 'openrc')
+    throw new InvalidArgumentError(`init must be "systemd" or "openrc" (got ${JSON.stringify(init)})`, {
+      reason: 'FIELD_INVALID',
+      metadata: { field: 'init' },
+    });
   const agentDir = options.agentDir ?? defaultAgentDir();
   const epoch = options.epoch ?? (process.env.SOURCE_DATE_EPOCH ? Number(process.env.SOURCE_DATE_EPOCH) : DEFAULT_EPOCH);
-  if (!Number.isInteger(epoch) || epoch < 0) throw new InvalidArgumentError(`SOURCE_DATE_EPOCH must be a non-negative integer (got ${epoch})`, { reason: 'FIELD_INVALID', metadata: { field: 'epoch' } });
+  if (!Number.isInteger(epoch) || epoch < 0)
+    throw new InvalidArgumentError(`SOURCE_DATE_EPOCH must be a non-negative integer (got ${epoch})`, {
+      reason: 'FIELD_INVALID',
+      metadata: { field: 'epoch' },
+    });
   if (!existsSync(join(agentDir, 'runbox-agent.js'))) {
-    throw new FailedPreconditionError(`agent bundle not found: ${join(agentDir, 'runbox-agent.js')} (run \`npm run build\`, or pass agentDir)`, { reason: 'AGENT_BUNDLE_MISSING' });
+    throw new FailedPreconditionError(
+      `agent bundle not found: ${join(agentDir, 'runbox-agent.js')} (run \`npm run build\`, or pass agentDir)`,
+      { reason: 'AGENT_BUNDLE_MISSING' },
+    );
   }
   if (typeof process.getuid === 'function' && process.getuid() !== 0) {
-    throw new FailedPreconditionError('building an image needs root (mmdebstrap --mode=root and chroot); run as root', { reason: 'ROOT_REQUIRED' });
+    throw new FailedPreconditionError('building an image needs root (mmdebstrap --mode=root and chroot); run as root', {
+      reason: 'ROOT_REQUIRED',
+    });
   }
   return { init, outDir: options.outDir ?? defaultImagesDir(), agentDir, epoch, slackMiB: options.slackMiB ?? 256 };
 }
 
 /** Everything that decides the image's bytes: a change to any of it is a rebuild. */
 async function cacheKeyOf(specHashValue: ContentId, inputs: BuildInputs): Promise<ContentId> {
-  return sha256(JSON.stringify({
-    builder: BUILDER_VERSION, spec: specHashValue, init: inputs.init, epoch: inputs.epoch, slack: inputs.slackMiB,
-    agent: await dirDigest(inputs.agentDir), guest: await dirDigest(initDir()),
-    // init/images is part of initDir's digest too, which is fine: specs are tiny and rarely change.
-  }));
+  return sha256(
+    JSON.stringify({
+      builder: BUILDER_VERSION,
+      spec: specHashValue,
+      init: inputs.init,
+      epoch: inputs.epoch,
+      slack: inputs.slackMiB,
+      agent: await dirDigest(inputs.agentDir),
+      guest: await dirDigest(initDir()),
+      // init/images is part of initDir's digest too, which is fine: specs are tiny and rarely change.
+    }),
+  );
 }
 
 /** The prior entry when its cache key matches and every artifact is still there at its size. */
@@ -154,14 +186,31 @@ async function reusable(inputs: BuildInputs, spec: ResolvedSpec, cacheKey: Conte
 type Progress = (stage: string, message: string) => void;
 
 /** The root tree: mmdebstrap, then runbox's customisation; returns the languages with their package versions. */
-async function makeTree(spec: ResolvedSpec, inputs: BuildInputs, tree: string, log: WriteStream, progress: Progress): Promise<{ languages: Record<string, LanguageInfo>; packages: PackageInfo[] }> {
+async function makeTree(
+  spec: ResolvedSpec,
+  inputs: BuildInputs,
+  tree: string,
+  log: WriteStream,
+  progress: Progress,
+): Promise<{ languages: Record<string, LanguageInfo>; packages: PackageInfo[] }> {
   const { init, agentDir, epoch } = inputs;
   progress('debootstrap', `mmdebstrap bookworm minbase: ${[...basePackages(init), ...spec.packages].join(' ')}`);
   let lastInfo = 0;
-  await debootstrap({ spec, init, agentDir, root: tree, epoch, log, onInfo: (l) => {
-    // mmdebstrap is chatty: show its stage lines at most every 2 s.
-    if (Date.now() - lastInfo > 2000) { lastInfo = Date.now(); progress('debootstrap', l.slice(0, 120)); }
-  } });
+  await debootstrap({
+    spec,
+    init,
+    agentDir,
+    root: tree,
+    epoch,
+    log,
+    onInfo: (l) => {
+      // mmdebstrap is chatty: show its stage lines at most every 2 s.
+      if (Date.now() - lastInfo > 2000) {
+        lastInfo = Date.now();
+        progress('debootstrap', l.slice(0, 120));
+      }
+    },
+  });
   progress('customize', 'runbox user, agent, services, network, warm-up');
   await customize({ spec, init, agentDir, root: tree, epoch, log, onInfo: (l) => progress('customize', l) });
   const packages = await dpkgPackages(tree, log);
@@ -172,19 +221,47 @@ async function makeTree(spec: ResolvedSpec, inputs: BuildInputs, tree: string, l
     languages[lang] = { package: l.package, version: p.version };
   }
   // What users (and tools) can read about the image from inside it.
-  await writeFile(join(tree, 'etc/runbox/image.json'), JSON.stringify({
-    name: spec.name, init, chain: spec.chain, description: spec.description, languages, env: spec.env,
-  }, null, 2) + '\n');
+  await writeFile(
+    join(tree, 'etc/runbox/image.json'),
+    JSON.stringify(
+      {
+        name: spec.name,
+        init,
+        chain: spec.chain,
+        description: spec.description,
+        languages,
+        env: spec.env,
+      },
+      null,
+      2,
+    ) + '\n',
+  );
   await clampTimes(tree, epoch);
   return { languages, packages };
 }
 
 /** The ext4 image from the tree, checked, renamed into place only when whole. */
-async function packRootfs(spec: ResolvedSpec, inputs: BuildInputs, tree: string, tmpImage: string, rootfsPath: string, log: WriteStream, progress: Progress): Promise<void> {
+async function packRootfs(
+  spec: ResolvedSpec,
+  inputs: BuildInputs,
+  tree: string,
+  tmpImage: string,
+  rootfsPath: string,
+  log: WriteStream,
+  progress: Progress,
+): Promise<void> {
   const usage = await treeUsage(tree);
   progress('ext4', `mkfs.ext4 -d (${Math.round(usage.bytes / 1048576)} MiB in ${usage.inodes} inodes)`);
-  await makeExt4({ tree, out: tmpImage, usedBytes: usage.bytes, inodes: usage.inodes, slackMiB: inputs.slackMiB,
-    seed: `${spec.name}/${inputs.init}`, epoch: inputs.epoch, log });
+  await makeExt4({
+    tree,
+    out: tmpImage,
+    usedBytes: usage.bytes,
+    inodes: usage.inodes,
+    slackMiB: inputs.slackMiB,
+    seed: `${spec.name}/${inputs.init}`,
+    epoch: inputs.epoch,
+    log,
+  });
   progress('fsck', 'e2fsck -fn');
   await checkExt4(tmpImage, log);
   await rename(tmpImage, rootfsPath);
@@ -215,11 +292,25 @@ async function describeImage(outDir: string, init: InitSystem, b: Built, log: Wr
     builderVersion: BUILDER_VERSION,
     builtAt: new Date().toISOString(),
     buildSeconds: b.seconds,
-    rootfs: { ...(await artifactOf(outDir, b.rootfsRel)), allocatedBytes: (await fileUsage(rootfsPath)).allocated, blocksUsed: blocks.used, blocksTotal: blocks.total,
-      fsUuid: uuidFrom(`uuid:${b.spec.name}/${init}`) },
-    kernel: { ...(await artifactOf(outDir, relative(outDir, b.kernel.vmlinuz))), release: b.kernel.release, package: b.kernel.package, packageVersion: b.kernel.packageVersion },
+    rootfs: {
+      ...(await artifactOf(outDir, b.rootfsRel)),
+      allocatedBytes: (await fileUsage(rootfsPath)).allocated,
+      blocksUsed: blocks.used,
+      blocksTotal: blocks.total,
+      fsUuid: uuidFrom(`uuid:${b.spec.name}/${init}`),
+    },
+    kernel: {
+      ...(await artifactOf(outDir, relative(outDir, b.kernel.vmlinuz))),
+      release: b.kernel.release,
+      package: b.kernel.package,
+      packageVersion: b.kernel.packageVersion,
+    },
     vmlinux: await artifactOf(outDir, relative(outDir, b.kernel.vmlinux)),
-    initrd: { ...(await artifactOf(outDir, relative(outDir, b.kernel.initrd))), modules: b.kernel.modules, builtinDrivers: b.kernel.builtin },
+    initrd: {
+      ...(await artifactOf(outDir, relative(outDir, b.kernel.initrd))),
+      modules: b.kernel.modules,
+      builtinDrivers: b.kernel.builtin,
+    },
     bootArgs: BASE_BOOT_ARGS,
     languages: b.languages,
     env: b.spec.env,
@@ -236,7 +327,8 @@ export async function buildImage(specRef: string, options: BuildOptions = {}): P
   const t0 = Date.now();
   const inputs = checkInputs(options);
   const { init, outDir } = inputs;
-  const progress: Progress = (stage, message) => options.onProgress?.({ stage, message, elapsed: Math.round((Date.now() - t0) / 100) / 10 });
+  const progress: Progress = (stage, message) =>
+    options.onProgress?.({ stage, message, elapsed: Math.round((Date.now() - t0) / 100) / 10 });
 
   const spec = await resolveSpec(specRef);
   progress('resolve', `${spec.chain.join(' -> ')} (${init})`);
@@ -266,10 +358,22 @@ export async function buildImage(specRef: string, options: BuildOptions = {}): P
     const { languages, packages } = await makeTree(spec, inputs, tree, log, progress);
     await packRootfs(spec, inputs, tree, join(work, 'rootfs.ext4'), rootfsPath, log, progress);
     progress('manifest', 'hashing artifacts');
-    const built: Built = { spec, specHash: sHash, cacheKey, rootfsRel: rel.rootfs, kernel, languages, packages, seconds: Math.round((Date.now() - t0) / 1000) };
+    const built: Built = {
+      spec,
+      specHash: sHash,
+      cacheKey,
+      rootfsRel: rel.rootfs,
+      kernel,
+      languages,
+      packages,
+      seconds: Math.round((Date.now() - t0) / 1000),
+    };
     const entry = await describeImage(outDir, init, built, log);
     await upsertImage(outDir, entry);
-    progress('done', `${rel.rootfs} ${Math.round(entry.rootfs.size / 1048576)} MiB, ${entry.rootfs.blocksUsed} blocks used, ${entry.rootfs.id.slice(0, 19)}`);
+    progress(
+      'done',
+      `${rel.rootfs} ${Math.round(entry.rootfs.size / 1048576)} MiB, ${entry.rootfs.blocksUsed} blocks used, ${entry.rootfs.id.slice(0, 19)}`,
+    );
     return { entry, cached: false, outDir, paths: absPaths(outDir, entry, logPath) };
   } catch (e) {
     throw new BuildError(`building image ${spec.name} (${init}) failed: ${(e as Error).message}`, logPath, { cause: e });
@@ -289,7 +393,12 @@ async function removeStaleWorkDirs(workRoot: string): Promise<void> {
   for (const d of await readdir(workRoot)) {
     const pid = Number(/-(\d+)$/.exec(d)?.[1]);
     if (!pid || pid === process.pid) continue;
-    try { process.kill(pid, 0); continue; } catch { /* not running */ }
+    try {
+      process.kill(pid, 0);
+      continue;
+    } catch {
+      /* not running */
+    }
     const dir = join(workRoot, d);
     if (mounts.split('\n').some((l) => l.split(' ')[1]?.startsWith(`${dir}/`))) continue;
     await rm(dir, { recursive: true, force: true });
@@ -298,7 +407,10 @@ async function removeStaleWorkDirs(workRoot: string): Promise<void> {
 
 function absPaths(outDir: string, e: ImageEntry, log: string): BuildResult['paths'] {
   return {
-    rootfs: join(outDir, e.rootfs.file), kernel: join(outDir, e.kernel.file),
-    vmlinux: join(outDir, e.vmlinux.file), initrd: join(outDir, e.initrd.file), log,
+    rootfs: join(outDir, e.rootfs.file),
+    kernel: join(outDir, e.kernel.file),
+    vmlinux: join(outDir, e.vmlinux.file),
+    initrd: join(outDir, e.initrd.file),
+    log,
   };
 }

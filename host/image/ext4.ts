@@ -50,14 +50,38 @@ export async function makeExt4(o: Ext4Options): Promise<void> {
   const fh = await open(o.out, 'w');
   await fh.truncate(size);
   await fh.close();
-  const inodeCount = Math.max(32768, Math.ceil(o.inodes * 2 / 8192) * 8192);
-  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, SOURCE_DATE_EPOCH: String(o.epoch), E2FSPROGS_FAKE_TIME: String(o.epoch), LC_ALL: 'C' };
-  await runCommand([
-    'mkfs.ext4', '-q', '-F', '-b', '4096', '-m', '0', '-N', String(inodeCount), '-J', `size=${JOURNAL_MIB}`, '-L', 'runbox-root',
-    '-U', uuidFrom(`uuid:${o.seed}`),
-    '-E', `hash_seed=${uuidFrom(`hash:${o.seed}`)},root_owner=0:0,lazy_itable_init=0,nodiscard`,
-    '-d', o.tree, o.out,
-  ], { env, log: o.log });
+  const inodeCount = Math.max(32768, Math.ceil((o.inodes * 2) / 8192) * 8192);
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    SOURCE_DATE_EPOCH: String(o.epoch),
+    E2FSPROGS_FAKE_TIME: String(o.epoch),
+    LC_ALL: 'C',
+  };
+  await runCommand(
+    [
+      'mkfs.ext4',
+      '-q',
+      '-F',
+      '-b',
+      '4096',
+      '-m',
+      '0',
+      '-N',
+      String(inodeCount),
+      '-J',
+      `size=${JOURNAL_MIB}`,
+      '-L',
+      'runbox-root',
+      '-U',
+      uuidFrom(`uuid:${o.seed}`),
+      '-E',
+      `hash_seed=${uuidFrom(`hash:${o.seed}`)},root_owner=0:0,lazy_itable_init=0,nodiscard`,
+      '-d',
+      o.tree,
+      o.out,
+    ],
+    { env, log: o.log },
+  );
 }
 
 /** `e2fsck -fn`: forced, read-only check. Throws with e2fsck's output when the image is not clean. */

@@ -43,7 +43,11 @@ async function concretePackage(log: WriteStream): Promise<{ name: string; versio
 }
 
 /** Download + unpack the kernel package into cacheDir (once per package version). Returns the unpack dir. */
-async function unpackKernel(cacheDir: string, log: WriteStream, onInfo: (l: string) => void): Promise<{ dir: string; name: string; version: string }> {
+async function unpackKernel(
+  cacheDir: string,
+  log: WriteStream,
+  onInfo: (l: string) => void,
+): Promise<{ dir: string; name: string; version: string }> {
   const { name, version } = await concretePackage(log);
   const dir = join(cacheDir, `${name}_${version}`);
   if (existsSync(join(dir, '.complete'))) return { dir, name, version };
@@ -82,18 +86,34 @@ function lz4Block(src: Buffer, out: Buffer, outPos: number): number {
   while (i < src.length) {
     const token = src[i++]!;
     let litLen = token >> 4;
-    if (litLen === 15) { let b; do { b = src[i++]!; litLen += b; } while (b === 255); }
+    if (litLen === 15) {
+      let b;
+      do {
+        b = src[i++]!;
+        litLen += b;
+      } while (b === 255);
+    }
     src.copy(out, o, i, i + litLen);
-    i += litLen; o += litLen;
+    i += litLen;
+    o += litLen;
     if (i >= src.length) break; // last sequence has literals only
     const offset = src[i]! | (src[i + 1]! << 8);
     i += 2;
     if (offset === 0) throw new Error('lz4: zero match offset');
     let matchLen = token & 15;
-    if (matchLen === 15) { let b; do { b = src[i++]!; matchLen += b; } while (b === 255); }
+    if (matchLen === 15) {
+      let b;
+      do {
+        b = src[i++]!;
+        matchLen += b;
+      } while (b === 255);
+    }
     matchLen += 4;
     // Byte-wise copy: matches may overlap their own output.
-    for (let k = 0; k < matchLen; k++) { out[o] = out[o - offset]!; o++; }
+    for (let k = 0; k < matchLen; k++) {
+      out[o] = out[o - offset]!;
+      o++;
+    }
   }
   return o;
 }
@@ -102,10 +122,14 @@ function lz4Block(src: Buffer, out: Buffer, outPos: number): number {
 function lz4Legacy(data: Buffer, expected: number): Buffer {
   if (data.readUInt32LE(0) !== 0x184c2102) throw new Error('lz4: not a legacy frame');
   const out = Buffer.alloc(expected);
-  let i = 4; let o = 0;
+  let i = 4;
+  let o = 0;
   while (i + 4 <= data.length) {
     const n = data.readUInt32LE(i);
-    if (n === 0x184c2102) { i += 4; continue; }
+    if (n === 0x184c2102) {
+      i += 4;
+      continue;
+    }
     if (n > data.length - i - 4) break; // the trailing u32 is the decompressed size, not a block
     o = lz4Block(data.subarray(i + 4, i + 4 + n), out, o);
     i += 4 + n;
@@ -122,9 +146,14 @@ export async function extractVmlinux(bzPath: string, outPath: string, log: Write
   if (payload.readUInt32LE(0) === 0x184c2102) {
     elf = lz4Legacy(payload, size);
   } else {
-    const tool = payload[0] === 0x1f && payload[1] === 0x8b ? ['gzip', '-dc']
-      : payload.subarray(0, 6).equals(Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00])) ? ['xz', '-dc', '--single-stream']
-        : payload.readUInt32LE(0) === 0xfd2fb528 ? ['zstd', '-dc'] : null;
+    const tool =
+      payload[0] === 0x1f && payload[1] === 0x8b
+        ? ['gzip', '-dc']
+        : payload.subarray(0, 6).equals(Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]))
+          ? ['xz', '-dc', '--single-stream']
+          : payload.readUInt32LE(0) === 0xfd2fb528
+            ? ['zstd', '-dc']
+            : null;
     if (!tool) throw new Error(`unknown kernel compression (magic ${payload.subarray(0, 4).toString('hex')})`);
     const tmp = `${outPath}.payload`;
     await writeFile(tmp, payload);
@@ -172,16 +201,27 @@ async function moduleIndex(modRoot: string): Promise<Map<string, string>> {
 }
 
 /** Modules to load, dependencies first; names the kernel has built in are skipped. */
-export async function resolveModules(modRoot: string, wanted: string[]): Promise<{ order: { name: string; path: string }[]; builtin: string[] }> {
+export async function resolveModules(
+  modRoot: string,
+  wanted: string[],
+): Promise<{ order: { name: string; path: string }[]; builtin: string[] }> {
   const builtinText = await readFile(join(modRoot, 'modules.builtin'), 'utf8');
-  const builtinSet = new Set(builtinText.split('\n').filter(Boolean).map((l) => l.replace(/^.*\//, '').replace(/\.ko$/, '').replace(/-/g, '_')));
+  const builtinSet = new Set(
+    builtinText
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => l.replace(/^.*\//, '').replace(/\.ko$/, '').replace(/-/g, '_')),
+  );
   const idx = await moduleIndex(modRoot);
   const order: { name: string; path: string }[] = [];
   const builtin: string[] = [];
   const visiting = new Set<string>();
   const visit = async (name: string): Promise<void> => {
     if (order.some((m) => m.name === name) || builtin.includes(name)) return;
-    if (builtinSet.has(name)) { builtin.push(name); return; }
+    if (builtinSet.has(name)) {
+      builtin.push(name);
+      return;
+    }
     const path = idx.get(name);
     if (!path) throw new Error(`kernel module ${name} is neither built in nor present in ${modRoot}`);
     if (visiting.has(name)) throw new Error(`module dependency cycle at ${name}`);
@@ -204,11 +244,22 @@ class Cpio {
     const pad = (n: number) => Buffer.alloc((4 - (n % 4)) % 4);
     this.parts.push(Buffer.from(header), nameBuf, pad(110 + nameBuf.length), data, pad(data.length));
   }
-  dir(name: string): void { this.entry(name, 0o040755, Buffer.alloc(0)); }
-  file(name: string, data: Buffer, perm = 0o644): void { this.entry(name, 0o100000 | perm, data); }
-  symlink(name: string, target: string): void { this.entry(name, 0o120777, Buffer.from(target)); }
-  chardev(name: string, major: number, minor: number): void { this.entry(name, 0o020600, Buffer.alloc(0), [major, minor]); }
-  finish(): Buffer { this.entry('TRAILER!!!', 0, Buffer.alloc(0)); return Buffer.concat(this.parts); }
+  dir(name: string): void {
+    this.entry(name, 0o040755, Buffer.alloc(0));
+  }
+  file(name: string, data: Buffer, perm = 0o644): void {
+    this.entry(name, 0o100000 | perm, data);
+  }
+  symlink(name: string, target: string): void {
+    this.entry(name, 0o120777, Buffer.from(target));
+  }
+  chardev(name: string, major: number, minor: number): void {
+    this.entry(name, 0o020600, Buffer.alloc(0), [major, minor]);
+  }
+  finish(): Buffer {
+    this.entry('TRAILER!!!', 0, Buffer.alloc(0));
+    return Buffer.concat(this.parts);
+  }
 }
 
 export async function buildInitramfs(modRoot: string, out: string): Promise<{ modules: string[]; builtin: string[] }> {
@@ -252,7 +303,9 @@ export async function ensureKernel(cacheDir: string, destDir: string, log: Write
   // unchanged. Its name carries its content hash, so a build never changes the initrd an older entry uses.
   const tmp = join(destDir, `initrd.${process.pid}.tmp`);
   const { modules, builtin } = await buildInitramfs(modRoot, tmp);
-  const digest = createHash('sha256').update(await readFile(tmp)).digest('hex');
+  const digest = createHash('sha256')
+    .update(await readFile(tmp))
+    .digest('hex');
   const initrd = join(destDir, `initrd-${release}-${digest.slice(0, 12)}.img`);
   await rename(tmp, initrd);
   return { release, package: name, packageVersion: version, vmlinuz, vmlinux, initrd, modules, builtin };

@@ -38,8 +38,14 @@ export interface InitrdArtifact extends Artifact {
   builtinDrivers: string[];
 }
 
-export interface LanguageInfo { package: string; version: string }
-export interface PackageInfo { name: string; version: string }
+export interface LanguageInfo {
+  package: string;
+  version: string;
+}
+export interface PackageInfo {
+  name: string;
+  version: string;
+}
 
 export interface ImageEntry {
   name: string;
@@ -93,7 +99,11 @@ export async function readManifest(outDir: string): Promise<Manifest> {
   const p = join(outDir, MANIFEST_FILE);
   if (!existsSync(p)) return { schemaVersion: 1, images: [] };
   const m = JSON.parse(await readFile(p, 'utf8')) as Manifest;
-  if (m.schemaVersion !== 1 || !Array.isArray(m.images)) throw new FailedPreconditionError(`${p}: not a runbox image manifest (schemaVersion 1)`, { reason: 'MANIFEST_INVALID', metadata: { path: p } });
+  if (m.schemaVersion !== 1 || !Array.isArray(m.images))
+    throw new FailedPreconditionError(`${p}: not a runbox image manifest (schemaVersion 1)`, {
+      reason: 'MANIFEST_INVALID',
+      metadata: { path: p },
+    });
   return m;
 }
 
@@ -113,11 +123,19 @@ async function withLock<T>(outDir: string, fn: () => Promise<T>): Promise<T> {
       break;
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      if (i > 300) throw new FailedPreconditionError(`${lock} held for over 30 s; remove it if no build is running`, { reason: 'MANIFEST_LOCKED', metadata: { path: lock } });
+      if (i > 300)
+        throw new FailedPreconditionError(`${lock} held for over 30 s; remove it if no build is running`, {
+          reason: 'MANIFEST_LOCKED',
+          metadata: { path: lock },
+        });
       await new Promise((r) => setTimeout(r, 100));
     }
   }
-  try { return await fn(); } finally { await rm(lock, { force: true }); }
+  try {
+    return await fn();
+  } finally {
+    await rm(lock, { force: true });
+  }
 }
 
 /** Insert or replace the entry for (name, init); atomic rename so readers never see half a file. */
@@ -149,7 +167,10 @@ export interface VerifyProblem {
 }
 
 /** `image verify`: re-hash every artifact of every entry (or of one image) and report mismatches. */
-export async function verifyImages(outDir: string, only?: { name: string; init?: InitSystem }): Promise<{ checked: number; problems: VerifyProblem[] }> {
+export async function verifyImages(
+  outDir: string,
+  only?: { name: string; init?: InitSystem },
+): Promise<{ checked: number; problems: VerifyProblem[] }> {
   const m = await readManifest(outDir);
   const problems: VerifyProblem[] = [];
   let checked = 0;
@@ -161,10 +182,16 @@ export async function verifyImages(outDir: string, only?: { name: string; init?:
       const p = join(outDir, a.file);
       checked++;
       const base = { image: e.name, init: e.init, artifact: kind, file: a.file };
-      if (!existsSync(p)) { problems.push({ ...base, problem: 'missing', expected: a.id, actual: 'no such file' }); continue; }
+      if (!existsSync(p)) {
+        problems.push({ ...base, problem: 'missing', expected: a.id, actual: 'no such file' });
+        continue;
+      }
       const size = (await stat(p)).size;
-      if (size !== a.size) { problems.push({ ...base, problem: 'size', expected: String(a.size), actual: String(size) }); continue; }
-      const id = hashed.get(p) ?? await sha256File(p);
+      if (size !== a.size) {
+        problems.push({ ...base, problem: 'size', expected: String(a.size), actual: String(size) });
+        continue;
+      }
+      const id = hashed.get(p) ?? (await sha256File(p));
       hashed.set(p, id);
       if (id !== a.id) problems.push({ ...base, problem: 'content', expected: a.id, actual: id });
     }

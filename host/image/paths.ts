@@ -37,10 +37,16 @@ export function repoRoot(): string {
 }
 
 /** Directory of the built-in image specs (init/images). */
-export function specsDir(): string { return join(repoRoot(), 'init', 'images'); }
+export function specsDir(): string {
+  return join(repoRoot(), 'init', 'images');
+}
 
 /** Default agent bundle directory (dist/agent, produced by `npm run build`). */
-export function defaultAgentDir(): string { return join(repoRoot(), 'dist', 'agent'); }
+export function defaultAgentDir(): string {
+  return join(repoRoot(), 'dist', 'agent');
+}
 
 /** Directory of the guest-side files (units, scripts) installed into every image. */
-export function initDir(): string { return join(repoRoot(), 'init'); }
+export function initDir(): string {
+  return join(repoRoot(), 'init');
+}

@@ -21,17 +21,46 @@ export function basePackages(init: InitSystem): string[] {
 const SYSTEMD_MASKS = [
   // No udev in the image, so dev-ttyS0.device never appears and serial-getty would only wait 90 s; root has
   // no password anyway. Kernel and service output still go to the serial console.
-  'getty@.service', 'autovt@.service', 'console-getty.service', 'serial-getty@.service', 'getty-static.service',
+  'getty@.service',
+  'autovt@.service',
+  'console-getty.service',
+  'serial-getty@.service',
+  'getty-static.service',
   'systemd-modules-load.service',
-  'apt-daily.timer', 'apt-daily-upgrade.timer', 'apt-daily.service', 'apt-daily-upgrade.service',
-  'dpkg-db-backup.timer', 'dpkg-db-backup.service', 'e2scrub_all.timer', 'e2scrub_reap.service', 'fstrim.timer',
-  'systemd-tmpfiles-clean.timer', 'man-db.timer', 'systemd-logind.service', 'systemd-timesyncd.service',
-  'systemd-networkd-wait-online.service', 'systemd-update-utmp.service', 'systemd-update-utmp-runlevel.service',
-  'systemd-firstboot.service', 'systemd-machine-id-commit.service', 'systemd-pstore.service',
-  'systemd-hwdb-update.service', 'systemd-journal-catalog-update.service', 'ldconfig.service',
-  'modprobe@.service', 'sys-kernel-debug.mount', 'sys-kernel-tracing.mount', 'sys-fs-fuse-connections.mount',
-  'dev-hugepages.mount', 'dev-mqueue.mount', 'systemd-binfmt.service', 'proc-sys-fs-binfmt_misc.automount',
-  'systemd-ask-password-console.path', 'systemd-ask-password-wall.path', 'cryptsetup.target', 'remote-fs.target',
+  'apt-daily.timer',
+  'apt-daily-upgrade.timer',
+  'apt-daily.service',
+  'apt-daily-upgrade.service',
+  'dpkg-db-backup.timer',
+  'dpkg-db-backup.service',
+  'e2scrub_all.timer',
+  'e2scrub_reap.service',
+  'fstrim.timer',
+  'systemd-tmpfiles-clean.timer',
+  'man-db.timer',
+  'systemd-logind.service',
+  'systemd-timesyncd.service',
+  'systemd-networkd-wait-online.service',
+  'systemd-update-utmp.service',
+  'systemd-update-utmp-runlevel.service',
+  'systemd-firstboot.service',
+  'systemd-machine-id-commit.service',
+  'systemd-pstore.service',
+  'systemd-hwdb-update.service',
+  'systemd-journal-catalog-update.service',
+  'ldconfig.service',
+  'modprobe@.service',
+  'sys-kernel-debug.mount',
+  'sys-kernel-tracing.mount',
+  'sys-fs-fuse-connections.mount',
+  'dev-hugepages.mount',
+  'dev-mqueue.mount',
+  'systemd-binfmt.service',
+  'proc-sys-fs-binfmt_misc.automount',
+  'systemd-ask-password-console.path',
+  'systemd-ask-password-wall.path',
+  'cryptsetup.target',
+  'remote-fs.target',
 ];
 
 export interface RootfsOptions {
@@ -52,7 +81,8 @@ export interface RootfsOptions {
  */
 export const DEFAULT_PATH_FILTERS: PathFilter[] = [
   // Docs, man pages, translations: nobody reads them in a sandbox. Copyright files stay (licence terms).
-  { action: 'exclude', glob: '/usr/share/doc/*' }, { action: 'include', glob: '/usr/share/doc/*/copyright' },
+  { action: 'exclude', glob: '/usr/share/doc/*' },
+  { action: 'include', glob: '/usr/share/doc/*/copyright' },
   ...['man', 'locale', 'info', 'lintian', 'linda', 'bug'].map((d): PathFilter => ({ action: 'exclude', glob: `/usr/share/${d}/*` })),
   // Leap-second ("right/") copies of every zone: no libc or language runtime uses them by default.
   { action: 'exclude', glob: '/usr/share/zoneinfo/right/*' },
@@ -60,8 +90,10 @@ export const DEFAULT_PATH_FILTERS: PathFilter[] = [
   // Node and Go carry their own codecs. UTF-8/16/32, UCS and ASCII are built into libc; keep the common
   // single-byte Western and Cyrillic ones.
   { action: 'exclude', glob: '/usr/lib/x86_64-linux-gnu/gconv/*.so' },
-  ...['UTF-*', 'UNICODE', 'ISO8859-*', 'CP125?', 'KOI8-*', 'IBM437', 'IBM850'].map((m): PathFilter =>
-    ({ action: 'include', glob: `/usr/lib/x86_64-linux-gnu/gconv/${m}.so` })),
+  ...['UTF-*', 'UNICODE', 'ISO8859-*', 'CP125?', 'KOI8-*', 'IBM437', 'IBM850'].map((m): PathFilter => ({
+    action: 'include',
+    glob: `/usr/lib/x86_64-linux-gnu/gconv/${m}.so`,
+  })),
 ];
 
 function buildEnv(epoch: number): NodeJS.ProcessEnv {
@@ -75,27 +107,31 @@ function buildEnv(epoch: number): NodeJS.ProcessEnv {
 
 /** mmdebstrap: bookworm + updates + security (+ backports), no recommends, dpkg path filters (defaults + spec). */
 export async function debootstrap(o: RootfsOptions): Promise<void> {
-  const sources = [
-    `deb ${MIRROR} bookworm main`,
-    `deb ${MIRROR} bookworm-updates main`,
-    `deb ${SECURITY_MIRROR} bookworm-security main`,
-  ];
+  const sources = [`deb ${MIRROR} bookworm main`, `deb ${MIRROR} bookworm-updates main`, `deb ${SECURITY_MIRROR} bookworm-security main`];
   // Backports get apt's default priority 100: only packages that exist nowhere else (golang-1.23) come from there.
   if (o.spec.backports) sources.push(`deb ${MIRROR} bookworm-backports main`);
   const include = [...basePackages(o.init), ...o.spec.packages];
   const argv = [
-    'mmdebstrap', '--mode=root', '--variant=minbase', '--format=directory',
+    'mmdebstrap',
+    '--mode=root',
+    '--variant=minbase',
+    '--format=directory',
     '--hook-dir=/usr/share/mmdebstrap/hooks/merged-usr',
-    '--aptopt=APT::Install-Recommends "false"', '--aptopt=APT::Install-Suggests "false"',
+    '--aptopt=APT::Install-Recommends "false"',
+    '--aptopt=APT::Install-Suggests "false"',
     '--aptopt=Acquire::Languages "none"',
     ...[...DEFAULT_PATH_FILTERS, ...o.spec.pathFilters].map((f) => `--dpkgopt=path-${f.action}=${f.glob}`),
     `--include=${include.join(',')}`,
-    'bookworm', o.root, ...sources,
+    'bookworm',
+    o.root,
+    ...sources,
   ];
   await runCommand(argv, {
     env: buildEnv(o.epoch),
     log: o.log,
-    onLine: (l) => { if (/^[IEW]: /.test(l)) o.onInfo(l); },
+    onLine: (l) => {
+      if (/^[IEW]: /.test(l)) o.onInfo(l);
+    },
   });
 }
 
@@ -113,7 +149,11 @@ async function writeGuestFile(root: string, path: string, content: string | Buff
 
 export function envFile(env: Record<string, string>): string {
   // Values are validated single-line strings; single-quote them so the file is safe to source.
-  return Object.entries(env).map(([k, v]) => `${k}='${v.replace(/'/g, `'\\''`)}'`).join('\n') + (Object.keys(env).length ? '\n' : '');
+  return (
+    Object.entries(env)
+      .map(([k, v]) => `${k}='${v.replace(/'/g, `'\\''`)}'`)
+      .join('\n') + (Object.keys(env).length ? '\n' : '')
+  );
 }
 
 /** Everything runbox adds on top of the Debian tree. */
@@ -123,8 +163,19 @@ export async function customize(o: RootfsOptions): Promise<void> {
 
   // Unprivileged user for user code; fixed uid/gid so images and the agent agree.
   await chroot(o, ['groupadd', '--gid', String(RUNBOX_UID), 'runbox']);
-  await chroot(o, ['useradd', '--uid', String(RUNBOX_UID), '--gid', 'runbox', '--create-home', '--home-dir', '/home/runbox',
-    '--shell', '/bin/bash', 'runbox']);
+  await chroot(o, [
+    'useradd',
+    '--uid',
+    String(RUNBOX_UID),
+    '--gid',
+    'runbox',
+    '--create-home',
+    '--home-dir',
+    '/home/runbox',
+    '--shell',
+    '/bin/bash',
+    'runbox',
+  ]);
 
   // Agent bundle: whatever files dist/agent holds (runbox-agent.js, pty.node, ...).
   await mkdir(g('/opt/runbox'), { recursive: true });
@@ -152,7 +203,12 @@ export async function customize(o: RootfsOptions): Promise<void> {
   // Identity and mounts. No fsck at boot (pass 0): the image is checked at build time and boot speed matters.
   await writeGuestFile(root, '/etc/hostname', 'runbox\n', 0o644);
   await writeGuestFile(root, '/etc/hosts', '127.0.0.1\tlocalhost\n127.0.1.1\trunbox\n::1\tlocalhost ip6-localhost ip6-loopback\n', 0o644);
-  await writeGuestFile(root, '/etc/fstab', '# <device> <mount> <type> <options> <dump> <pass>\n/dev/vda\t/\text4\trw,noatime,errors=remount-ro\t0\t0\n', 0o644);
+  await writeGuestFile(
+    root,
+    '/etc/fstab',
+    '# <device> <mount> <type> <options> <dump> <pass>\n/dev/vda\t/\text4\trw,noatime,errors=remount-ro\t0\t0\n',
+    0o644,
+  );
 
   if (o.init === 'systemd') await setupSystemd(o);
   else await setupOpenrc(o);
@@ -168,9 +224,20 @@ export async function customize(o: RootfsOptions): Promise<void> {
   await removeApt(o);
   // Build-time leftovers that would differ between two builds, and dpkg/debconf's backup copies.
   await rm(g('/var/cache/ldconfig/aux-cache'), { force: true });
-  for (const f of ['/etc/passwd-', '/etc/group-', '/etc/shadow-', '/etc/gshadow-', '/etc/subuid-', '/etc/subgid-',
-    '/var/lib/dpkg/status-old', '/var/lib/dpkg/diversions-old', '/var/cache/debconf/config.dat-old',
-    '/var/cache/debconf/templates.dat-old', '/var/cache/debconf/passwords.dat-old']) await rm(g(f), { force: true });
+  for (const f of [
+    '/etc/passwd-',
+    '/etc/group-',
+    '/etc/shadow-',
+    '/etc/gshadow-',
+    '/etc/subuid-',
+    '/etc/subgid-',
+    '/var/lib/dpkg/status-old',
+    '/var/lib/dpkg/diversions-old',
+    '/var/cache/debconf/config.dat-old',
+    '/var/cache/debconf/templates.dat-old',
+    '/var/cache/debconf/passwords.dat-old',
+  ])
+    await rm(g(f), { force: true });
 }
 
 // apt is only needed to build the tree: in the VM user code runs unprivileged (apt-get install cannot work)
@@ -179,8 +246,13 @@ const APT_PACKAGES = ['apt', 'libapt-pkg6.0', 'debian-archive-keyring', 'gpgv'];
 
 /** Purge apt and its own dependencies, unless a package the spec asked for depends on them. */
 async function removeApt(o: RootfsOptions): Promise<void> {
-  const installed = new Set((await chroot(o, ['dpkg-query', '-W', '-f', '${Package}\t${db:Status-Abbrev}\n'])).split('\n')
-    .map((l) => l.split('\t')).filter((f) => f[1]?.startsWith('ii')).map((f) => f[0]!));
+  const installed = new Set(
+    (await chroot(o, ['dpkg-query', '-W', '-f', '${Package}\t${db:Status-Abbrev}\n']))
+      .split('\n')
+      .map((l) => l.split('\t'))
+      .filter((f) => f[1]?.startsWith('ii'))
+      .map((f) => f[0]!),
+  );
   const targets = APT_PACKAGES.filter((p) => installed.has(p));
   if (targets.length === 0) return;
   try {
@@ -193,7 +265,8 @@ async function removeApt(o: RootfsOptions): Promise<void> {
   // dpkg logs wall-clock times; mmdebstrap leaves no dpkg.log either (reproducible builds).
   await rm(join(o.root, '/var/log/dpkg.log'), { force: true });
   // Directories apt's packages do not own (mmdebstrap's sources.list, empty lists and caches).
-  for (const d of ['/etc/apt', '/var/lib/apt', '/var/cache/apt', '/var/log/apt']) await rm(join(o.root, d), { recursive: true, force: true });
+  for (const d of ['/etc/apt', '/var/lib/apt', '/var/cache/apt', '/var/log/apt'])
+    await rm(join(o.root, d), { recursive: true, force: true });
 }
 
 async function chownParents(root: string, path: string, uid: number): Promise<void> {
@@ -230,11 +303,20 @@ async function setupOpenrc(o: RootfsOptions): Promise<void> {
   await rm(join(o.root, '/sbin/init'), { force: true });
   await symlink('/sbin/openrc-init', join(o.root, '/usr/sbin/init'));
   // Unified cgroup v2 hierarchy so the agent can create per-run subtrees like under systemd.
-  await runCommand(['sed', '-i',
-    '-e', 's/^#\\?rc_cgroup_mode=.*/rc_cgroup_mode="unified"/',
-    '-e', 's/^#\\?rc_parallel=.*/rc_parallel="YES"/',
-    '-e', 's/^#\\?rc_logger=.*/rc_logger="NO"/',
-    join(o.root, '/etc/rc.conf')], { log: o.log });
+  await runCommand(
+    [
+      'sed',
+      '-i',
+      '-e',
+      's/^#\\?rc_cgroup_mode=.*/rc_cgroup_mode="unified"/',
+      '-e',
+      's/^#\\?rc_parallel=.*/rc_parallel="YES"/',
+      '-e',
+      's/^#\\?rc_logger=.*/rc_logger="NO"/',
+      join(o.root, '/etc/rc.conf'),
+    ],
+    { log: o.log },
+  );
 }
 
 /**
@@ -243,8 +325,13 @@ async function setupOpenrc(o: RootfsOptions): Promise<void> {
  */
 async function warmup(o: RootfsOptions, argv: string[], cwd: string | undefined, env: Record<string, string>): Promise<void> {
   o.onInfo(`warm-up: ${argv.join(' ')}`);
-  const envArgs = Object.entries({ HOME: '/home/runbox', USER: 'runbox', PATH: '/usr/local/bin:/usr/bin:/bin', ...env, SOURCE_DATE_EPOCH: String(o.epoch) })
-    .map(([k, v]) => `${k}=${v}`);
+  const envArgs = Object.entries({
+    HOME: '/home/runbox',
+    USER: 'runbox',
+    PATH: '/usr/local/bin:/usr/bin:/bin',
+    ...env,
+    SOURCE_DATE_EPOCH: String(o.epoch),
+  }).map(([k, v]) => `${k}=${v}`);
   const script = [
     'set -eu',
     'root=$1; cwd=$2; shift 2',
@@ -252,9 +339,28 @@ async function warmup(o: RootfsOptions, argv: string[], cwd: string | undefined,
     'mount --rbind /dev "$root/dev"',
     'exec chroot "$root" /usr/bin/setpriv --reuid=runbox --regid=runbox --init-groups /usr/bin/env -i -C "$cwd" "$@"',
   ].join('\n');
-  await runCommand(['unshare', '--mount', '--propagation', 'private', '--fork', '--', 'sh', '-c', script, 'warmup', o.root, cwd ?? '/home/runbox', ...envArgs, ...argv], {
-    env: buildEnv(o.epoch), log: o.log,
-  });
+  await runCommand(
+    [
+      'unshare',
+      '--mount',
+      '--propagation',
+      'private',
+      '--fork',
+      '--',
+      'sh',
+      '-c',
+      script,
+      'warmup',
+      o.root,
+      cwd ?? '/home/runbox',
+      ...envArgs,
+      ...argv,
+    ],
+    {
+      env: buildEnv(o.epoch),
+      log: o.log,
+    },
+  );
 }
 
 /** Set every mtime/atime in the tree to the build epoch (mkfs.ext4 copies mtimes). */
@@ -273,7 +379,8 @@ export async function clampTimes(root: string, epoch: number): Promise<void> {
 
 /** Used bytes (4 KiB blocks) and inode count of a tree: sizes the ext4 image. */
 export async function treeUsage(root: string): Promise<{ bytes: number; inodes: number }> {
-  let bytes = 0; let inodes = 1;
+  let bytes = 0;
+  let inodes = 1;
   const seen = new Set<string>();
   const walk = async (dir: string): Promise<void> => {
     for (const e of await readdir(dir, { withFileTypes: true })) {

@@ -87,8 +87,19 @@ const ENV_KEY_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const MODE_RE = /^0?[0-7]{3,4}$/;
 // dpkg glob: absolute, fnmatch metacharacters allowed, nothing that could break the dpkg.cfg line mmdebstrap writes.
 const GLOB_RE = /^\/[A-Za-z0-9._+@*?[\]/-]+$/;
-const KNOWN_KEYS = new Set(['name', 'extends', 'description', 'backports', 'packages', 'languages', 'env', 'files', 'warmup',
-  'excludePaths', 'includePaths']);
+const KNOWN_KEYS = new Set([
+  'name',
+  'extends',
+  'description',
+  'backports',
+  'packages',
+  'languages',
+  'env',
+  'files',
+  'warmup',
+  'excludePaths',
+  'includePaths',
+]);
 
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -127,7 +138,10 @@ function globArray(where: string, field: string, v: unknown): string[] {
   const globs = stringArray(where, field, v);
   for (const g of globs) {
     if (!GLOB_RE.test(g) || g.split('/').includes('..')) {
-      throw new SpecError(where, `"${field}" entry ${JSON.stringify(g)} must be an absolute dpkg path glob (letters, digits, . _ + @ - / * ? [ ])`);
+      throw new SpecError(
+        where,
+        `"${field}" entry ${JSON.stringify(g)} must be an absolute dpkg path glob (letters, digits, . _ + @ - / * ? [ ])`,
+      );
     }
   }
   return globs;

@@ -54,7 +54,8 @@ export function runCommand(argv: readonly string[], options: CommandOptions = {}
     const out: Buffer[] = [];
     const tail: string[] = [];
     let timedOut = false;
-    const timer = options.timeoutMs === undefined ? undefined : setTimeout(() => ((timedOut = true), child.kill('SIGKILL')), options.timeoutMs);
+    const timer =
+      options.timeoutMs === undefined ? undefined : setTimeout(() => ((timedOut = true), child.kill('SIGKILL')), options.timeoutMs);
     const feed = (stream: 'out' | 'err') => {
       let pending = '';
       return (chunk: Buffer) => {

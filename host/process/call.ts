@@ -2,7 +2,13 @@
 // the collectors (and listeners), StageResult/Finished make the result. The call's status
 // settles everything; a refusal before Started rejects the handle itself.
 import { status as grpcStatus, type StatusObject } from '@grpc/grpc-js';
-import { OutputStream, Stage, type ProcessInput, type StageResult as StageResultMessage, type Started } from '../../proto/gen/runbox/v1/process_pb.js';
+import {
+  OutputStream,
+  Stage,
+  type ProcessInput,
+  type StageResult as StageResultMessage,
+  type Started,
+} from '../../proto/gen/runbox/v1/process_pb.js';
 import { AbortError, AgentError } from '../errors.js';
 import { cancelOnAbort, throwIfAborted } from '../transport/calls.js';
 import type { Connection } from '../transport/connection.js';
@@ -105,7 +111,11 @@ export function openRun(connection: Connection, spec: RunCallSpec, options: Proc
       if (status.code !== grpcStatus.OK) return; // 'error' reports it
       detach();
       if (!started || !finished) {
-        fail(new AgentError(`${what}: the agent ended the call without a ${started ? 'Finished' : 'Started'} message`, { reason: 'AGENT_ANSWER_INVALID' }));
+        fail(
+          new AgentError(`${what}: the agent ended the call without a ${started ? 'Finished' : 'Started'} message`, {
+            reason: 'AGENT_ANSWER_INVALID',
+          }),
+        );
         return;
       }
       const compile = finished.compile && stageResult(finished.compile, streams.compile);

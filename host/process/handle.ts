@@ -1,7 +1,13 @@
 // ProcessHandle: a run in progress (background runs): stdin, signals, output listeners, wait().
 import { create } from '@bufbuild/protobuf';
 import type * as grpc from '@grpc/grpc-js';
-import { ProcessInputSchema, type ExecResponse, type ProcessInput, type RunCodeResponse, type Started } from '../../proto/gen/runbox/v1/process_pb.js';
+import {
+  ProcessInputSchema,
+  type ExecResponse,
+  type ProcessInput,
+  type RunCodeResponse,
+  type Started,
+} from '../../proto/gen/runbox/v1/process_pb.js';
 import { cancelCall } from '../transport/calls.js';
 import { toBytes } from './request.js';
 import { effectiveLimits } from './result.js';

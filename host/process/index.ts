@@ -4,7 +4,13 @@
 // thrown only when the run could not be made (see ../errors.ts).
 import { create } from '@bufbuild/protobuf';
 import { bidiCall } from '../../proto/grpc.js';
-import { ExecRequestSchema, ExecStartSchema, ProcessService, RunCodeRequestSchema, RunCodeStartSchema } from '../../proto/gen/runbox/v1/process_pb.js';
+import {
+  ExecRequestSchema,
+  ExecStartSchema,
+  ProcessService,
+  RunCodeRequestSchema,
+  RunCodeStartSchema,
+} from '../../proto/gen/runbox/v1/process_pb.js';
 import type { Connection } from '../transport/connection.js';
 import { openRun } from './call.js';
 import type { ProcessHandle, RunCall } from './handle.js';
@@ -79,5 +85,4 @@ export class ProcessApi {
     );
     return options.background ? handle : handle.wait();
   }
-
 }

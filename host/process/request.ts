@@ -28,7 +28,11 @@ export function commonStart(options: ProcessOptions) {
 export function limitsRequest(options: RunLimitOptions): RunLimits {
   const n = (v: number | undefined, name: string) => {
     if (v === undefined) return 0;
-    if (!Number.isSafeInteger(v) || v < 0) throw new InvalidArgumentError(`${name} must be a non-negative integer, got ${v}`, { reason: 'LIMIT_INVALID', metadata: { option: name } });
+    if (!Number.isSafeInteger(v) || v < 0)
+      throw new InvalidArgumentError(`${name} must be a non-negative integer, got ${v}`, {
+        reason: 'LIMIT_INVALID',
+        metadata: { option: name },
+      });
     return v;
   };
   return create(RunLimitsSchema, {

@@ -1,6 +1,12 @@
 // Wire results (Started, StageResult) → the SDK's RunResult and StageResult, with the output
 // the call collected.
-import { Stage, Status, type RunLimits, type StageResult as StageResultMessage, type Started } from '../../proto/gen/runbox/v1/process_pb.js';
+import {
+  Stage,
+  Status,
+  type RunLimits,
+  type StageResult as StageResultMessage,
+  type Started,
+} from '../../proto/gen/runbox/v1/process_pb.js';
 import { concat, lazyText, type StreamCollector } from './collect.js';
 import type { EffectiveLimits, RunResult, RunStatus, StageResult } from './types.js';
 
@@ -25,10 +31,7 @@ export function effectiveLimits(limits: RunLimits | undefined): EffectiveLimits 
   };
 }
 
-export function stageResult(
-  message: StageResultMessage,
-  streams: { stdout: StreamCollector; stderr: StreamCollector },
-): StageResult {
+export function stageResult(message: StageResultMessage, streams: { stdout: StreamCollector; stderr: StreamCollector }): StageResult {
   const stdoutBytes = streams.stdout.finish();
   const stderrBytes = streams.stderr.finish();
   const stdout = lazyText(() => stdoutBytes);
@@ -86,7 +89,10 @@ export function runResult(started: Started, compile: StageResult | undefined, ru
     durationMs: stages.reduce((n, s) => n + s.durationMs, 0),
     cpuMs: stages.reduce((n, s) => n + s.cpuMs, 0),
     peakMemoryBytes: Math.max(0, ...stages.map((s) => s.peakMemoryBytes)),
-    message: stages.map((s) => s.message).filter(Boolean).join('; '),
+    message: stages
+      .map((s) => s.message)
+      .filter(Boolean)
+      .join('; '),
     compileCached: started.compileCached,
     limits: effectiveLimits(started.limits),
     ...(compile ? { compile } : {}),

@@ -1,7 +1,14 @@
 // ShellHandle: one open stream to a shell session (output, input, resize, signals, detach).
 import { create } from '@bufbuild/protobuf';
 import type * as grpc from '@grpc/grpc-js';
-import { ShellDetachSchema, ShellRequestSchema, ShellResizeSchema, ShellTerminateSchema, type ShellRequest, type ShellResponse } from '../../proto/gen/runbox/v1/shell_pb.js';
+import {
+  ShellDetachSchema,
+  ShellRequestSchema,
+  ShellResizeSchema,
+  ShellTerminateSchema,
+  type ShellRequest,
+  type ShellResponse,
+} from '../../proto/gen/runbox/v1/shell_pb.js';
 import { InvalidArgumentError } from '../errors.js';
 import { checkSize, type ShellExit } from './types.js';
 
@@ -27,7 +34,12 @@ export class ShellHandle {
   readonly #ended: Promise<ShellExit>;
 
   /** @internal Built by ShellApi once the agent confirmed the session. */
-  constructor(stream: ShellStream, opened: { sessionId: string; pid: number; replay: Uint8Array; replayTruncated: boolean }, ended: Promise<ShellExit>, onOutput: (deliver: (data: Uint8Array) => void) => void) {
+  constructor(
+    stream: ShellStream,
+    opened: { sessionId: string; pid: number; replay: Uint8Array; replayTruncated: boolean },
+    ended: Promise<ShellExit>,
+    onOutput: (deliver: (data: Uint8Array) => void) => void,
+  ) {
     this.id = opened.sessionId;
     this.pid = opened.pid;
     this.replay = opened.replay;
@@ -54,7 +66,11 @@ export class ShellHandle {
   }
 
   #send(event: ShellRequest['event'], what: string): void {
-    if (this.#closed) throw new InvalidArgumentError(`shell ${this.id}: ${what} after the stream ended (the shell exited or was detached); attach again to continue`, { reason: 'SHELL_STREAM_ENDED' });
+    if (this.#closed)
+      throw new InvalidArgumentError(
+        `shell ${this.id}: ${what} after the stream ended (the shell exited or was detached); attach again to continue`,
+        { reason: 'SHELL_STREAM_ENDED' },
+      );
     this.#stream.write(create(ShellRequestSchema, { event }));
   }
 

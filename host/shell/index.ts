@@ -3,7 +3,15 @@
 import { create } from '@bufbuild/protobuf';
 import type * as grpc from '@grpc/grpc-js';
 import { bidiCall } from '../../proto/grpc.js';
-import { ListShellsRequestSchema, ShellAttachSchema, ShellRequestSchema, ShellService, ShellStartSchema, type ShellRequest, type ShellResponse } from '../../proto/gen/runbox/v1/shell_pb.js';
+import {
+  ListShellsRequestSchema,
+  ShellAttachSchema,
+  ShellRequestSchema,
+  ShellService,
+  ShellStartSchema,
+  type ShellRequest,
+  type ShellResponse,
+} from '../../proto/gen/runbox/v1/shell_pb.js';
 import { AbortError, AgentError, type RunboxError } from '../errors.js';
 import { cancelOnAbort, throwIfAborted } from '../transport/calls.js';
 import type { CallOptions, Connection } from '../transport/connection.js';
@@ -51,7 +59,14 @@ export class ShellApi {
   /** Live sessions, attached or waiting out their grace period. */
   async list(options: CallOptions = {}): Promise<ShellSessionInfo[]> {
     const r = await this.#connection.unary(ShellService.method.listShells, create(ListShellsRequestSchema), 'shell list', options);
-    return r.sessions.map((s) => ({ id: s.sessionId, pid: s.pid, cols: s.cols, rows: s.rows, attached: s.attached, command: [...s.command] }));
+    return r.sessions.map((s) => ({
+      id: s.sessionId,
+      pid: s.pid,
+      cols: s.cols,
+      rows: s.rows,
+      attached: s.attached,
+      command: [...s.command],
+    }));
   }
 
   #connect(what: string, signal: AbortSignal | undefined, first: ShellRequest['event']): Promise<ShellHandle> {
@@ -87,7 +102,10 @@ export class ShellApi {
     stream.on('end', () => {
       detachAbort();
       if (exit) settleEnd.resolve(exit);
-      else settleEnd.reject(new AgentError(`${what}: the stream ended before the shell exited (detached); the session can be attached again by id`));
+      else
+        settleEnd.reject(
+          new AgentError(`${what}: the stream ended before the shell exited (detached); the session can be attached again by id`),
+        );
       if (!handle) settleOpen.reject(new AgentError(`${what}: the agent ended the stream without opening a session`));
     });
     stream.write(create(ShellRequestSchema, { event: first }));

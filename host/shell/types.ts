@@ -44,13 +44,18 @@ export interface ShellSessionInfo {
   command: string[];
 }
 
-
 /** Refuses a terminal size the agent would refuse, before anything is sent. */
 export function checkSize(cols: number, rows: number): void {
   if (!Number.isInteger(cols) || cols < 1 || cols > SHELL_MAX_COLS) {
-    throw new InvalidArgumentError(`shell: cols ${cols}: must be an integer 1-${SHELL_MAX_COLS}`, { reason: 'TERMINAL_SIZE_INVALID', metadata: { field: 'cols' } });
+    throw new InvalidArgumentError(`shell: cols ${cols}: must be an integer 1-${SHELL_MAX_COLS}`, {
+      reason: 'TERMINAL_SIZE_INVALID',
+      metadata: { field: 'cols' },
+    });
   }
   if (!Number.isInteger(rows) || rows < 1 || rows > SHELL_MAX_ROWS) {
-    throw new InvalidArgumentError(`shell: rows ${rows}: must be an integer 1-${SHELL_MAX_ROWS}`, { reason: 'TERMINAL_SIZE_INVALID', metadata: { field: 'rows' } });
+    throw new InvalidArgumentError(`shell: rows ${rows}: must be an integer 1-${SHELL_MAX_ROWS}`, {
+      reason: 'TERMINAL_SIZE_INVALID',
+      metadata: { field: 'rows' },
+    });
   }
 }

@@ -6,9 +6,7 @@ import { InvalidArgumentError } from '../errors.js';
 
 /** A parsed target: what `Sandbox.connect` dials. */
 export type Target =
-  | { kind: 'tcp'; host: string; port: number }
-  | { kind: 'unix'; path: string }
-  | { kind: 'vsock'; path: string; port: number };
+  { kind: 'tcp'; host: string; port: number } | { kind: 'unix'; path: string } | { kind: 'vsock'; path: string; port: number };
 
 const EXAMPLES = "use tcp://HOST:PORT, unix:///PATH or vsock:///PATH:PORT (e.g. 'tcp://172.16.0.2:5000')";
 

@@ -175,12 +175,16 @@ export async function connectVsock(udsPath: string, port: number, options: Vsock
   }
   const hint: Record<string, string> = {
     'no-vmm': 'is the VM running and is this its vsock uds_path?',
-    'no-listener': "the guest has no listener on that port: is it still booting, and is the runbox-vsock bridge running?",
+    'no-listener': 'the guest has no listener on that port: is it still booting, and is the runbox-vsock bridge running?',
     timeout: 'the VMM accepted the connection but never answered',
   };
   const kind = last && !last.ok ? last.kind : 'timeout';
   const detail = last && !last.ok ? last.detail : '';
-  throw new VsockError(kind, `${where}: gave up after ${attempts} attempts in ${connectTimeoutMs} ms (${detail}); ${hint[kind] ?? ''}`, attempts);
+  throw new VsockError(
+    kind,
+    `${where}: gave up after ${attempts} attempts in ${connectTimeoutMs} ms (${detail}); ${hint[kind] ?? ''}`,
+    attempts,
+  );
 }
 
 /**

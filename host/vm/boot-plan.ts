@@ -23,7 +23,8 @@ export interface BootPlan {
 }
 
 function positive(name: string, value: number, max: number): number {
-  if (!Number.isInteger(value) || value < 1 || value > max) throw new InvalidArgumentError(`${name} ${value}: expected an integer 1-${max}`);
+  if (!Number.isInteger(value) || value < 1 || value > max)
+    throw new InvalidArgumentError(`${name} ${value}: expected an integer 1-${max}`);
   return value;
 }
 
@@ -31,7 +32,9 @@ function checkVsock(cid: number | undefined): void {
   if (cid === undefined) return;
   if (!Number.isInteger(cid) || cid < 3 || cid > 0xfffffffe) throw new InvalidArgumentError(`vsockCid ${cid}: expected an integer >= 3`);
   if (!existsSync('/dev/vhost-vsock')) {
-    throw new InvalidArgumentError('vsockCid: this host has no /dev/vhost-vsock (load the vhost_vsock module), so QEMU cannot attach a vsock device');
+    throw new InvalidArgumentError(
+      'vsockCid: this host has no /dev/vhost-vsock (load the vhost_vsock module), so QEMU cannot attach a vsock device',
+    );
   }
 }
 
@@ -49,7 +52,8 @@ export async function planBoot(options: BootOptions): Promise<BootPlan> {
   const isRoot = process.getuid?.() === 0;
   const net: NetMode = options.net ?? (isRoot ? 'tap' : 'user');
   if (net !== 'tap' && net !== 'user') throw new InvalidArgumentError(`net ${String(net)}: expected tap or user`);
-  if (net === 'tap' && !isRoot) throw new InvalidArgumentError('net tap: creating a network namespace and TAP device needs root; use net user');
+  if (net === 'tap' && !isRoot)
+    throw new InvalidArgumentError('net tap: creating a network namespace and TAP device needs root; use net user');
   const cpus = positive('cpus', options.cpus ?? 2, 32);
   const memoryMiB = positive('memoryMiB', options.memoryMiB ?? 1024, 1 << 20);
   if (memoryMiB < 128) throw new InvalidArgumentError(`memoryMiB ${memoryMiB}: at least 128 (the agent runs on Node)`);

@@ -48,9 +48,19 @@ export function startQemu(state: VmState, argv: string[], logFile: string): Runn
 export function killOnExit(state: VmState): () => void {
   const hook = () => {
     for (const pid of [state.pid, state.forwarderPid]) {
-      if (pid) try { process.kill(-pid, 'SIGKILL'); } catch { /* gone */ }
+      if (pid)
+        try {
+          process.kill(-pid, 'SIGKILL');
+        } catch {
+          /* gone */
+        }
     }
-    if (state.netns) try { execFileSync('ip', ['netns', 'del', state.netns], { stdio: 'ignore' }); } catch { /* gone */ }
+    if (state.netns)
+      try {
+        execFileSync('ip', ['netns', 'del', state.netns], { stdio: 'ignore' });
+      } catch {
+        /* gone */
+      }
   };
   process.once('exit', hook);
   return () => process.removeListener('exit', hook);

@@ -129,7 +129,15 @@ interface Launched {
   stopMethod: () => StopMethod;
 }
 
-function launch(state: VmState, plan: BootPlan, image: BootableImage, disks: Disks, net: GuestNetwork, options: BootOptions, cleanup: CleanupStack): Launched {
+function launch(
+  state: VmState,
+  plan: BootPlan,
+  image: BootableImage,
+  disks: Disks,
+  net: GuestNetwork,
+  options: BootOptions,
+  cleanup: CleanupStack,
+): Launched {
   const argv = qemuArgv({
     machine: plan.machine,
     accel: plan.accel,

@@ -19,7 +19,8 @@ export async function writeTokenDisk(path: string, token: string): Promise<void>
   const bytes = Buffer.from(token, 'utf8');
   if (bytes.length === 0) throw new InvalidArgumentError('token: must not be empty');
   if (bytes.length >= TOKEN_DISK_BYTES) throw new InvalidArgumentError(`token: ${bytes.length} bytes; at most ${TOKEN_DISK_BYTES - 1}`);
-  if (bytes.includes(0) || /\s/.test(token)) throw new InvalidArgumentError('token: must not contain NUL or whitespace (the agent trims them)');
+  if (bytes.includes(0) || /\s/.test(token))
+    throw new InvalidArgumentError('token: must not contain NUL or whitespace (the agent trims them)');
   const disk = Buffer.alloc(TOKEN_DISK_BYTES);
   bytes.copy(disk);
   await writeFile(path, disk, { mode: 0o600 });

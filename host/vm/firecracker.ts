@@ -56,8 +56,10 @@ export function firecrackerConfig(o: FirecrackerConfigOptions): FirecrackerConfi
   const memoryMiB = o.memoryMiB ?? 1024;
   if (!Number.isInteger(memoryMiB) || memoryMiB < 128) throw new InvalidArgumentError(`memoryMiB ${memoryMiB}: at least 128`);
   const guestCid = o.guestCid ?? 3;
-  if (!Number.isInteger(guestCid) || guestCid < 3 || guestCid > 0xffffffff) throw new InvalidArgumentError(`guestCid ${guestCid}: at least 3`);
-  if (!/^[A-Za-z0-9_.-]{1,15}$/.test(o.tap)) throw new InvalidArgumentError(`tap ${JSON.stringify(o.tap)}: expected a network device name (at most 15 characters)`);
+  if (!Number.isInteger(guestCid) || guestCid < 3 || guestCid > 0xffffffff)
+    throw new InvalidArgumentError(`guestCid ${guestCid}: at least 3`);
+  if (!/^[A-Za-z0-9_.-]{1,15}$/.test(o.tap))
+    throw new InvalidArgumentError(`tap ${JSON.stringify(o.tap)}: expected a network device name (at most 15 characters)`);
   const drives: FirecrackerConfig['drives'] = [
     { drive_id: 'rootfs', path_on_host: resolve(o.rootfs), is_root_device: true, is_read_only: false },
   ];

@@ -16,12 +16,18 @@ export interface BootableImage {
   initrd: string;
 }
 
-export async function findBootableImage(name: string, init: InitSystem = 'systemd', imagesDir = defaultImagesDir()): Promise<BootableImage> {
+export async function findBootableImage(
+  name: string,
+  init: InitSystem = 'systemd',
+  imagesDir = defaultImagesDir(),
+): Promise<BootableImage> {
   const manifest = await readManifest(imagesDir);
   const entry = findImage(manifest, name, init);
   if (!entry) {
     const have = manifest.images.map((e) => `${e.name} (${e.init})`).join(', ') || 'none';
-    throw new NotFoundError(`image ${name} (${init}) is not built in ${imagesDir} (built: ${have}); run: runbox image build ${name}${init === 'openrc' ? ' --init openrc' : ''}`);
+    throw new NotFoundError(
+      `image ${name} (${init}) is not built in ${imagesDir} (built: ${have}); run: runbox image build ${name}${init === 'openrc' ? ' --init openrc' : ''}`,
+    );
   }
   const image: BootableImage = {
     entry,

@@ -7,4 +7,13 @@ export { findBootableImage, type BootableImage } from './image.js';
 export { qemuArgv, type QemuConfig, type Machine, type Accel } from './qemu.js';
 export { joinBootArgs, ipArg, TAP_NET, USER_NET } from './bootargs.js';
 export { hostTscKhz, kvmOpenable } from './hostinfo.js';
-export { firecrackerConfig, writeFirecrackerConfig, macForIp, FIRECRACKER_BASE_BOOT_ARGS, type FirecrackerConfig, type FirecrackerConfigOptions, type WriteFirecrackerOptions, type WrittenFirecrackerConfig } from './firecracker.js';
+export {
+  firecrackerConfig,
+  writeFirecrackerConfig,
+  macForIp,
+  FIRECRACKER_BASE_BOOT_ARGS,
+  type FirecrackerConfig,
+  type FirecrackerConfigOptions,
+  type WriteFirecrackerOptions,
+  type WrittenFirecrackerConfig,
+} from './firecracker.js';

@@ -46,33 +46,51 @@ const opt = (value: string) => value.replaceAll(',', ',,');
 export function qemuArgv(c: QemuConfig): string[] {
   const pci = c.machine === 'q35';
   const dev = (kind: 'blk' | 'net' | 'vsock') =>
-    pci ? { blk: 'virtio-blk-pci', net: 'virtio-net-pci', vsock: 'vhost-vsock-pci' }[kind] : { blk: 'virtio-blk-device', net: 'virtio-net-device', vsock: 'vhost-vsock-device' }[kind];
-  const machine = c.machine === 'microvm'
-    // No option ROMs (nothing to run), but the RTC: the guest needs the wall-clock time at boot.
-    ? 'microvm,x-option-roms=off,rtc=on'
-    : 'q35';
+    pci
+      ? { blk: 'virtio-blk-pci', net: 'virtio-net-pci', vsock: 'vhost-vsock-pci' }[kind]
+      : { blk: 'virtio-blk-device', net: 'virtio-net-device', vsock: 'vhost-vsock-device' }[kind];
+  const machine =
+    c.machine === 'microvm'
+      ? // No option ROMs (nothing to run), but the RTC: the guest needs the wall-clock time at boot.
+        'microvm,x-option-roms=off,rtc=on'
+      : 'q35';
   const argv = [
     c.qemu ?? 'qemu-system-x86_64',
-    '-M', machine,
-    '-accel', c.accel,
+    '-M',
+    machine,
+    '-accel',
+    c.accel,
     // TCG: `max` gives the guest every feature TCG can emulate; KVM: the host's own CPU.
-    '-cpu', c.accel === 'kvm' ? 'host' : 'max',
-    '-smp', String(c.cpus),
-    '-m', `${c.memoryMiB}M`,
-    '-nodefaults', '-no-user-config', '-nographic',
+    '-cpu',
+    c.accel === 'kvm' ? 'host' : 'max',
+    '-smp',
+    String(c.cpus),
+    '-m',
+    `${c.memoryMiB}M`,
+    '-nodefaults',
+    '-no-user-config',
+    '-nographic',
     // A guest reboot (reboot=k, panic) ends QEMU instead of booting again: a VM is one boot.
     '-no-reboot',
-    '-kernel', c.kernel,
-    '-initrd', c.initrd,
-    '-append', c.append,
+    '-kernel',
+    c.kernel,
+    '-initrd',
+    c.initrd,
+    '-append',
+    c.append,
     // A socket so the host can type on the console (a telnet BREAK is the serial SysRq key); every
     // byte the guest writes is also logged to the file, with or without a client attached.
-    '-chardev', `socket,id=console,path=${opt(c.consoleSocket)},server=on,wait=off,telnet=on,logfile=${opt(c.consoleLog)},logappend=on`,
-    '-serial', 'chardev:console',
-    '-qmp', `unix:${opt(c.qmpSocket)},server=on,wait=off`,
+    '-chardev',
+    `socket,id=console,path=${opt(c.consoleSocket)},server=on,wait=off,telnet=on,logfile=${opt(c.consoleLog)},logappend=on`,
+    '-serial',
+    'chardev:console',
+    '-qmp',
+    `unix:${opt(c.qmpSocket)},server=on,wait=off`,
     // The root disk first, so the guest names it /dev/vda (the token disk is /dev/vdb).
-    '-drive', `id=root,file=${opt(c.rootDisk.path)},format=${c.rootDisk.format},if=none,cache=unsafe,discard=unmap`,
-    '-device', `${dev('blk')},drive=root`,
+    '-drive',
+    `id=root,file=${opt(c.rootDisk.path)},format=${c.rootDisk.format},if=none,cache=unsafe,discard=unmap`,
+    '-device',
+    `${dev('blk')},drive=root`,
   ];
   if (c.tokenDisk) {
     argv.push('-drive', `id=token,file=${opt(c.tokenDisk)},format=raw,if=none,readonly=on`, '-device', `${dev('blk')},drive=token`);

@@ -49,17 +49,24 @@ function clampSize(value: string | null, max: number, fallback: number): number 
 }
 
 /** One browser tab ↔ one shell session. */
-async function bridge(ws: WebSocket, sandbox: Sandbox, params: URLSearchParams, onEvent: NonNullable<WebTerminalOptions['onEvent']>): Promise<void> {
+async function bridge(
+  ws: WebSocket,
+  sandbox: Sandbox,
+  params: URLSearchParams,
+  onEvent: NonNullable<WebTerminalOptions['onEvent']>,
+): Promise<void> {
   const cols = clampSize(params.get('cols'), SHELL_MAX_COLS, 80);
   const rows = clampSize(params.get('rows'), SHELL_MAX_ROWS, 24);
   const control = (message: object) => ws.readyState === ws.OPEN && ws.send(JSON.stringify(message));
   let handle: ShellHandle;
   const attachId = params.get('attach');
   try {
-    handle = attachId ? await sandbox.shells.attach(attachId).catch((error: unknown) => {
-      if (error instanceof NotFoundError) return sandbox.shells.open({ cols, rows });
-      throw error;
-    }) : await sandbox.shells.open({ cols, rows });
+    handle = attachId
+      ? await sandbox.shells.attach(attachId).catch((error: unknown) => {
+          if (error instanceof NotFoundError) return sandbox.shells.open({ cols, rows });
+          throw error;
+        })
+      : await sandbox.shells.open({ cols, rows });
   } catch (error) {
     control({ type: 'error', message: error instanceof RunboxError ? error.message : String(error) });
     ws.close(1011, 'shell failed');
@@ -82,7 +89,10 @@ async function bridge(ws: WebSocket, sandbox: Sandbox, params: URLSearchParams, 
       }
       const message = JSON.parse((data as Buffer).toString('utf8')) as { type?: string; cols?: number; rows?: number };
       if (message.type === 'resize') {
-        handle.resize(Math.min(Math.max(1, Number(message.cols) | 0), SHELL_MAX_COLS), Math.min(Math.max(1, Number(message.rows) | 0), SHELL_MAX_ROWS));
+        handle.resize(
+          Math.min(Math.max(1, Number(message.cols) | 0), SHELL_MAX_COLS),
+          Math.min(Math.max(1, Number(message.rows) | 0), SHELL_MAX_ROWS),
+        );
       }
     } catch (error) {
       control({ type: 'error', message: (error as Error).message });
@@ -122,7 +132,8 @@ export async function startWebTerminal(sandbox: Sandbox, options: WebTerminalOpt
       res.writeHead(status, { 'Content-Type': type, ...SECURITY_HEADERS });
       res.end(body);
     };
-    if (!authorized(url)) return reply(403, 'text/plain; charset=utf-8', 'forbidden: open the URL printed by runbox web (it carries ?t=<token>)\n');
+    if (!authorized(url))
+      return reply(403, 'text/plain; charset=utf-8', 'forbidden: open the URL printed by runbox web (it carries ?t=<token>)\n');
     if (req.method !== 'GET' && req.method !== 'HEAD') return reply(405, 'text/plain; charset=utf-8', 'method not allowed\n');
     if (url.pathname === '/') return reply(200, 'text/html; charset=utf-8', page);
     if (url.pathname === '/app.js') return reply(200, 'text/javascript; charset=utf-8', app);

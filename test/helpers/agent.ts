@@ -50,12 +50,17 @@ export async function startAgent(options: AgentOptions = {}): Promise<RunningAge
   const socket = path.join(dir, 'agent.sock');
   const args = [
     AGENT_BUNDLE,
-    '--listen', `unix://${socket}`,
-    '--listen', 'tcp://127.0.0.1:0',
+    '--listen',
+    `unix://${socket}`,
+    '--listen',
+    'tcp://127.0.0.1:0',
     // Never let a test agent touch this machine's cgroups; cgroup limits are tested inside VMs.
-    '--cgroups', 'off',
-    '--work-dir', path.join(dir, 'runs'),
-    '--cache-dir', path.join(dir, 'cache'),
+    '--cgroups',
+    'off',
+    '--work-dir',
+    path.join(dir, 'runs'),
+    '--cache-dir',
+    path.join(dir, 'cache'),
   ];
   let tokenFile: string | undefined;
   if (options.token !== undefined) {
@@ -152,7 +157,9 @@ export function useAgent(options: Omit<AgentOptions, 'args'> & { args?: string[]
     },
     async connect(via = 'tcp', connectOptions = {}) {
       const running = required(agent, 'agent');
-      const other = await Sandbox.connect(via === 'tcp' ? running.tcpTarget : running.unixTarget, { token: connectOptions.token ?? options.token });
+      const other = await Sandbox.connect(via === 'tcp' ? running.tcpTarget : running.unixTarget, {
+        token: connectOptions.token ?? options.token,
+      });
       others.push(other);
       return other;
     },

@@ -26,7 +26,10 @@ export function screen(handle: ShellHandle): Screen {
   const bytes = () => Buffer.concat(chunks);
   const waitForAfter = (mark: number, pattern: RegExp, timeoutMs = 20_000) =>
     new Promise<RegExpMatchArray>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`timed out waiting for ${pattern}; output so far:\n${bytes().subarray(mark).toString('utf8')}`)), timeoutMs);
+      const timer = setTimeout(
+        () => reject(new Error(`timed out waiting for ${pattern}; output so far:\n${bytes().subarray(mark).toString('utf8')}`)),
+        timeoutMs,
+      );
       const check = () => {
         const match = bytes().subarray(mark).toString('utf8').match(pattern);
         if (match) {

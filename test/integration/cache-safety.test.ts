@@ -63,7 +63,11 @@ describe.skipIf(!asRoot && !IN_CI)('compile cache safety (root agent, runbox use
     }
     expect(statSync(cache)).toMatchObject({ uid: 0 });
     expect(statSync(cache).mode & 0o777).toBe(0o755);
-    for (const [name, uid] of [['bin', 0], ['go-build', runbox!.uid], ['gopath', runbox!.uid]] as const) {
+    for (const [name, uid] of [
+      ['bin', 0],
+      ['go-build', runbox!.uid],
+      ['gopath', runbox!.uid],
+    ] as const) {
       const st = lstatSync(path.join(cache, name));
       expect(st.isDirectory(), name).toBe(true);
       expect(st.uid, name).toBe(uid);
@@ -74,35 +78,39 @@ describe.skipIf(!asRoot && !IN_CI)('compile cache safety (root agent, runbox use
 describe('compile cache poisoning', () => {
   const fixture = useAgent();
 
-  it('a compile that ran beside other user code is never cached, so a concurrent run cannot plant a binary under its key', { timeout: 180_000 }, async (ctx) => {
-    const languages = (await fixture.sb.languages()).map((l) => l.name);
-    requireInCi(ctx, languages.includes('go'), 'the Go toolchain');
-    const tag = randomBytes(6).toString('hex');
-    const legit = `package main\n\nimport "fmt"\n\n// ${tag}\nfunc main() { fmt.Println("legit") }\n`;
-    const poison = 'package main\n\nimport "fmt"\n\nfunc main() { fmt.Println("pwned") }\n';
-    // The attack: find a live compile through /proc (its cwd is the victim's private
-    // directory) and overwrite main.go while go build runs.
-    const attack = [
-      'end=$((SECONDS+120))',
-      'while [ $SECONDS -lt $end ]; do',
-      '  for p in /proc/[0-9]*; do',
-      '    d=$(readlink "$p/cwd" 2>/dev/null) || continue',
-      '    [ -f "$d/main.go" ] && [ "$d" != "$PWD" ] && printf "%s" "$POISON" > "$d/main.go" 2>/dev/null',
-      '  done',
-      'done',
-    ].join('\n');
-    const attacker = await fixture.sb.exec(['bash', '-c', attack], { env: { POISON: poison }, timeoutMs: 150_000, background: true });
-    const first = await fixture.sb.runCode('go', legit, { timeoutMs: 60_000 });
-    expect(first.compileCached).toBe(false);
-    attacker.kill();
-    await attacker.wait();
+  it(
+    'a compile that ran beside other user code is never cached, so a concurrent run cannot plant a binary under its key',
+    { timeout: 180_000 },
+    async (ctx) => {
+      const languages = (await fixture.sb.languages()).map((l) => l.name);
+      requireInCi(ctx, languages.includes('go'), 'the Go toolchain');
+      const tag = randomBytes(6).toString('hex');
+      const legit = `package main\n\nimport "fmt"\n\n// ${tag}\nfunc main() { fmt.Println("legit") }\n`;
+      const poison = 'package main\n\nimport "fmt"\n\nfunc main() { fmt.Println("pwned") }\n';
+      // The attack: find a live compile through /proc (its cwd is the victim's private
+      // directory) and overwrite main.go while go build runs.
+      const attack = [
+        'end=$((SECONDS+120))',
+        'while [ $SECONDS -lt $end ]; do',
+        '  for p in /proc/[0-9]*; do',
+        '    d=$(readlink "$p/cwd" 2>/dev/null) || continue',
+        '    [ -f "$d/main.go" ] && [ "$d" != "$PWD" ] && printf "%s" "$POISON" > "$d/main.go" 2>/dev/null',
+        '  done',
+        'done',
+      ].join('\n');
+      const attacker = await fixture.sb.exec(['bash', '-c', attack], { env: { POISON: poison }, timeoutMs: 150_000, background: true });
+      const first = await fixture.sb.runCode('go', legit, { timeoutMs: 60_000 });
+      expect(first.compileCached).toBe(false);
+      attacker.kill();
+      await attacker.wait();
 
-    // Alone now: this compile is of the legitimate bytes, and only it is cached.
-    const second = await fixture.sb.runCode('go', legit, { timeoutMs: 60_000 });
-    expect(second.compileCached, 'the compile beside the attacker was not cached').toBe(false);
-    expect(second.stdout).toBe('legit\n');
-    const third = await fixture.sb.runCode('go', legit, { timeoutMs: 60_000 });
-    expect(third.compileCached).toBe(true);
-    expect(third.stdout).toBe('legit\n');
-  });
+      // Alone now: this compile is of the legitimate bytes, and only it is cached.
+      const second = await fixture.sb.runCode('go', legit, { timeoutMs: 60_000 });
+      expect(second.compileCached, 'the compile beside the attacker was not cached').toBe(false);
+      expect(second.stdout).toBe('legit\n');
+      const third = await fixture.sb.runCode('go', legit, { timeoutMs: 60_000 });
+      expect(third.compileCached).toBe(true);
+      expect(third.stdout).toBe('legit\n');
+    },
+  );
 });

@@ -17,7 +17,7 @@ describe('--env-file', () => {
     // What the image builder writes from a spec's "env": single-quoted, sourceable by a shell.
     writeFileSync(
       path.join(dir, 'env'),
-      ["# image env", "GREETING='it'\\''s a \"sandbox\"'", 'PLAIN=1', "OVERRIDDEN='from image'", ''].join('\n'),
+      ['# image env', "GREETING='it'\\''s a \"sandbox\"'", 'PLAIN=1', "OVERRIDDEN='from image'", ''].join('\n'),
     );
   });
   const fixture = useAgent({ args: () => ['--env-file', path.join(dir, 'env')] });

@@ -27,11 +27,23 @@ describe('error reasons', () => {
   });
 
   it.each([
-    ['an unknown language', () => sb.runCode('cobol-nope', 'x'), InvalidArgumentError, 'LANGUAGE_UNKNOWN', { field: 'language', language: 'cobol-nope' }],
+    [
+      'an unknown language',
+      () => sb.runCode('cobol-nope', 'x'),
+      InvalidArgumentError,
+      'LANGUAGE_UNKNOWN',
+      { field: 'language', language: 'cobol-nope' },
+    ],
     ['an empty argv', () => sb.exec([]), InvalidArgumentError, 'FIELD_INVALID', { field: 'argv' }],
     ['a relative cwd', () => sb.exec(['true'], { cwd: 'rel' }), InvalidArgumentError, 'CWD_INVALID', { field: 'cwd' }],
     ['a NUL in an env value', () => sb.exec(['true'], { env: { A: 'a\0b' } }), InvalidArgumentError, 'FIELD_INVALID', { field: 'env' }],
-    ['a missing file', () => sb.files.stat('/nonexistent/file'), NotFoundError, 'FILE_NOT_FOUND', { path: '/nonexistent/file', errno: 'ENOENT' }],
+    [
+      'a missing file',
+      () => sb.files.stat('/nonexistent/file'),
+      NotFoundError,
+      'FILE_NOT_FOUND',
+      { path: '/nonexistent/file', errno: 'ENOENT' },
+    ],
     ['a relative path', () => sb.files.stat('relative'), InvalidArgumentError, 'PATH_INVALID', { field: 'path' }],
     ['reading a directory', () => sb.files.read('/'), FailedPreconditionError, 'IS_A_DIRECTORY', { path: '/', errno: 'EISDIR' }],
     ['an expired shell id', () => sb.shells.attach('no-such-session'), NotFoundError, 'SHELL_NOT_FOUND', { session: 'no-such-session' }],

@@ -69,7 +69,9 @@ describe('Exec', () => {
 
   it('argv the kernel could not exec is INVALID_ARGUMENT naming the argument, not a failed spawn', async () => {
     await expect(sb.exec(['true', 'x'.repeat(200_000)])).rejects.toThrow(InvalidArgumentError);
-    await expect(sb.exec(['true', 'ok', 'x'.repeat(200_000)])).rejects.toThrow(/argv\[2\] is 200000 bytes; the kernel takes at most 131071/);
+    await expect(sb.exec(['true', 'ok', 'x'.repeat(200_000)])).rejects.toThrow(
+      /argv\[2\] is 200000 bytes; the kernel takes at most 131071/,
+    );
     await expect(sb.exec(['true'], { env: { BIG: 'x'.repeat(140_000) } })).rejects.toThrow(/env\["BIG"\] is 140004 bytes/);
     const many = Array.from({ length: 20 }, () => 'y'.repeat(100_000));
     await expect(sb.exec(['true', ...many])).rejects.toThrow(/over the \d+ bytes a program can be started with \(the kernel's ARG_MAX\)/);
@@ -124,10 +126,14 @@ describe('Exec', () => {
   it('a program that handles SIGTERM exits by itself', async () => {
     let ready!: () => void;
     const isReady = new Promise<void>((resolve) => (ready = resolve));
-    const h = await sb.runCode('python', 'import signal, sys, time\nsignal.signal(signal.SIGTERM, lambda *a: sys.exit(9))\nprint("ready", flush=True)\ntime.sleep(30)', {
-      background: true,
-      onStdout: () => ready(),
-    });
+    const h = await sb.runCode(
+      'python',
+      'import signal, sys, time\nsignal.signal(signal.SIGTERM, lambda *a: sys.exit(9))\nprint("ready", flush=True)\ntime.sleep(30)',
+      {
+        background: true,
+        onStdout: () => ready(),
+      },
+    );
     await isReady;
     h.kill('term');
     const r = await h.wait();
@@ -174,7 +180,21 @@ describe('Exec', () => {
     it('--stdin-file, --env and --cwd', async () => {
       const input = path.join(dir, 'in');
       writeFileSync(input, 'file input');
-      const r = await cli(['exec', '-t', agent.unixTarget, '--stdin-file', input, '-e', 'A=1', '--cwd', '/', '--', 'sh', '-c', 'cat; echo " $A $(pwd)"']);
+      const r = await cli([
+        'exec',
+        '-t',
+        agent.unixTarget,
+        '--stdin-file',
+        input,
+        '-e',
+        'A=1',
+        '--cwd',
+        '/',
+        '--',
+        'sh',
+        '-c',
+        'cat; echo " $A $(pwd)"',
+      ]);
       expect(r.stdout.toString()).toBe('file input 1 /\n');
       expect(r.code).toBe(0);
     });

@@ -48,7 +48,10 @@ describe('ListDir paging', () => {
   });
 
   const page = (pageToken = '', pageSize = 0): Promise<ListDirResponse> =>
-    unaryCall(small, FilesService.method.listDir, create(ListDirRequestSchema, { path: dir, pageToken, pageSize }), { metadata: new grpc.Metadata(), options: {} }).response;
+    unaryCall(small, FilesService.method.listDir, create(ListDirRequestSchema, { path: dir, pageToken, pageSize }), {
+      metadata: new grpc.Metadata(),
+      options: {},
+    }).response;
 
   it('a 4 MiB client reads every entry page by page, in name order, each page under 4 MiB', async () => {
     const names: string[] = [];
@@ -90,11 +93,11 @@ describe('ListDir paging', () => {
   });
 });
 
-describe('the file worker, out of user code\'s reach', () => {
+describe("the file worker, out of user code's reach", () => {
   const fixture = useAgent();
 
   it('user code of the same user cannot take its fds, signal it, or read its /proc fds', async (ctx) => {
-    requireInCi(ctx, asRoot, 'root with the runbox user (the worker must run with the user\'s effective ids)');
+    requireInCi(ctx, asRoot, "root with the runbox user (the worker must run with the user's effective ids)");
     await fixture.sb.files.stat('/');
     const line = fixture.agent.log.filter((l) => l.includes('event=files.worker_started')).at(-1);
     const pid = Number(/pid=(\d+)/.exec(line ?? '')?.[1]);
@@ -122,7 +125,6 @@ describe('a file worker that breaks the protocol', () => {
     return Number(/pid=(\d+)/.exec(line ?? '')?.[1]);
   }
 
-
   // Written by this (root) test process: user code can no longer reach the pipes (see above),
   // but a bug or a future hole must still not end the agent.
   async function forgeFrame(hex: string, what: string): Promise<void> {
@@ -132,7 +134,9 @@ describe('a file worker that breaks the protocol', () => {
     const brokenBefore = fixture.agent.log.filter((l) => l.includes('event=files.worker_broken')).length;
     const r = spawnSync('/usr/bin/python3', ['-c', STEAL_AND_WRITE, String(pid), hex], { encoding: 'utf8' });
     expect(r.status, `${what}: ${r.stderr}`).toBe(0);
-    await expect.poll(() => fixture.agent.log.filter((l) => l.includes('event=files.worker_broken')).length, { timeout: 10_000 }).toBe(brokenBefore + 1);
+    await expect
+      .poll(() => fixture.agent.log.filter((l) => l.includes('event=files.worker_broken')).length, { timeout: 10_000 })
+      .toBe(brokenBefore + 1);
     expect(fixture.agent.process.exitCode, 'the agent is still running').toBeNull();
     // The next call gets a fresh worker and works.
     expect((await fixture.sb.files.stat('/')).type).toBe('directory');

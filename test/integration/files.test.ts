@@ -37,7 +37,6 @@ function cli(args: string[], input?: Buffer): Promise<{ code: number | null; std
 const asRoot = process.getuid?.() === 0 && runboxUserExists();
 const GiB = 1 << 30;
 
-
 /** Summed RSS of a process's direct children (the agent's file worker), from /proc. */
 function childrenRss(pid: number): number {
   let total = 0;
@@ -233,9 +232,11 @@ describe('files', () => {
     const aborted = sb.files.readStream(`${dir}/streamed`, { signal: controller.signal });
     await aborted.info;
     controller.abort();
-    const error = await failure((async () => {
-      for await (const _ of aborted) void _;
-    })());
+    const error = await failure(
+      (async () => {
+        for await (const _ of aborted) void _;
+      })(),
+    );
     expect(error).toBeInstanceOf(AbortError);
     await expect(sb.files.read(`${dir}/x`, { signal: controller.signal })).rejects.toThrow(AbortError);
   });
@@ -301,7 +302,6 @@ describe('runbox cp', () => {
   afterAll(async () => {
     await sb.files.remove(dir, { recursive: true }).catch(() => undefined);
     rmSync(local, { recursive: true, force: true });
-
   });
 
   it('copies in and out, keeping the mode; into directories; from stdin and to stdout', async () => {
@@ -320,7 +320,10 @@ describe('runbox cp', () => {
     expect((await cp(`sandbox:${dir}/sub/data.bin`, `${local}/`)).code).toBe(0);
     expect(readFileSync(path.join(local, 'data.bin')).equals(data)).toBe(true);
 
-    const viaStdin = await cli(['cp', '--target', agent.unixTarget, '-', `sandbox:${dir}/stdin.txt`, '--mode', '600'], Buffer.from('from stdin\n'));
+    const viaStdin = await cli(
+      ['cp', '--target', agent.unixTarget, '-', `sandbox:${dir}/stdin.txt`, '--mode', '600'],
+      Buffer.from('from stdin\n'),
+    );
     expect(viaStdin.code).toBe(0);
     expect(await sb.files.stat(`${dir}/stdin.txt`)).toMatchObject({ size: 11, mode: 0o600 });
     const toStdout = await cp(`sandbox:${dir}/stdin.txt`, '-');

@@ -21,15 +21,38 @@ interface Definition {
 const SWAGGER: Record<string, Definition> = {
   // definitions.FullVmConfiguration: no required fields.
   FullVmConfiguration: {
-    properties: ['balloon', 'drives', 'boot-source', 'cpu-config', 'logger', 'machine-config', 'metrics', 'memory-hotplug', 'mmds-config',
-      'network-interfaces', 'pmem', 'vsock', 'entropy'],
+    properties: [
+      'balloon',
+      'drives',
+      'boot-source',
+      'cpu-config',
+      'logger',
+      'machine-config',
+      'metrics',
+      'memory-hotplug',
+      'mmds-config',
+      'network-interfaces',
+      'pmem',
+      'vsock',
+      'entropy',
+    ],
     required: [],
   },
   // definitions.BootSource
   BootSource: { properties: ['boot_args', 'initrd_path', 'kernel_image_path'], required: ['kernel_image_path'] },
   // definitions.Drive (path_on_host and is_read_only are described as required for virtio-block)
   Drive: {
-    properties: ['drive_id', 'partuuid', 'is_root_device', 'cache_type', 'is_read_only', 'path_on_host', 'rate_limiter', 'io_engine', 'socket'],
+    properties: [
+      'drive_id',
+      'partuuid',
+      'is_root_device',
+      'cache_type',
+      'is_read_only',
+      'path_on_host',
+      'rate_limiter',
+      'io_engine',
+      'socket',
+    ],
     required: ['drive_id', 'is_root_device', /* virtio-block: */ 'path_on_host', 'is_read_only'],
   },
   // definitions.NetworkInterface

@@ -17,7 +17,11 @@ const pkg = JSON.parse(readFileSync(path.join(REPO, 'package.json'), 'utf8')) as
 };
 
 /** The package a bare specifier names: "@grpc/grpc-js/build/x" -> "@grpc/grpc-js". */
-const packageOf = (specifier: string) => specifier.split('/').slice(0, specifier.startsWith('@') ? 2 : 1).join('/');
+const packageOf = (specifier: string) =>
+  specifier
+    .split('/')
+    .slice(0, specifier.startsWith('@') ? 2 : 1)
+    .join('/');
 const builtin = (specifier: string) => specifier.startsWith('node:') || builtinModules.includes(specifier.split('/')[0]!);
 
 describe('the runbox package', () => {
@@ -53,7 +57,10 @@ describe('the runbox package', () => {
     afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
     it('installs without node-pty and connects to an agent', { timeout: 180_000 }, () => {
-      const tarball = execFileSync('npm', ['pack', '--silent', '--pack-destination', dir], { cwd: REPO, encoding: 'utf8' }).trim().split('\n').at(-1)!;
+      const tarball = execFileSync('npm', ['pack', '--silent', '--pack-destination', dir], { cwd: REPO, encoding: 'utf8' })
+        .trim()
+        .split('\n')
+        .at(-1)!;
       writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module' }));
       execFileSync('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', path.join(dir, tarball)], { cwd: dir, stdio: 'pipe' });
       expect(existsSync(path.join(dir, 'node_modules/runbox/dist/host/index.js'))).toBe(true);
@@ -63,7 +70,10 @@ describe('the runbox package', () => {
         const sb = await Sandbox.connect(process.argv[1]); await sb.waitReady({ timeoutMs: 10000 });
         const r = await sb.exec(['echo', 'from the packed SDK']); await sb.close();
         console.log(JSON.stringify({ stdout: r.stdout, bootVm: typeof bootVm }));`;
-      const out = execFileSync(process.execPath, ['--input-type=module', '-e', script, fixture.agent.unixTarget], { cwd: dir, encoding: 'utf8' });
+      const out = execFileSync(process.execPath, ['--input-type=module', '-e', script, fixture.agent.unixTarget], {
+        cwd: dir,
+        encoding: 'utf8',
+      });
       expect(JSON.parse(out)).toEqual({ stdout: 'from the packed SDK\n', bootVm: 'function' });
     });
   });

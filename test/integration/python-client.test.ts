@@ -27,7 +27,12 @@ describe('a Python grpcio client', () => {
 
   it('gets SERVING from grpc.health.v1, learns the contract by reflection, runs a command and reads a reason', (ctx) => {
     requireInCi(ctx, available(), 'python3-grpcio, python3-protobuf and protoc');
-    const protos = ['grpc/health/v1/health.proto', 'grpc/reflection/v1/reflection.proto', 'google/rpc/status.proto', 'google/rpc/error_details.proto'];
+    const protos = [
+      'grpc/health/v1/health.proto',
+      'grpc/reflection/v1/reflection.proto',
+      'google/rpc/status.proto',
+      'google/rpc/error_details.proto',
+    ];
     execFileSync('protoc', ['-I', path.join(REPO, 'proto'), `--python_out=${gen}`, ...protos]);
     const socket = fixture.agent.unixTarget.replace('unix://', 'unix:');
     const stdout = execFileSync(PYTHON, [path.join(REPO, 'test/clients/python_client.py'), socket, TOKEN, gen], { encoding: 'utf8' });
@@ -50,7 +55,12 @@ describe('a Python grpcio client', () => {
     const user = process.getuid?.() === 0 ? 'runbox' : os.userInfo().username;
     expect(result.exec_stdout).toBe(`hello from ${user}\n`);
     expect(result.exec_exit_code).toBe(0);
-    expect(result.bad_language).toMatchObject({ code: 'INVALID_ARGUMENT', reason: 'LANGUAGE_UNKNOWN', domain: 'runbox.dev', metadata: { language: 'cobol' } });
+    expect(result.bad_language).toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      reason: 'LANGUAGE_UNKNOWN',
+      domain: 'runbox.dev',
+      metadata: { language: 'cobol' },
+    });
     expect(result.no_token).toMatchObject({ code: 'UNAUTHENTICATED', reason: 'TOKEN_MISSING' });
   });
 });

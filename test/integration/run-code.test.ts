@@ -19,7 +19,7 @@ const PROGRAMS: Record<string, string> = {
   python: [
     'import os, sys',
     'line = sys.stdin.readline().strip()',
-    'print(f"out:{line.upper()}:{\' \'.join(sys.argv[1:])}:{os.environ[\'GREETING\']}")',
+    "print(f\"out:{line.upper()}:{' '.join(sys.argv[1:])}:{os.environ['GREETING']}\")",
     'print("err:python", file=sys.stderr)',
     'sys.exit(3)',
   ].join('\n'),
@@ -32,7 +32,7 @@ const PROGRAMS: Record<string, string> = {
   typescript: [
     "import * as fs from 'fs';",
     "const line: string = fs.readFileSync(0, 'utf8').split('\\n')[0];",
-    "const args: string[] = process.argv.slice(2);",
+    'const args: string[] = process.argv.slice(2);',
     "console.log(`out:${line.toUpperCase()}:${args.join(' ')}:${process.env.GREETING}`);",
     "console.error('err:typescript');",
     'process.exitCode = 3;',
@@ -93,7 +93,9 @@ describe('RunCode', () => {
     languages = await sandboxes.unix.languages();
     const missing = Object.keys(PROGRAMS).filter((name) => !languages.some((l) => l.name === name));
     // Visible in the test output: a language without a toolchain here is skipped, not passed.
-    console.log(`languages offered: ${languages.map((l) => `${l.name} ${l.version}`).join(', ')}; missing here: ${missing.join(', ') || 'none'}`);
+    console.log(
+      `languages offered: ${languages.map((l) => `${l.name} ${l.version}`).join(', ')}; missing here: ${missing.join(', ') || 'none'}`,
+    );
   });
 
   it('lists each language with a version, compiled ones marked', () => {
@@ -107,7 +109,11 @@ describe('RunCode', () => {
   for (const which of ['unix', 'tcp'] as const) {
     for (const name of Object.keys(PROGRAMS)) {
       it(`${name} over ${which}: stdin, args, env, stdout/stderr separation, exit code`, async (ctx) => {
-        requireInCi(ctx, languages.some((l) => l.name === name), `the ${name} toolchain`);
+        requireInCi(
+          ctx,
+          languages.some((l) => l.name === name),
+          `the ${name} toolchain`,
+        );
         const r = await sandboxes[which].runCode(name, PROGRAMS[name]!, {
           stdin: 'hello world\n',
           args: ['a b', 'c'],
@@ -127,7 +133,11 @@ describe('RunCode', () => {
 
   for (const [name, { source, expect: pattern }] of Object.entries(COMPILE_ERRORS)) {
     it(`${name}: a compile error is a result with the compiler's output`, async (ctx) => {
-      requireInCi(ctx, languages.some((l) => l.name === name), `the ${name} toolchain`);
+      requireInCi(
+        ctx,
+        languages.some((l) => l.name === name),
+        `the ${name} toolchain`,
+      );
       const r = await sandboxes.unix.runCode(name, source);
       expect(r.status, describeResult(r)).toBe('compile_error');
       expect(r.exitCode).not.toBe(0);
@@ -139,7 +149,11 @@ describe('RunCode', () => {
 
   for (const name of ['go', 'rust', 'typescript']) {
     it(`${name}: a repeated run hits the compile cache`, async (ctx) => {
-      requireInCi(ctx, languages.some((l) => l.name === name), `the ${name} toolchain`);
+      requireInCi(
+        ctx,
+        languages.some((l) => l.name === name),
+        `the ${name} toolchain`,
+      );
       const marker = `cache-${Math.random().toString(36).slice(2)}`;
       const source = {
         go: `package main\nimport "fmt"\nfunc main() { fmt.Println("${marker}") }\n`,
@@ -148,7 +162,9 @@ describe('RunCode', () => {
       }[name]!;
       const first = await sandboxes.unix.runCode(name, source);
       const second = await sandboxes.tcp.runCode(name, source);
-      console.log(`${name}: first run ${first.durationMs} ms (compile ${first.compile?.durationMs} ms), cached run ${second.durationMs} ms`);
+      console.log(
+        `${name}: first run ${first.durationMs} ms (compile ${first.compile?.durationMs} ms), cached run ${second.durationMs} ms`,
+      );
       expect(first.stdout).toBe(`${marker}\n`);
       expect(first.compileCached).toBe(false);
       expect(first.compile?.status).toBe('exited');
@@ -159,7 +175,11 @@ describe('RunCode', () => {
   }
 
   it('a UTF-8 character split across two writes comes out whole', async (ctx) => {
-    requireInCi(ctx, languages.some((l) => l.name === 'python'), 'the python toolchain');
+    requireInCi(
+      ctx,
+      languages.some((l) => l.name === 'python'),
+      'the python toolchain',
+    );
     const chunks: { text: string; bytes: number }[] = [];
     const r = await sandboxes.unix.runCode(
       'python',
@@ -179,28 +199,35 @@ describe('RunCode', () => {
   });
 
   it('binary output: all 256 byte values round-trip in stdoutBytes', async (ctx) => {
-    requireInCi(ctx, languages.some((l) => l.name === 'python'), 'the python toolchain');
+    requireInCi(
+      ctx,
+      languages.some((l) => l.name === 'python'),
+      'the python toolchain',
+    );
     const r = await sandboxes.tcp.runCode('python', 'import sys\nsys.stdout.buffer.write(bytes(range(256)) * 3)');
     const expected = new Uint8Array(768).map((_, i) => i % 256);
     expect(r.stdoutBytes).toEqual(expected);
   });
 
-  it.runIf(IN_CI || (process.getuid?.() === 0 && runboxUserExists()))('runs as the runbox user, without supplementary groups, unable to read root-only files', async () => {
-    const secretDir = mkdtempSync(path.join(os.tmpdir(), 'runbox-secret-'));
-    chmodSync(secretDir, 0o755);
-    const secret = path.join(secretDir, 'secret');
-    writeFileSync(secret, 'root only\n', { mode: 0o600 });
-    try {
-      const r = await sandboxes.unix.runCode('bash', `id -un; grep '^Groups:' /proc/self/status; cat "$1"`, { args: [secret] });
-      expect(r.stdout.split('\n')[0]).toBe('runbox');
-      expect(r.stdout.split('\n')[1]).toMatch(/^Groups:\s*$/);
-      expect(r.stdout).not.toContain('root only');
-      expect(r.stderr).toContain('Permission denied');
-      expect(r.exitCode).toBe(1);
-    } finally {
-      rmSync(secretDir, { recursive: true, force: true });
-    }
-  });
+  it.runIf(IN_CI || (process.getuid?.() === 0 && runboxUserExists()))(
+    'runs as the runbox user, without supplementary groups, unable to read root-only files',
+    async () => {
+      const secretDir = mkdtempSync(path.join(os.tmpdir(), 'runbox-secret-'));
+      chmodSync(secretDir, 0o755);
+      const secret = path.join(secretDir, 'secret');
+      writeFileSync(secret, 'root only\n', { mode: 0o600 });
+      try {
+        const r = await sandboxes.unix.runCode('bash', `id -un; grep '^Groups:' /proc/self/status; cat "$1"`, { args: [secret] });
+        expect(r.stdout.split('\n')[0]).toBe('runbox');
+        expect(r.stdout.split('\n')[1]).toMatch(/^Groups:\s*$/);
+        expect(r.stdout).not.toContain('root only');
+        expect(r.stderr).toContain('Permission denied');
+        expect(r.exitCode).toBe(1);
+      } finally {
+        rmSync(secretDir, { recursive: true, force: true });
+      }
+    },
+  );
 
   it('each run gets a fresh private 0700 directory that is removed afterwards; HOME, PATH and LANG are set', async () => {
     const r = await sandboxes.unix.runCode('bash', 'pwd; stat -c "%a %U" .; ls -A; echo "$HOME|$PATH|$LANG|$RUNBOX_RUN_ID"');
@@ -243,7 +270,13 @@ describe('RunCode', () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'runbox-cache-'));
     try {
       const me = os.userInfo();
-      const cache = new CompileCache(path.join(dir, 'cache'), { name: me.username, uid: me.uid, gid: me.gid, home: me.homedir, shell: '/bin/sh' });
+      const cache = new CompileCache(path.join(dir, 'cache'), {
+        name: me.username,
+        uid: me.uid,
+        gid: me.gid,
+        home: me.homedir,
+        shell: '/bin/sh',
+      });
       const fifo = path.join(dir, 'main');
       execFileSync('mkfifo', [fifo]);
       // Before the fix, open() of a FIFO with no writer blocked the agent's whole event loop.
@@ -292,14 +325,22 @@ describe('RunCode', () => {
   it('rejects NUL bytes in args and bad env names, naming the field', async () => {
     await expect(sandboxes.unix.runCode('bash', 'true', { args: ['ok', 'bad\0arg'] })).rejects.toThrow(/args\[1\] contains a NUL byte/);
     await expect(sandboxes.unix.runCode('bash', 'true', { env: { 'A=B': 'x' } })).rejects.toThrow(/env key "A=B" is invalid/);
-    await expect(sandboxes.unix.runCode('bash', 'true', { cwd: 'relative/dir' })).rejects.toThrow(/cwd "relative\/dir" must be an absolute path/);
+    await expect(sandboxes.unix.runCode('bash', 'true', { cwd: 'relative/dir' })).rejects.toThrow(
+      /cwd "relative\/dir" must be an absolute path/,
+    );
     await expect(sandboxes.unix.runCode('bash', 'true', { cwd: '/no/such/dir' })).rejects.toThrow(/cwd "\/no\/such\/dir" does not exist/);
     expect((await sandboxes.unix.runCode('bash', 'echo ok')).stdout).toBe('ok\n');
   });
 
   it('reports the effective limits: defaults, clamping, and 0 for what the none backend cannot enforce', async () => {
     const r = await sandboxes.unix.runCode('sh', 'true', { timeoutMs: 10 * 60 * 60_000, outputLimitBytes: 1234, memoryBytes: 1 << 20 });
-    expect(r.limits).toEqual({ timeoutMs: 60 * 60_000, compileTimeoutMs: 120_000, outputLimitBytes: 1234, memoryBytes: 0, maxProcesses: 0 });
+    expect(r.limits).toEqual({
+      timeoutMs: 60 * 60_000,
+      compileTimeoutMs: 120_000,
+      outputLimitBytes: 1234,
+      memoryBytes: 0,
+      maxProcesses: 0,
+    });
   });
 
   describe('runbox run (CLI)', () => {
@@ -309,7 +350,7 @@ describe('RunCode', () => {
     });
     afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-    it('streams stdout/stderr as raw bytes and exits with the program\'s code; stdin and args reach it', async () => {
+    it("streams stdout/stderr as raw bytes and exits with the program's code; stdin and args reach it", async () => {
       const file = path.join(dir, 'echo.sh');
       writeFileSync(file, 'printf "%s|" "$@"; cat; printf "\\377\\000" ; echo oops >&2; exit 5');
       const r = await cli(['run', '--target', agent.unixTarget, 'bash', file, '--', '-x', 'two words'], { input: 'piped\n' });

@@ -197,7 +197,9 @@ describe('run limits and endings', () => {
       clearInterval(sampler);
     }
     const after = agent.rssBytes();
-    console.log(`agent RSS: before ${(before / 2 ** 20).toFixed(0)} MiB, peak ${(peak / 2 ** 20).toFixed(0)} MiB, after ${(after / 2 ** 20).toFixed(0)} MiB`);
+    console.log(
+      `agent RSS: before ${(before / 2 ** 20).toFixed(0)} MiB, peak ${(peak / 2 ** 20).toFixed(0)} MiB, after ${(after / 2 ** 20).toFixed(0)} MiB`,
+    );
     expect(peak - before).toBeLessThan(150 * 2 ** 20);
     expect(after - before).toBeLessThan(150 * 2 ** 20);
   });
@@ -206,10 +208,14 @@ describe('run limits and endings', () => {
     const runs = Array.from({ length: 50 }, (_, i) =>
       i % 2 === 0
         ? sb.exec(['sh', '-c', 'read -r x; echo "$1:$x"; echo "e$1" >&2; exit $(($1 % 7))', 'sh', String(i)], { stdin: `in${i}\n` })
-        : sb.runCode('python', `import sys\nprint(f"{sys.argv[1]}:{input()}")\nprint(f"e{sys.argv[1]}", file=sys.stderr)\nsys.exit(int(sys.argv[1]) % 7)`, {
-            args: [String(i)],
-            stdin: `in${i}\n`,
-          }),
+        : sb.runCode(
+            'python',
+            `import sys\nprint(f"{sys.argv[1]}:{input()}")\nprint(f"e{sys.argv[1]}", file=sys.stderr)\nsys.exit(int(sys.argv[1]) % 7)`,
+            {
+              args: [String(i)],
+              stdin: `in${i}\n`,
+            },
+          ),
     );
     const results = await Promise.all(runs);
     results.forEach((r, i) => {
@@ -239,7 +245,11 @@ describe('run limits and endings', () => {
     it('`input` as the first message is INVALID_ARGUMENT', async () => {
       const call = bidiCall(client, ProcessService.method.exec, { metadata: new grpc.Metadata(), options: {} });
       const status = statusOf(call);
-      call.write(create(ExecRequestSchema, { event: { case: 'input', value: create(ProcessInputSchema, { kind: { case: 'signal', value: 'SIGINT' } }) } }));
+      call.write(
+        create(ExecRequestSchema, {
+          event: { case: 'input', value: create(ProcessInputSchema, { kind: { case: 'signal', value: 'SIGINT' } }) },
+        }),
+      );
       const s = await status;
       expect(s.code).toBe(grpc.status.INVALID_ARGUMENT);
       expect(s.details).toMatch(/first message must be `start`.*got `input`/);

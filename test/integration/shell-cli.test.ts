@@ -25,7 +25,10 @@ async function waitPane(name: string, pattern: RegExp): Promise<RegExpMatchArray
   try {
     await eventually(() => (match = pane(name).match(pattern)) !== null, `${pattern} in tmux pane ${name}`, 30_000);
   } catch (error) {
-    const shellLog = agentLog.filter((l) => l.includes('shell.')).slice(-10).join('\n');
+    const shellLog = agentLog
+      .filter((l) => l.includes('shell.'))
+      .slice(-10)
+      .join('\n');
     throw new Error(`${(error as Error).message}; pane:\n${pane(name)}\nagent log:\n${shellLog}`);
   }
   return match!;
@@ -67,7 +70,10 @@ describe('runbox shell in tmux', () => {
     enter('a');
     const sb = await Sandbox.connect(agent.unixTarget);
     try {
-      await eventually(async () => (await sb.shells.list()).some((s) => foregroundCommand(s.pid) === 'sleep'), 'sleep to be the foreground job');
+      await eventually(
+        async () => (await sb.shells.list()).some((s) => foregroundCommand(s.pid) === 'sleep'),
+        'sleep to be the foreground job',
+      );
     } finally {
       await sb.close();
     }
@@ -90,7 +96,7 @@ describe('runbox shell in tmux', () => {
     const panePid = Number(tmux('display-message', '-p', '-t', 'b', '#{pane_pid}').trim());
     const cliPid = Number(readFileSync(`/proc/${panePid}/task/${panePid}/children`, 'utf8').trim().split(' ')[0]);
     process.kill(cliPid, 'SIGTERM');
-    const [, id] = (await waitPane('b', /--attach ([0-9a-f-]{36})/));
+    const [, id] = await waitPane('b', /--attach ([0-9a-f-]{36})/);
     await waitPane('b', /CLI_EXIT=143/);
     expect(pane('b')).toMatch(/^TTY_icanon$/m);
 

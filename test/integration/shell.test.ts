@@ -25,9 +25,11 @@ import { requireInCi } from '../helpers/required.js';
 
 const asRoot = process.getuid?.() === 0 && runboxUserExists();
 
-
 /** Sends raw requests, bypassing the SDK's own checks, and returns the stream's status. */
-function rawShell(target: string, requests: ShellRequest['event'][]): Promise<{ status: grpc.status; details: string; responses: ShellResponse[] }> {
+function rawShell(
+  target: string,
+  requests: ShellRequest['event'][],
+): Promise<{ status: grpc.status; details: string; responses: ShellResponse[] }> {
   const client = new grpc.Client(target, grpc.credentials.createInsecure());
   return new Promise<{ status: grpc.status; details: string; responses: ShellResponse[] }>((resolve) => {
     const call = bidiCall(client, ShellService.method.shell, { metadata: new grpc.Metadata(), options: {} });
@@ -188,7 +190,7 @@ describe('shell', () => {
   it('replay is bounded to 64 KiB and says when older output was dropped', async () => {
     const sh = await sb.shells.open();
     const out = screen(sh);
-    sh.write("head -c 200000 /dev/zero | tr '\\0' x; echo; echo \"END$((2+3))\"\n");
+    sh.write('head -c 200000 /dev/zero | tr \'\\0\' x; echo; echo "END$((2+3))"\n');
     await out.waitFor(/END5/);
     await sh.detach();
     const again = await sb.shells.attach(sh.id);
@@ -220,7 +222,9 @@ describe('shell', () => {
   it('a session that exits while detached reports its exit on re-attach', async () => {
     // The shell goes on only once the test says so (a file appears), i.e. surely after the detach.
     const go = path.join(agent.dir, `go-${Date.now()}`);
-    const sh = await sb.shells.open({ command: ['/bin/sh', '-c', 'read line; while [ ! -e "$1" ]; do sleep 0.05; done; echo "got $line"; exit 4', 'sh', go] });
+    const sh = await sb.shells.open({
+      command: ['/bin/sh', '-c', 'read line; while [ ! -e "$1" ]; do sleep 0.05; done; echo "got $line"; exit 4', 'sh', go],
+    });
     sh.write('bye\n');
     await sh.detach();
     writeFileSync(go, '');
@@ -241,19 +245,33 @@ describe('shell', () => {
     sh.write('exit\n');
     await sh.wait();
     // ... and the agent checks them too, for any client.
-    const start = (cols: number, rows: number): ShellRequest['event'] => ({ case: 'start', value: create(ShellStartSchema, { cols, rows }) });
+    const start = (cols: number, rows: number): ShellRequest['event'] => ({
+      case: 'start',
+      value: create(ShellStartSchema, { cols, rows }),
+    });
     const zero = await rawShell(agent.unixTarget, [start(0, 0)]);
     expect(zero).toMatchObject({ status: grpc.status.INVALID_ARGUMENT, details: 'start.cols 0: must be 1-2000' });
-    const wide = await rawShell(agent.unixTarget, [start(80, 24), { case: 'resize', value: create(ShellResizeSchema, { cols: 100000, rows: 24 }) }]);
+    const wide = await rawShell(agent.unixTarget, [
+      start(80, 24),
+      { case: 'resize', value: create(ShellResizeSchema, { cols: 100000, rows: 24 }) },
+    ]);
     expect(wide.status).toBe(grpc.status.INVALID_ARGUMENT);
     expect(wide.details).toBe('resize.cols 100000: must be 1-2000');
     const opened = wide.responses[0]?.event;
     expect(opened?.case).toBe('opened');
-    const badSignal = await rawShell(agent.unixTarget, [{ case: 'attach', value: create(ShellAttachSchema, { sessionId: opened?.case === 'opened' ? opened.value.sessionId : '' }) }, { case: 'signal', value: 'SIGNOPE' }]);
+    const badSignal = await rawShell(agent.unixTarget, [
+      { case: 'attach', value: create(ShellAttachSchema, { sessionId: opened?.case === 'opened' ? opened.value.sessionId : '' }) },
+      { case: 'signal', value: 'SIGNOPE' },
+    ]);
     expect(badSignal.details).toMatch(/signal "SIGNOPE": expected a signal name/);
     const inputFirst = await rawShell(agent.unixTarget, [{ case: 'input', value: new Uint8Array([1]) }]);
-    expect(inputFirst).toMatchObject({ status: grpc.status.INVALID_ARGUMENT, details: expect.stringMatching(/first ShellRequest must be start or attach/) });
-    const badCwd = await rawShell(agent.unixTarget, [{ case: 'start', value: create(ShellStartSchema, { cols: 80, rows: 24, cwd: 'relative' }) }]);
+    expect(inputFirst).toMatchObject({
+      status: grpc.status.INVALID_ARGUMENT,
+      details: expect.stringMatching(/first ShellRequest must be start or attach/),
+    });
+    const badCwd = await rawShell(agent.unixTarget, [
+      { case: 'start', value: create(ShellStartSchema, { cols: 80, rows: 24, cwd: 'relative' }) },
+    ]);
     expect(badCwd.details).toMatch(/start.cwd "relative": must be an absolute path/);
 
     const unknown = await failure(sb.shells.attach('no-such-session'));
@@ -286,7 +304,7 @@ describe('shell grace period and shutdown', () => {
     const sh = await sb.shells.open();
     const out = screen(sh);
     sh.write('sleep 1000 & A=$!; (trap "" HUP; exec sleep 1001) & B=$!; echo "pids=$A,$B"\n');
-    const [, a, b] = (await out.waitFor(/pids=(\d+),(\d+)/));
+    const [, a, b] = await out.waitFor(/pids=(\d+),(\d+)/);
     const pids = [sh.pid, Number(a), Number(b)];
     expect(pids.every(processAlive)).toBe(true);
     return { sh, pids };

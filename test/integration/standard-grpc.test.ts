@@ -88,16 +88,24 @@ describe('server reflection', () => {
     const done = new Promise((resolve) => current.on('end', resolve));
     current.write(create(v1.ServerReflectionRequestSchema, { messageRequest: { case: 'listServices', value: '' } }));
     current.write(create(v1.ServerReflectionRequestSchema, { messageRequest: { case: 'fileByFilename', value: 'runbox/v1/files.proto' } }));
-    current.write(create(v1.ServerReflectionRequestSchema, { messageRequest: { case: 'fileContainingSymbol', value: 'runbox.v1.ShellService.ListShells' } }));
+    current.write(
+      create(v1.ServerReflectionRequestSchema, {
+        messageRequest: { case: 'fileContainingSymbol', value: 'runbox.v1.ShellService.ListShells' },
+      }),
+    );
     current.end();
     await done;
 
     const names = (r: { messageResponse: { case?: string; value?: unknown } }) =>
-      r.messageResponse.case === 'listServicesResponse' ? (r.messageResponse.value as v1.ListServiceResponse).service.map((s) => s.name).sort() : [];
+      r.messageResponse.case === 'listServicesResponse'
+        ? (r.messageResponse.value as v1.ListServiceResponse).service.map((s) => s.name).sort()
+        : [];
     expect(names(alphaReplies[0]!)).toEqual(names(replies[0]!));
     expect(names(replies[0]!)).toContain('runbox.v1.FilesService');
     const files = (r: v1.ServerReflectionResponse) =>
-      r.messageResponse.case === 'fileDescriptorResponse' ? r.messageResponse.value.fileDescriptorProto.map((b) => fromBinary(FileDescriptorProtoSchema, b).name) : [];
+      r.messageResponse.case === 'fileDescriptorResponse'
+        ? r.messageResponse.value.fileDescriptorProto.map((b) => fromBinary(FileDescriptorProtoSchema, b).name)
+        : [];
     expect(files(replies[1]!)[0]).toBe('runbox/v1/files.proto');
     expect(files(replies[2]!)[0]).toBe('runbox/v1/shell.proto');
   });

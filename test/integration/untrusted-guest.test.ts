@@ -7,7 +7,15 @@ import * as grpc from '@grpc/grpc-js';
 import { create } from '@bufbuild/protobuf';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addService } from '../../proto/grpc.js';
-import { ProcessService, ExecResponseSchema, OutputStream, Stage, Status, type ExecRequest, type ExecResponse } from '../../proto/gen/runbox/v1/process_pb.js';
+import {
+  ProcessService,
+  ExecResponseSchema,
+  OutputStream,
+  Stage,
+  Status,
+  type ExecRequest,
+  type ExecResponse,
+} from '../../proto/gen/runbox/v1/process_pb.js';
 import { FilesService, ReadFileResponseSchema, type ReadFileRequest, type ReadFileResponse } from '../../proto/gen/runbox/v1/files_pb.js';
 import { FailedPreconditionError, ResourceExhaustedError, Sandbox } from '../../host/index.js';
 import { runboxUserExists, useAgent } from '../helpers/agent.js';
@@ -61,11 +69,23 @@ describe('against a hostile agent', () => {
       runCode: (call) => call.end(),
       exec: (call: grpc.ServerDuplexStream<ExecRequest, ExecResponse>) => {
         call.once('data', () => {
-          call.write(create(ExecResponseSchema, { event: { case: 'started', value: { runId: 'hostile', limits: { outputLimitBytes: 1000n, timeoutMs: 1000n } } } }));
+          call.write(
+            create(ExecResponseSchema, {
+              event: { case: 'started', value: { runId: 'hostile', limits: { outputLimitBytes: 1000n, timeoutMs: 1000n } } },
+            }),
+          );
           for (let sent = 0; sent < FLOOD; sent += chunk.length) {
-            call.write(create(ExecResponseSchema, { event: { case: 'output', value: { stage: Stage.RUN, stream: OutputStream.STDOUT, data: chunk } } }));
+            call.write(
+              create(ExecResponseSchema, {
+                event: { case: 'output', value: { stage: Stage.RUN, stream: OutputStream.STDOUT, data: chunk } },
+              }),
+            );
           }
-          call.write(create(ExecResponseSchema, { event: { case: 'finished', value: { run: { stage: Stage.RUN, status: Status.EXITED, stdoutBytes: 1000n } } } }));
+          call.write(
+            create(ExecResponseSchema, {
+              event: { case: 'finished', value: { run: { stage: Stage.RUN, status: Status.EXITED, stdoutBytes: 1000n } } },
+            }),
+          );
           call.end();
         });
       },
@@ -74,7 +94,8 @@ describe('against a hostile agent', () => {
     addService(server, FilesService, {
       readFile: (call: grpc.ServerWritableStream<ReadFileRequest, ReadFileResponse>) => {
         call.write(create(ReadFileResponseSchema, { event: { case: 'info', value: { path: call.request.path, name: 'f', size: 10n } } }));
-        for (let sent = 0; sent < FLOOD; sent += chunk.length) call.write(create(ReadFileResponseSchema, { event: { case: 'data', value: chunk } }));
+        for (let sent = 0; sent < FLOOD; sent += chunk.length)
+          call.write(create(ReadFileResponseSchema, { event: { case: 'data', value: chunk } }));
         call.end();
       },
       writeFile: (_call, callback) => callback({ code: grpc.status.UNIMPLEMENTED }),

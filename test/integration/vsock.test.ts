@@ -45,7 +45,11 @@ class FakeFirecracker {
   readonly #sockets = new Set<net.Socket>();
   #nextHostPort = HOST_PORT_BASE;
 
-  constructor(dir: string, private readonly agentSocket: string, private readonly guestPort: number) {
+  constructor(
+    dir: string,
+    private readonly agentSocket: string,
+    private readonly guestPort: number,
+  ) {
     this.udsPath = path.join(dir, 'v.sock');
     this.#server = net.createServer((host) => this.#accept(host));
   }

@@ -19,7 +19,13 @@ const ARTIFACTS = path.join(REPO, 'test-artifacts');
 /** The terminal's visible text, read from xterm.js's buffer in the page. */
 function screenText(page: Page): Promise<string> {
   return page.evaluate(() => {
-    const term = (globalThis as unknown as { runbox: { term: { buffer: { active: { length: number; getLine(i: number): { translateToString(trim: boolean): string } | undefined } } } } }).runbox.term;
+    const term = (
+      globalThis as unknown as {
+        runbox: {
+          term: { buffer: { active: { length: number; getLine(i: number): { translateToString(trim: boolean): string } | undefined } } };
+        };
+      }
+    ).runbox.term;
     const buffer = term.buffer.active;
     const lines: string[] = [];
     for (let i = 0; i < buffer.length; i++) lines.push(buffer.getLine(i)?.translateToString(true) ?? '');
@@ -67,7 +73,15 @@ describe.runIf(IN_CI || existsSync(CHROMIUM))('runbox web', () => {
     context = await chromium.launchPersistentContext(profile, {
       executablePath: CHROMIUM,
       headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
       viewport: { width: 1000, height: 600 },
     });
   });

@@ -97,14 +97,23 @@ describe('parseConfig', () => {
     [
       '--listen is repeatable, in order',
       ['--listen', 'unix:///tmp/a.sock', '--listen=tcp://[::1]:1'],
-      { listen: [{ kind: 'unix', path: '/tmp/a.sock' }, { kind: 'tcp', host: '::1', port: 1 }] },
+      {
+        listen: [
+          { kind: 'unix', path: '/tmp/a.sock' },
+          { kind: 'tcp', host: '::1', port: 1 },
+        ],
+      },
     ],
     ['--token-file', ['--token-file', '/dev/vdb'], { tokenFile: '/dev/vdb' }],
     ['--env-file', ['--env-file=/etc/runbox/env'], { envFile: '/etc/runbox/env' }],
     ['--user', ['--user', 'nobody'], { user: 'nobody' }],
     ['--max-concurrent', ['--max-concurrent', '1'], { maxConcurrent: 1 }],
     ['a repeated single flag keeps the last value', ['--max-concurrent', '2', '--max-concurrent', '3'], { maxConcurrent: 3 }],
-    ['--max-source-bytes and --max-message-bytes', ['--max-source-bytes', '100', '--max-message-bytes', '101'], { maxSourceBytes: 100, maxMessageBytes: 101 }],
+    [
+      '--max-source-bytes and --max-message-bytes',
+      ['--max-source-bytes', '100', '--max-message-bytes', '101'],
+      { maxSourceBytes: 100, maxMessageBytes: 101 },
+    ],
     ['--cgroups off', ['--cgroups', 'off'], { cgroups: 'off' }],
     ['--cgroups auto', ['--cgroups=auto'], { cgroups: 'auto' }],
     ['--work-dir', ['--work-dir', '/srv/runs'], { workDir: '/srv/runs' }],
@@ -155,7 +164,11 @@ describe('parseConfig', () => {
     ['--max-concurrent fractional', ['--max-concurrent', '1.5'], /--max-concurrent 1.5: expected a positive integer/],
     ['--max-concurrent not a number', ['--max-concurrent', 'many'], /--max-concurrent many: expected a positive integer/],
     ['--max-concurrent empty', ['--max-concurrent='], /--max-concurrent : expected a positive integer/],
-    ['--max-shells beyond a safe integer', ['--max-shells', '9007199254740992'], /--max-shells 9007199254740992: expected a positive integer/],
+    [
+      '--max-shells beyond a safe integer',
+      ['--max-shells', '9007199254740992'],
+      /--max-shells 9007199254740992: expected a positive integer/,
+    ],
     ['--default-timeout-ms 0', ['--default-timeout-ms', '0'], /--default-timeout-ms 0/],
     ['--default-output-bytes Infinity', ['--default-output-bytes', 'Infinity'], /--default-output-bytes Infinity/],
     ['--default-memory-bytes NaN', ['--default-memory-bytes', 'NaN'], /--default-memory-bytes NaN/],
@@ -163,8 +176,16 @@ describe('parseConfig', () => {
     ['--shell-grace-ms 0', ['--shell-grace-ms', '0'], /--shell-grace-ms 0/],
     ['--max-source-bytes 0', ['--max-source-bytes', '0'], /--max-source-bytes 0/],
     ['--max-message-bytes 0', ['--max-message-bytes', '0'], /--max-message-bytes 0/],
-    ['--max-message-bytes equal to --max-source-bytes', ['--max-source-bytes', '100', '--max-message-bytes', '100'], /--max-message-bytes must be larger than --max-source-bytes/],
-    ['--max-message-bytes below --max-source-bytes', ['--max-message-bytes', '1000'], /--max-message-bytes must be larger than --max-source-bytes/],
+    [
+      '--max-message-bytes equal to --max-source-bytes',
+      ['--max-source-bytes', '100', '--max-message-bytes', '100'],
+      /--max-message-bytes must be larger than --max-source-bytes/,
+    ],
+    [
+      '--max-message-bytes below --max-source-bytes',
+      ['--max-message-bytes', '1000'],
+      /--max-message-bytes must be larger than --max-source-bytes/,
+    ],
     ['--max-source-bytes at the default message size', ['--max-source-bytes', String(16 << 20)], /--max-message-bytes must be larger/],
   ])('%s is a ConfigError', (_name, argv, message) => {
     const error = configError(() => parseConfig(argv));

@@ -30,11 +30,35 @@ describe('execSize', () => {
 describe('checkExecSize', () => {
   it.each([
     ['one string just under MAX_ARG_STRLEN', ['x'.repeat(MAX_ARG_STRLEN - 1)], {}, 4 << 20, undefined],
-    ['one string at MAX_ARG_STRLEN', ['x'.repeat(MAX_ARG_STRLEN)], {}, 4 << 20, /argv\[0\] is 131072 bytes; the kernel takes at most 131071/],
+    [
+      'one string at MAX_ARG_STRLEN',
+      ['x'.repeat(MAX_ARG_STRLEN)],
+      {},
+      4 << 20,
+      /argv\[0\] is 131072 bytes; the kernel takes at most 131071/,
+    ],
     ['an env string at MAX_ARG_STRLEN', [], { K: 'v'.repeat(MAX_ARG_STRLEN) }, 4 << 20, /env\["K"\] is 131074 bytes/],
-    ['the total over --max-source-bytes', ['a'.repeat(100), 'b'.repeat(100)], {}, 150, /total 202 bytes, over this agent's limit of 150 bytes \(--max-source-bytes\)/],
-    ['the total over ARG_MAX', Array.from({ length: 20 }, () => 'z'.repeat(100_000)), {}, 8 << 20, /over the \d+ bytes a program can be started with \(the kernel's ARG_MAX\)/],
-    ['many small strings whose pointers tip it over', Array.from({ length: Math.ceil(MAX_EXEC_BYTES / 9) }, () => ''), {}, 8 << 20, /ARG_MAX/],
+    [
+      'the total over --max-source-bytes',
+      ['a'.repeat(100), 'b'.repeat(100)],
+      {},
+      150,
+      /total 202 bytes, over this agent's limit of 150 bytes \(--max-source-bytes\)/,
+    ],
+    [
+      'the total over ARG_MAX',
+      Array.from({ length: 20 }, () => 'z'.repeat(100_000)),
+      {},
+      8 << 20,
+      /over the \d+ bytes a program can be started with \(the kernel's ARG_MAX\)/,
+    ],
+    [
+      'many small strings whose pointers tip it over',
+      Array.from({ length: Math.ceil(MAX_EXEC_BYTES / 9) }, () => ''),
+      {},
+      8 << 20,
+      /ARG_MAX/,
+    ],
   ] as const)('%s', (_name, argv, env, max, expected) => {
     const error = refusal(() => checkExecSize('argv', argv, env, max));
     if (expected === undefined) expect(error).toBeUndefined();

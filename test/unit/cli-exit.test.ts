@@ -1,16 +1,15 @@
 // How a CLI verb's error becomes its exit code and stderr (host/cli/exit.ts failure(), used by
 // runVerb): usage errors 2 with the usage; every failure of the work 125 with one `runbox:` line,
-// whether or not its class extends RunboxError yet (the image builder's SpecError, BuildError and
-// CommandError); a stack only for the built-in classes that mean a bug in runbox.
+// the image builder's SpecError, BuildError and CommandError are RunboxErrors like the rest;
+// a stack only for the built-in classes that mean a bug in runbox.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { failure, runVerb, UsageError } from '../../host/cli/exit.js';
 import { AuthenticationError, InvalidArgumentError, NotFoundError, RunboxError, SandboxUnavailableError } from '../../host/errors.js';
 import { SpecError } from '../../host/image/spec.js';
 import { BuildError } from '../../host/image/build.js';
-import { CommandError } from '../../host/image/exec.js';
+import { CommandError } from '../../host/local/command.js';
 import { VmBootError } from '../../host/vm/boot.js';
-import { HostToolError } from '../../host/vm/run.js';
 import { memoryIo } from '../helpers/cli-io.js';
 
 const USAGE = 'Usage: runbox thing [--flag]\n';
@@ -41,7 +40,6 @@ describe('failure: the exit code and text of an error', () => {
     ['AuthenticationError', new AuthenticationError('the agent requires a token')],
     ['InvalidArgumentError', new InvalidArgumentError('language "cobol" is unknown')],
     ['VmBootError', new VmBootError('QEMU exited before the agent answered', '/tmp/console.log')],
-    ['HostToolError', new HostToolError('qemu-system-x86_64 not found')],
     ['SpecError', new SpecError('./my.json', 'is not valid JSON')],
     ['BuildError', new BuildError('mmdebstrap failed', '/tmp/build.log')],
     ['CommandError', new CommandError(['mkfs.ext4', '-q', 'x'], 1, null, 'no space')],
@@ -91,5 +89,18 @@ describe('runVerb', () => {
     const usage = memoryIo();
     expect(await runVerb(USAGE, usage, () => Promise.reject(new UsageError('no')))).toBe(2);
     expect(usage.err()).toBe(`runbox: no\n\n${USAGE}`);
+  });
+});
+
+describe('the image builder and launcher errors are RunboxErrors with codes and reasons', () => {
+  it.each([
+    [new SpecError('./my.json', 'is not valid JSON'), 'invalid_argument', 'SPEC_INVALID'],
+    [new BuildError('mmdebstrap failed', '/tmp/build.log'), 'build_failed', 'BUILD_FAILED'],
+    [new CommandError(['mkfs.ext4', '-q', 'x'], 1, null, 'no space'), 'command_failed', 'COMMAND_FAILED'],
+    [new VmBootError('QEMU exited', '/tmp/console.log'), 'vm_boot_failed', 'VM_BOOT_FAILED'],
+  ])('%s', (error, code, reason) => {
+    expect(error).toBeInstanceOf(RunboxError);
+    expect(error.code).toBe(code);
+    expect(error.reason).toBe(reason);
   });
 });

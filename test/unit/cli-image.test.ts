@@ -130,7 +130,9 @@ describe('runbox image dispatch and exit codes', () => {
   it("a builder's plain Error is 125 with one line, not an internal error", async () => {
     const io = memoryIo();
     expect(await main(['build', 'python', '--out', empty, '--agent-dir', path.join(empty, 'no-agent')], io)).toBe(125);
-    expect(io.err()).toBe(`runbox: agent bundle not found: ${path.join(empty, 'no-agent', 'runbox-agent.js')} (run \`npm run build\`, or pass agentDir)\n`);
+    expect(io.err()).toBe(
+      `runbox: agent bundle not found: ${path.join(empty, 'no-agent', 'runbox-agent.js')} (run \`npm run build\`, or pass agentDir)\n`,
+    );
   });
 
   it('--out defaults to $RUNBOX_HOME/images of the io env', async () => {

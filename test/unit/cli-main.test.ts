@@ -30,12 +30,15 @@ describe('runbox (dispatcher)', () => {
     expect(io.out()).toBe(`runbox ${VERSION}\n`);
   });
 
-  it.each(['frobnicate', 'toString', '__proto__', 'constructor', '--verbose'])('unknown command %s: exit 2 naming it, then the usage', async (verb) => {
-    const io = memoryIo();
-    expect(await main([verb, '--help'], io)).toBe(2);
-    expect(io.err()).toBe(`runbox: unknown command '${verb}'\n\n${USAGE}`);
-    expect(io.out()).toBe('');
-  });
+  it.each(['frobnicate', 'toString', '__proto__', 'constructor', '--verbose'])(
+    'unknown command %s: exit 2 naming it, then the usage',
+    async (verb) => {
+      const io = memoryIo();
+      expect(await main([verb, '--help'], io)).toBe(2);
+      expect(io.err()).toBe(`runbox: unknown command '${verb}'\n\n${USAGE}`);
+      expect(io.out()).toBe('');
+    },
+  );
 
   it.each(Object.keys(VERBS))("'%s --help' prints that command's usage, exit 0", async (verb) => {
     const io = memoryIo();

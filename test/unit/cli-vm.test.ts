@@ -49,7 +49,12 @@ describe.each<[string, Command<unknown>, string[], string[]]>([
   ['vm run', run, ['bash'], ['net', 'memory', 'cpus', 'token-file', 'init', 'accel', 'machine', 'wait-ms', 'detach', 'json']],
   ['vm stop', stop, ['0123abcd'], []],
   ['vm ls', ls, [], ['json']],
-  ['vm firecracker-config', firecrackerConfig, ['bash', '--tap', 'tap0', '--vsock', '/tmp/v.sock'], ['out', 'init', 'memory', 'cpus', 'token-file', 'json']],
+  [
+    'vm firecracker-config',
+    firecrackerConfig,
+    ['bash', '--tap', 'tap0', '--vsock', '/tmp/v.sock'],
+    ['out', 'init', 'memory', 'cpus', 'token-file', 'json'],
+  ],
 ])('%s', (name, command, base, own) => {
   it('takes exactly the flags it uses', () => {
     expect(command.name).toBe(name);
@@ -79,7 +84,29 @@ describe.each<[string, Command<unknown>, string[], string[]]>([
 
 describe('vm run options', () => {
   it('maps the flags to boot options', () => {
-    expect(run.parse(['python', '--net', 'tap', '--memory', '512', '--cpus', '4', '--init', 'openrc', '--accel', 'kvm', '--machine', 'q35', '--wait-ms', '9000', '--detach', '--json', '--token-file', 't'])).toEqual({
+    expect(
+      run.parse([
+        'python',
+        '--net',
+        'tap',
+        '--memory',
+        '512',
+        '--cpus',
+        '4',
+        '--init',
+        'openrc',
+        '--accel',
+        'kvm',
+        '--machine',
+        'q35',
+        '--wait-ms',
+        '9000',
+        '--detach',
+        '--json',
+        '--token-file',
+        't',
+      ]),
+    ).toEqual({
       image: 'python',
       boot: { net: 'tap', memoryMiB: 512, cpus: 4, init: 'openrc', accel: 'kvm', machine: 'q35', readyTimeoutMs: 9000 },
       tokenFile: 't',

@@ -47,7 +47,11 @@ describe('parseEnvFile', () => {
     ['an export prefix', 'export A=x', '--env-file /etc/runbox/env:1: expected NAME=VALUE'],
     ['an unterminated quote', "A='open", '--env-file /etc/runbox/env:1: unterminated single quote'],
     ['an unterminated quote after an escaped one', "A='it'\\''s", '--env-file /etc/runbox/env:1: unterminated single quote'],
-    ['the bad line numbered from 1, counting blanks and comments', '# header\n\nA=1\nbad\n', '--env-file /etc/runbox/env:4: expected NAME=VALUE'],
+    [
+      'the bad line numbered from 1, counting blanks and comments',
+      '# header\n\nA=1\nbad\n',
+      '--env-file /etc/runbox/env:4: expected NAME=VALUE',
+    ],
   ])('%s is refused: %s', (_name, text, message) => {
     expect(() => parseEnvFile(text, '/etc/runbox/env')).toThrow(new Error(message));
   });

@@ -38,12 +38,31 @@ describe('validateSpecFile accepts', () => {
       { name: 'x', extends: '../base.json', description: 'd', backports: true },
       { name: 'x', extends: '../base.json', description: 'd', backports: true, ...EMPTY },
     ],
-    ['Debian package names', { name: 'x', packages: ['python3', 'g++', 'libc6-dev', 'golang-1.23-go', 'r8'] }, { name: 'x', ...EMPTY, packages: ['python3', 'g++', 'libc6-dev', 'golang-1.23-go', 'r8'] }],
-    ['languages', { name: 'x', languages: { python: { package: 'python3' } } }, { name: 'x', ...EMPTY, languages: { python: { package: 'python3' } } }],
-    ['env, including empty and odd values', { name: 'x', env: { _A: '', PATH: '/bin', Q: "it's $x" } }, { name: 'x', ...EMPTY, env: { _A: '', PATH: '/bin', Q: "it's $x" } }],
+    [
+      'Debian package names',
+      { name: 'x', packages: ['python3', 'g++', 'libc6-dev', 'golang-1.23-go', 'r8'] },
+      { name: 'x', ...EMPTY, packages: ['python3', 'g++', 'libc6-dev', 'golang-1.23-go', 'r8'] },
+    ],
+    [
+      'languages',
+      { name: 'x', languages: { python: { package: 'python3' } } },
+      { name: 'x', ...EMPTY, languages: { python: { package: 'python3' } } },
+    ],
+    [
+      'env, including empty and odd values',
+      { name: 'x', env: { _A: '', PATH: '/bin', Q: "it's $x" } },
+      { name: 'x', ...EMPTY, env: { _A: '', PATH: '/bin', Q: "it's $x" } },
+    ],
     [
       'files with and without mode and owner',
-      { name: 'x', files: [{ path: '/etc/a', content: 'a\n' }, { path: '/b', content: '', mode: '755', owner: 'runbox' }, { path: '/c', content: 'c', mode: '0600', owner: 'root' }] },
+      {
+        name: 'x',
+        files: [
+          { path: '/etc/a', content: 'a\n' },
+          { path: '/b', content: '', mode: '755', owner: 'runbox' },
+          { path: '/c', content: 'c', mode: '0600', owner: 'root' },
+        ],
+      },
       {
         name: 'x',
         ...EMPTY,
@@ -57,12 +76,28 @@ describe('validateSpecFile accepts', () => {
     [
       'warm-up commands',
       { name: 'x', warmup: [{ argv: ['/bin/true'] }, { argv: ['/usr/bin/go', 'build', ''], cwd: '/tmp', env: { GOFLAGS: '-mod=mod' } }] },
-      { name: 'x', ...EMPTY, warmup: [{ argv: ['/bin/true'], cwd: undefined, env: {} }, { argv: ['/usr/bin/go', 'build', ''], cwd: '/tmp', env: { GOFLAGS: '-mod=mod' } }] },
+      {
+        name: 'x',
+        ...EMPTY,
+        warmup: [
+          { argv: ['/bin/true'], cwd: undefined, env: {} },
+          { argv: ['/usr/bin/go', 'build', ''], cwd: '/tmp', env: { GOFLAGS: '-mod=mod' } },
+        ],
+      },
     ],
     [
       'dpkg path globs',
-      { name: 'x', excludePaths: ['/usr/share/doc/*', '/usr/lib/*/lib[alt]san*', '/usr/bin/g++-?', '/opt/a@b/c.d_e'], includePaths: ['/usr/share/doc/x/copyright'] },
-      { name: 'x', ...EMPTY, excludePaths: ['/usr/share/doc/*', '/usr/lib/*/lib[alt]san*', '/usr/bin/g++-?', '/opt/a@b/c.d_e'], includePaths: ['/usr/share/doc/x/copyright'] },
+      {
+        name: 'x',
+        excludePaths: ['/usr/share/doc/*', '/usr/lib/*/lib[alt]san*', '/usr/bin/g++-?', '/opt/a@b/c.d_e'],
+        includePaths: ['/usr/share/doc/x/copyright'],
+      },
+      {
+        name: 'x',
+        ...EMPTY,
+        excludePaths: ['/usr/share/doc/*', '/usr/lib/*/lib[alt]san*', '/usr/bin/g++-?', '/opt/a@b/c.d_e'],
+        includePaths: ['/usr/share/doc/x/copyright'],
+      },
     ],
   ])('%s', (_name, raw, expected) => {
     expect(validateSpecFile('t.json', raw)).toEqual(expected);
@@ -107,17 +142,43 @@ describe('validateSpecFile refuses', () => {
     ['a NUL in an env value', { name: 'x', env: { A: 'a\0b' } }, /"env.A" must be a single-line string/],
     ['files as an object', { name: 'x', files: { '/a': 'x' } }, /"files" must be an array/],
     ['a file that is a string', { name: 'x', files: ['/a'] }, /"files\[0\]" must be an object/],
-    ['a relative file path', { name: 'x', files: [{ path: 'etc/a', content: '' }] }, /"files\[0\].path" must be an absolute path without "\.\." \(got "etc\/a"\)/],
+    [
+      'a relative file path',
+      { name: 'x', files: [{ path: 'etc/a', content: '' }] },
+      /"files\[0\].path" must be an absolute path without "\.\." \(got "etc\/a"\)/,
+    ],
     ['a file path with ..', { name: 'x', files: [{ path: '/etc/../root/x', content: '' }] }, /"files\[0\].path" must be an absolute path/],
     ['a file path with a NUL', { name: 'x', files: [{ path: '/a\0b', content: '' }] }, /"files\[0\].path" must be an absolute path/],
     ['a missing file path', { name: 'x', files: [{ content: '' }] }, /"files\[0\].path" must be an absolute path .* \(got undefined\)/],
     ['missing content', { name: 'x', files: [{ path: '/a' }] }, /"files\[0\].content" must be a string/],
-    ['the second file bad', { name: 'x', files: [{ path: '/a', content: '' }, { path: '/b', content: 1 }] }, /"files\[1\].content" must be a string/],
-    ['a numeric mode', { name: 'x', files: [{ path: '/a', content: '', mode: 644 }] }, /"files\[0\].mode" must be an octal string like "0644"/],
+    [
+      'the second file bad',
+      {
+        name: 'x',
+        files: [
+          { path: '/a', content: '' },
+          { path: '/b', content: 1 },
+        ],
+      },
+      /"files\[1\].content" must be a string/,
+    ],
+    [
+      'a numeric mode',
+      { name: 'x', files: [{ path: '/a', content: '', mode: 644 }] },
+      /"files\[0\].mode" must be an octal string like "0644"/,
+    ],
     ['a non-octal mode', { name: 'x', files: [{ path: '/a', content: '', mode: '0648' }] }, /"files\[0\].mode" must be an octal string/],
-    ['a symbolic mode', { name: 'x', files: [{ path: '/a', content: '', mode: 'rw-r--r--' }] }, /"files\[0\].mode" must be an octal string/],
+    [
+      'a symbolic mode',
+      { name: 'x', files: [{ path: '/a', content: '', mode: 'rw-r--r--' }] },
+      /"files\[0\].mode" must be an octal string/,
+    ],
     ['a two-digit mode', { name: 'x', files: [{ path: '/a', content: '', mode: '44' }] }, /"files\[0\].mode" must be an octal string/],
-    ['another owner', { name: 'x', files: [{ path: '/a', content: '', owner: 'nobody' }] }, /"files\[0\].owner" must be "root" or "runbox"/],
+    [
+      'another owner',
+      { name: 'x', files: [{ path: '/a', content: '', owner: 'nobody' }] },
+      /"files\[0\].owner" must be "root" or "runbox"/,
+    ],
     ['warmup as an object', { name: 'x', warmup: { argv: ['/bin/true'] } }, /"warmup" must be an array/],
     ['a warm-up command that is a string', { name: 'x', warmup: ['/bin/true'] }, /"warmup\[0\]" must be an object/],
     ['a shell string as argv', { name: 'x', warmup: [{ argv: '/bin/true' }] }, /"warmup\[0\].argv" must be an array of strings/],
@@ -126,12 +187,32 @@ describe('validateSpecFile refuses', () => {
     ['a program found on PATH', { name: 'x', warmup: [{ argv: ['go', 'build'] }] }, /"warmup\[0\].argv\[0\]" must be an absolute path/],
     ['a NUL in an argument', { name: 'x', warmup: [{ argv: ['/bin/echo', 'a\0b'] }] }, /"warmup\[0\].argv" contains a NUL byte/],
     ['a relative cwd', { name: 'x', warmup: [{ argv: ['/bin/true'], cwd: 'tmp' }] }, /"warmup\[0\].cwd" must be an absolute path/],
-    ['a bad warm-up env', { name: 'x', warmup: [{ argv: ['/bin/true'], env: { A: 'a\nb' } }] }, /"warmup\[0\].env.A" must be a single-line string/],
+    [
+      'a bad warm-up env',
+      { name: 'x', warmup: [{ argv: ['/bin/true'], env: { A: 'a\nb' } }] },
+      /"warmup\[0\].env.A" must be a single-line string/,
+    ],
     ['excludePaths as a string', { name: 'x', excludePaths: '/usr/share/doc/*' }, /"excludePaths" must be an array of strings/],
-    ['a relative glob', { name: 'x', excludePaths: ['usr/share/doc/*'] }, /"excludePaths" entry "usr\/share\/doc\/\*" must be an absolute dpkg path glob/],
-    ['a glob with ..', { name: 'x', includePaths: ['/usr/../etc/*'] }, /"includePaths" entry "\/usr\/..\/etc\/\*" must be an absolute dpkg path glob/],
-    ['a glob with a space', { name: 'x', excludePaths: ['/usr/share/my doc'] }, /"excludePaths" entry .* must be an absolute dpkg path glob/],
-    ['a glob with a newline', { name: 'x', excludePaths: ['/usr/*\npath-include=/'] }, /"excludePaths" entry .* must be an absolute dpkg path glob/],
+    [
+      'a relative glob',
+      { name: 'x', excludePaths: ['usr/share/doc/*'] },
+      /"excludePaths" entry "usr\/share\/doc\/\*" must be an absolute dpkg path glob/,
+    ],
+    [
+      'a glob with ..',
+      { name: 'x', includePaths: ['/usr/../etc/*'] },
+      /"includePaths" entry "\/usr\/..\/etc\/\*" must be an absolute dpkg path glob/,
+    ],
+    [
+      'a glob with a space',
+      { name: 'x', excludePaths: ['/usr/share/my doc'] },
+      /"excludePaths" entry .* must be an absolute dpkg path glob/,
+    ],
+    [
+      'a glob with a newline',
+      { name: 'x', excludePaths: ['/usr/*\npath-include=/'] },
+      /"excludePaths" entry .* must be an absolute dpkg path glob/,
+    ],
   ])('%s', (_name, raw, message) => {
     const error = specError(() => validateSpecFile('t.json', raw));
     expect(error).toBeInstanceOf(SpecError);
@@ -178,11 +259,21 @@ describe('resolveSpec', () => {
       packages: ['pa', 'shared'],
       languages: { one: { package: 'p1' }, two: { package: 'p2' } },
       env: { A: 'root', B: 'root' },
-      files: [{ path: '/f1', content: 'root' }, { path: '/f2', content: 'root' }],
+      files: [
+        { path: '/f1', content: 'root' },
+        { path: '/f2', content: 'root' },
+      ],
       warmup: [{ argv: ['/bin/root'] }],
       excludePaths: ['/usr/share/doc/*'],
     });
-    write('mid.json', { name: 'mid', extends: './root.json', backports: true, packages: ['shared', 'mid'], env: { B: 'mid' }, includePaths: ['/usr/share/doc/keep'] });
+    write('mid.json', {
+      name: 'mid',
+      extends: './root.json',
+      backports: true,
+      packages: ['shared', 'mid'],
+      env: { B: 'mid' },
+      includePaths: ['/usr/share/doc/keep'],
+    });
     const leaf = write('leaf.json', {
       name: 'leaf',
       extends: 'mid.json',
@@ -230,9 +321,21 @@ describe('resolveSpec', () => {
     ['a missing parent', () => write('orphan.json', { name: 'orphan', extends: './nowhere.json' }), /nowhere\.json: file not found/],
     ['a missing built-in', () => write('on-nothing.json', { name: 'x', extends: 'no-such-image' }), /no-such-image\.json: file not found/],
     ['invalid JSON', () => write('broken.json', '{"name": "x",'), /broken\.json: is not valid JSON: /],
-    ['an invalid parent, named by its path', () => (write('bad-parent.json', { name: 'BAD' }), write('good-child.json', { name: 'c', extends: './bad-parent.json' })), /bad-parent\.json: "name" must match/],
-    ['a spec extending itself', () => write('self.json', { name: 'self', extends: './self.json' }), /self\.json: "extends" cycle: .*self\.json/],
-    ['a two-spec cycle', () => (write('ping.json', { name: 'ping', extends: './pong.json' }), write('pong.json', { name: 'pong', extends: './ping.json' })), /"extends" cycle: .*pong\.json -> .*ping\.json/],
+    [
+      'an invalid parent, named by its path',
+      () => (write('bad-parent.json', { name: 'BAD' }), write('good-child.json', { name: 'c', extends: './bad-parent.json' })),
+      /bad-parent\.json: "name" must match/,
+    ],
+    [
+      'a spec extending itself',
+      () => write('self.json', { name: 'self', extends: './self.json' }),
+      /self\.json: "extends" cycle: .*self\.json/,
+    ],
+    [
+      'a two-spec cycle',
+      () => (write('ping.json', { name: 'ping', extends: './pong.json' }), write('pong.json', { name: 'pong', extends: './ping.json' })),
+      /"extends" cycle: .*pong\.json -> .*ping\.json/,
+    ],
     [
       'a chain deeper than 16',
       () => {

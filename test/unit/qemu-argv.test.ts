@@ -30,29 +30,54 @@ describe('qemuArgv', () => {
   it('spells out a microvm TCG guest with user-mode networking', () => {
     expect(argv()).toEqual([
       'qemu-system-x86_64',
-      '-M', 'microvm,x-option-roms=off,rtc=on',
-      '-accel', 'tcg',
-      '-cpu', 'max',
-      '-smp', '2',
-      '-m', '1024M',
-      '-nodefaults', '-no-user-config', '-nographic',
+      '-M',
+      'microvm,x-option-roms=off,rtc=on',
+      '-accel',
+      'tcg',
+      '-cpu',
+      'max',
+      '-smp',
+      '2',
+      '-m',
+      '1024M',
+      '-nodefaults',
+      '-no-user-config',
+      '-nographic',
       '-no-reboot',
-      '-kernel', '/img/vmlinuz',
-      '-initrd', '/img/initrd.img',
-      '-append', 'console=ttyS0 root=/dev/vda rw quiet',
-      '-chardev', 'socket,id=console,path=/vm/console.sock,server=on,wait=off,telnet=on,logfile=/vm/console.log,logappend=on',
-      '-serial', 'chardev:console',
-      '-qmp', 'unix:/vm/qmp.sock,server=on,wait=off',
-      '-drive', 'id=root,file=/vm/root.qcow2,format=qcow2,if=none,cache=unsafe,discard=unmap',
-      '-device', 'virtio-blk-device,drive=root',
-      '-netdev', 'user,id=net0,restrict=on,hostfwd=tcp:127.0.0.1:40000-10.0.2.15:5000',
-      '-device', 'virtio-net-device,netdev=net0',
+      '-kernel',
+      '/img/vmlinuz',
+      '-initrd',
+      '/img/initrd.img',
+      '-append',
+      'console=ttyS0 root=/dev/vda rw quiet',
+      '-chardev',
+      'socket,id=console,path=/vm/console.sock,server=on,wait=off,telnet=on,logfile=/vm/console.log,logappend=on',
+      '-serial',
+      'chardev:console',
+      '-qmp',
+      'unix:/vm/qmp.sock,server=on,wait=off',
+      '-drive',
+      'id=root,file=/vm/root.qcow2,format=qcow2,if=none,cache=unsafe,discard=unmap',
+      '-device',
+      'virtio-blk-device,drive=root',
+      '-netdev',
+      'user,id=net0,restrict=on,hostfwd=tcp:127.0.0.1:40000-10.0.2.15:5000',
+      '-device',
+      'virtio-net-device,netdev=net0',
     ]);
   });
 
   it.each([
-    ['microvm', 'microvm,x-option-roms=off,rtc=on', ['virtio-blk-device,drive=root', 'virtio-blk-device,drive=token', 'virtio-net-device,netdev=net0', 'vhost-vsock-device,guest-cid=7']],
-    ['q35', 'q35', ['virtio-blk-pci,drive=root', 'virtio-blk-pci,drive=token', 'virtio-net-pci,netdev=net0', 'vhost-vsock-pci,guest-cid=7']],
+    [
+      'microvm',
+      'microvm,x-option-roms=off,rtc=on',
+      ['virtio-blk-device,drive=root', 'virtio-blk-device,drive=token', 'virtio-net-device,netdev=net0', 'vhost-vsock-device,guest-cid=7'],
+    ],
+    [
+      'q35',
+      'q35',
+      ['virtio-blk-pci,drive=root', 'virtio-blk-pci,drive=token', 'virtio-net-pci,netdev=net0', 'vhost-vsock-pci,guest-cid=7'],
+    ],
   ] as const)('machine %s: -M %s and virtio devices on its bus', (machine, m, devices) => {
     const args = argv({ machine, tokenDisk: '/vm/token.img', vsockCid: 7 });
     expect(values(args, '-M')).toEqual([m]);
@@ -96,7 +121,11 @@ describe('qemuArgv', () => {
   it.each([
     ['no token disk', undefined, ['id=root']],
     ['an empty token path (no disk)', '', ['id=root']],
-    ['a token disk, after the root disk and read-only', '/vm/token.img', ['id=root', 'id=token,file=/vm/token.img,format=raw,if=none,readonly=on']],
+    [
+      'a token disk, after the root disk and read-only',
+      '/vm/token.img',
+      ['id=root', 'id=token,file=/vm/token.img,format=raw,if=none,readonly=on'],
+    ],
   ])('%s', (_name, tokenDisk, drives) => {
     const got = values(argv({ tokenDisk }), '-drive');
     expect(got.length).toBe(drives.length);
@@ -104,7 +133,11 @@ describe('qemuArgv', () => {
   });
 
   it.each<[string, QemuConfig['net'], string]>([
-    ['user-mode: only the agent port forwarded, nothing out', { kind: 'user', hostPort: 1, guestIp: '10.0.2.15', guestPort: 65535 }, 'user,id=net0,restrict=on,hostfwd=tcp:127.0.0.1:1-10.0.2.15:65535'],
+    [
+      'user-mode: only the agent port forwarded, nothing out',
+      { kind: 'user', hostPort: 1, guestIp: '10.0.2.15', guestPort: 65535 },
+      'user,id=net0,restrict=on,hostfwd=tcp:127.0.0.1:1-10.0.2.15:65535',
+    ],
     ['tap: no helper scripts', { kind: 'tap', ifname: 'tap0' }, 'tap,id=net0,ifname=tap0,script=no,downscript=no'],
   ])('%s', (_name, net, netdev) => {
     const args = argv({ net });
@@ -137,8 +170,17 @@ describe('qemuArgv with a comma in a path', () => {
   const escaped = '/home/u/a,,b/vms/x';
 
   it.each([
-    ['-drive', [`id=root,file=${escaped}/root.qcow2,format=qcow2,if=none,cache=unsafe,discard=unmap`, `id=token,file=${escaped}/token.img,format=raw,if=none,readonly=on`]],
-    ['-chardev', [`socket,id=console,path=${escaped}/console.sock,server=on,wait=off,telnet=on,logfile=${escaped}/console.log,logappend=on`]],
+    [
+      '-drive',
+      [
+        `id=root,file=${escaped}/root.qcow2,format=qcow2,if=none,cache=unsafe,discard=unmap`,
+        `id=token,file=${escaped}/token.img,format=raw,if=none,readonly=on`,
+      ],
+    ],
+    [
+      '-chardev',
+      [`socket,id=console,path=${escaped}/console.sock,server=on,wait=off,telnet=on,logfile=${escaped}/console.log,logappend=on`],
+    ],
     ['-qmp', [`unix:${escaped}/qmp.sock,server=on,wait=off`]],
   ])('%s doubles it', (flag, expected) => {
     expect(values(args, flag)).toEqual(expected);

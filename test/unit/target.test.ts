@@ -72,14 +72,12 @@ describe('formatTarget', () => {
     expect(formatTarget(target)).toBe(expected);
   });
 
-  it.each([
-    'tcp://172.16.0.2:5000',
-    'tcp://[fe80::1%eth0]:65535',
-    'unix:///a b:c',
-    'vsock:///a:b/v.sock:52',
-  ])('%s survives parse → format → parse', (input) => {
-    const parsed = parseTarget(input);
-    expect(formatTarget(parsed)).toBe(input);
-    expect(parseTarget(formatTarget(parsed))).toEqual(parsed);
-  });
+  it.each(['tcp://172.16.0.2:5000', 'tcp://[fe80::1%eth0]:65535', 'unix:///a b:c', 'vsock:///a:b/v.sock:52'])(
+    '%s survives parse → format → parse',
+    (input) => {
+      const parsed = parseTarget(input);
+      expect(formatTarget(parsed)).toBe(input);
+      expect(parseTarget(formatTarget(parsed))).toEqual(parsed);
+    },
+  );
 });

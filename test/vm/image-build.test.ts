@@ -39,14 +39,20 @@ function debugfs(image: string, request: string): string {
 /** Inode fields of a path inside the image (mode, uid, gid, type), or undefined when absent. */
 function statIn(image: string, p: string): { type: string; mode: number; uid: number; gid: number } | undefined {
   let out: string;
-  try { out = debugfs(image, `stat ${p}`); } catch { return undefined; }
+  try {
+    out = debugfs(image, `stat ${p}`);
+  } catch {
+    return undefined;
+  }
   const m = /Type: (\S+)\s+Mode:\s+(\d+)/.exec(out);
   const u = /User:\s+(\d+)\s+Group:\s+(\d+)/.exec(out);
   if (!m || !u) return undefined;
   return { type: m[1]!, mode: parseInt(m[2]!, 8), uid: Number(u[1]), gid: Number(u[2]) };
 }
 
-function catIn(image: string, p: string): string { return debugfs(image, `cat ${p}`); }
+function catIn(image: string, p: string): string {
+  return debugfs(image, `cat ${p}`);
+}
 function bytesIn(image: string, p: string): Buffer {
   return execFileSync('debugfs', ['-R', `cat ${p}`, image], { stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 256 * 1024 * 1024 });
 }
@@ -60,12 +66,20 @@ describe.skipIf(!IN_CI && (!isRoot || !existsSync(path.join(AGENT_DIR, 'runbox-a
   beforeAll(async () => {
     for (const img of IMAGES) {
       const t0 = Date.now();
-      const r = await buildImage(img.name, { init: img.init, outDir: OUT, agentDir: AGENT_DIR,
-        onProgress: (e) => { if (e.stage !== 'debootstrap') console.log(`  ${img.name}/${img.init} [${e.elapsed}s] ${e.stage}: ${e.message}`); } });
+      const r = await buildImage(img.name, {
+        init: img.init,
+        outDir: OUT,
+        agentDir: AGENT_DIR,
+        onProgress: (e) => {
+          if (e.stage !== 'debootstrap') console.log(`  ${img.name}/${img.init} [${e.elapsed}s] ${e.stage}: ${e.message}`);
+        },
+      });
       built.set(`${img.name}/${img.init}`, r);
-      report.push(`${img.name}/${img.init}: ${r.cached ? 'cache hit' : 'built'} in ${((Date.now() - t0) / 1000).toFixed(1)} s, `
-        + `file ${(r.entry.rootfs.size / 1048576).toFixed(0)} MiB (allocated ${(r.entry.rootfs.allocatedBytes / 1048576).toFixed(0)} MiB), `
-        + `${r.entry.rootfs.blocksUsed}/${r.entry.rootfs.blocksTotal} blocks used`);
+      report.push(
+        `${img.name}/${img.init}: ${r.cached ? 'cache hit' : 'built'} in ${((Date.now() - t0) / 1000).toFixed(1)} s, ` +
+          `file ${(r.entry.rootfs.size / 1048576).toFixed(0)} MiB (allocated ${(r.entry.rootfs.allocatedBytes / 1048576).toFixed(0)} MiB), ` +
+          `${r.entry.rootfs.blocksUsed}/${r.entry.rootfs.blocksTotal} blocks used`,
+      );
     }
     console.log(`image builds:\n  ${report.join('\n  ')}`);
   });
@@ -107,7 +121,9 @@ describe.skipIf(!IN_CI && (!isRoot || !existsSync(path.join(AGENT_DIR, 'runbox-a
         }
         expect(statIn(fs, '/opt/runbox/start-agent')).toMatchObject({ type: 'regular', uid: 0, mode: 0o755 });
         if (img.init === 'systemd') {
-          expect(catIn(fs, '/etc/systemd/system/runbox-agent.service')).toBe(readFileSync(path.join(REPO, 'init/systemd/runbox-agent.service'), 'utf8'));
+          expect(catIn(fs, '/etc/systemd/system/runbox-agent.service')).toBe(
+            readFileSync(path.join(REPO, 'init/systemd/runbox-agent.service'), 'utf8'),
+          );
           expect(catIn(fs, '/etc/systemd/system/runbox-vsock.service')).toContain('VSOCK-LISTEN:5000');
           for (const u of ['runbox-agent', 'runbox-vsock', 'runbox-net']) {
             expect(statIn(fs, `/etc/systemd/system/sysinit.target.wants/${u}.service`)?.type, u).toBe('symlink');
@@ -150,12 +166,16 @@ describe.skipIf(!IN_CI && (!isRoot || !existsSync(path.join(AGENT_DIR, 'runbox-a
     expect(elf.toString('latin1')).toBe('\x7fELF');
     const cpio = gunzipSync(readFileSync(r.paths.initrd)).toString('latin1');
     for (const m of r.entry.initrd.modules) expect(cpio).toContain(`lib/modules/${m}.ko`);
-    expect(r.entry.initrd.modules).toEqual(expect.arrayContaining(['virtio_mmio', 'virtio_blk', 'virtio_net', 'vmw_vsock_virtio_transport', 'vsock']));
+    expect(r.entry.initrd.modules).toEqual(
+      expect.arrayContaining(['virtio_mmio', 'virtio_blk', 'virtio_net', 'vmw_vsock_virtio_transport', 'vsock']),
+    );
     // Dependencies load first.
     const order = r.entry.initrd.modules;
     expect(order.indexOf('virtio_ring')).toBeLessThan(order.indexOf('virtio_mmio'));
     expect(order.indexOf('vsock')).toBeLessThan(order.indexOf('vmw_vsock_virtio_transport'));
-    console.log(`kernel ${r.entry.kernel.release}: bzImage ${r.entry.kernel.size} B, vmlinux ${r.entry.vmlinux.size} B, initrd ${r.entry.initrd.size} B (${order.join(' ')})`);
+    console.log(
+      `kernel ${r.entry.kernel.release}: bzImage ${r.entry.kernel.size} B, vmlinux ${r.entry.vmlinux.size} B, initrd ${r.entry.initrd.size} B (${order.join(' ')})`,
+    );
   });
 
   it('two clean builds of the bash image are byte-identical, a rebuild is a cache hit, verify catches a changed artifact', async () => {
@@ -207,9 +227,21 @@ describe.skipIf(!IN_CI && !isRoot)('init/runbox/net-setup', () => {
   const netSetup = (cmdline: string): { code: number; out: string } => {
     execFileSync('sh', ['-c', 'printf "%s\\n" "$2" > "$1/cmdline"', 'sh', dir, cmdline]);
     try {
-      const out = execFileSync('unshare', ['--mount', '--propagation', 'private', 'sh', '-c',
-        'mount --bind "$1/cmdline" /proc/cmdline && PATH="$1/bin:$PATH" exec sh "$2"', 'sh', dir, path.join(REPO, 'init/runbox/net-setup')],
-        { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+      const out = execFileSync(
+        'unshare',
+        [
+          '--mount',
+          '--propagation',
+          'private',
+          'sh',
+          '-c',
+          'mount --bind "$1/cmdline" /proc/cmdline && PATH="$1/bin:$PATH" exec sh "$2"',
+          'sh',
+          dir,
+          path.join(REPO, 'init/runbox/net-setup'),
+        ],
+        { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] },
+      );
       return { code: 0, out };
     } catch (e) {
       const err = e as { status: number; stdout: string; stderr: string };

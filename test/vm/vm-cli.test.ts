@@ -122,8 +122,23 @@ describe('runbox vm firecracker-config', () => {
   it('writes a config whose files are the image artifacts Firecracker needs', async () => {
     const tokenFile = path.join(out, 'token');
     await import('node:fs/promises').then((fs) => fs.writeFile(tokenFile, 'fc-token\n'));
-    const written = await cli('vm', 'firecracker-config', 'bash', '--tap', 'fc-tap0', '--vsock', path.join(out, 'v.sock'),
-      '--out', path.join(out, 'vm'), '--token-file', tokenFile, '--cpus', '2', '--memory', '768');
+    const written = await cli(
+      'vm',
+      'firecracker-config',
+      'bash',
+      '--tap',
+      'fc-tap0',
+      '--vsock',
+      path.join(out, 'v.sock'),
+      '--out',
+      path.join(out, 'vm'),
+      '--token-file',
+      tokenFile,
+      '--cpus',
+      '2',
+      '--memory',
+      '768',
+    );
     expect(written.code, written.stderr).toBe(0);
     const config = JSON.parse(readFileSync(path.join(out, 'vm', 'firecracker.json'), 'utf8'));
     const image = await findBootableImage('bash');

@@ -39,7 +39,9 @@ export interface BootedVm {
 export async function bootImage(name: string, options: BootOptions & { token?: string } = {}): Promise<BootedVm> {
   await ensureImage(name, options.init ?? 'systemd');
   const vm = await bootVm(name, { imagesDir: IMAGES_DIR, ...options });
-  figure(`boot-to-ready ${name}/${options.init ?? 'systemd'} (${vm.state.machine}, ${vm.state.accel}, ${vm.state.cpus} vCPU, ${vm.state.memoryMiB} MiB, net ${vm.state.net}): ${vm.bootToReadySeconds} s`);
+  figure(
+    `boot-to-ready ${name}/${options.init ?? 'systemd'} (${vm.state.machine}, ${vm.state.accel}, ${vm.state.cpus} vCPU, ${vm.state.memoryMiB} MiB, net ${vm.state.net}): ${vm.bootToReadySeconds} s`,
+  );
   let sandbox: Sandbox;
   try {
     sandbox = await Sandbox.connect(vm.target, { token: options.token, requestTimeoutMs: 120_000 });

@@ -54,7 +54,9 @@ async function runsEachLanguage(name: string, init: InitSystem, booted: BootedVm
       stdout: '42\n',
       stderr: '',
     });
-    figure(`${name}/${init}: ${language} hello ${result.durationMs} ms${result.compile ? ` (compile ${result.compile.durationMs} ms)` : ''}`);
+    figure(
+      `${name}/${init}: ${language} hello ${result.durationMs} ms${result.compile ? ` (compile ${result.compile.durationMs} ms)` : ''}`,
+    );
   }
 }
 
@@ -234,10 +236,15 @@ describe('python image with a token: isolation, limits, restart (tap network)', 
       memoryBytes: 128 * MiB,
       timeoutMs: 120_000,
     });
-    expect({ status: hog.status, message: hog.message }).toMatchObject({ status: 'memory_limit', message: expect.stringMatching(/memory limit of 134217728 bytes/) });
+    expect({ status: hog.status, message: hog.message }).toMatchObject({
+      status: 'memory_limit',
+      message: expect.stringMatching(/memory limit of 134217728 bytes/),
+    });
     expect(hog.peakMemoryBytes).toBeGreaterThan(64 * MiB);
     expect(hog.peakMemoryBytes).toBeLessThanOrEqual(128 * MiB);
-    figure(`python VM: memory hog (128 MiB limit) ended as status=${hog.status} after ${hog.durationMs} ms, peak ${(hog.peakMemoryBytes / MiB).toFixed(0)} MiB: ${hog.message}`);
+    figure(
+      `python VM: memory hog (128 MiB limit) ended as status=${hog.status} after ${hog.durationMs} ms, peak ${(hog.peakMemoryBytes / MiB).toFixed(0)} MiB: ${hog.message}`,
+    );
 
     // A normal run: the cgroup measured its CPU time and memory.
     const normal = await booted.sandbox.runCode('python', 'print(sum(i * i for i in range(200_000)))', { timeoutMs: 60_000 });
@@ -318,7 +325,9 @@ for (const language of ['go', 'rust'] as const) {
       expect([first.stdout, second.stdout]).toEqual(['42\n', '42\n']);
       expect(first.compileCached).toBe(false);
       expect(second.compileCached).toBe(true);
-      figure(`${language}: first run ${first.durationMs} ms (compile ${first.compile?.durationMs ?? '?'} ms), cached run ${second.durationMs} ms`);
+      figure(
+        `${language}: first run ${first.durationMs} ms (compile ${first.compile?.durationMs ?? '?'} ms), cached run ${second.durationMs} ms`,
+      );
     });
   });
 }
@@ -387,7 +396,9 @@ describe('a guest that cannot boot', () => {
     const before = readdirSync(vmsDir()).sort();
     // rdinit= pointing nowhere: the kernel skips the initramfs, cannot mount the root disk without
     // its virtio modules and panics; panic=-1 and -no-reboot make QEMU exit.
-    const error = await bootVm('bash', { net: 'tap', imagesDir: IMAGES_DIR, extraBootArgs: 'rdinit=/nonexistent' }).catch((e: unknown) => e);
+    const error = await bootVm('bash', { net: 'tap', imagesDir: IMAGES_DIR, extraBootArgs: 'rdinit=/nonexistent' }).catch(
+      (e: unknown) => e,
+    );
     expect(error).toBeInstanceOf(VmBootError);
     expect((error as VmBootError).message).toMatch(/QEMU ended before the agent answered/);
     expect(readFileSync((error as VmBootError).consoleLog, 'utf8')).toMatch(/Kernel panic/);

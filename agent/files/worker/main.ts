@@ -37,8 +37,22 @@ interface Arguments {
   after?: string;
 }
 
-interface ReadOp { kind: 'read'; fd: number; credit: number; busy: boolean; done: boolean }
-interface WriteOp { kind: 'write'; fd: number; queue: Buffer[]; busy: boolean; ended: boolean; done: boolean; path: string }
+interface ReadOp {
+  kind: 'read';
+  fd: number;
+  credit: number;
+  busy: boolean;
+  done: boolean;
+}
+interface WriteOp {
+  kind: 'write';
+  fd: number;
+  queue: Buffer[];
+  busy: boolean;
+  ended: boolean;
+  done: boolean;
+  path: string;
+}
 
 /** Streaming ops keep their state here, keyed by op id. */
 const ops = new Map<number, ReadOp | WriteOp>();
@@ -52,7 +66,11 @@ function errnoError(code: string, message: string): NodeJS.ErrnoException {
 
 function fail(id: number, error: unknown): void {
   const e = error as Partial<NodeJS.ErrnoException> | undefined;
-  sendJson(id, FROM_WORKER.fail, { code: String(e?.code ?? 'EIO'), syscall: String(e?.syscall ?? ''), message: String(e?.message ?? error) });
+  sendJson(id, FROM_WORKER.fail, {
+    code: String(e?.code ?? 'EIO'),
+    syscall: String(e?.syscall ?? ''),
+    message: String(e?.message ?? error),
+  });
 }
 
 function typeOf(st: Stats): WorkerFileInfo['type'] {
@@ -60,7 +78,16 @@ function typeOf(st: Stats): WorkerFileInfo['type'] {
 }
 
 function info(path: string, st: Stats, target = ''): WorkerFileInfo {
-  return { path, name: nodePath.basename(path) || path, type: typeOf(st), size: st.size, mode: st.mode & 0o7777, mtimeMs: Math.floor(st.mtimeMs), uid: st.uid, target };
+  return {
+    path,
+    name: nodePath.basename(path) || path,
+    type: typeOf(st),
+    size: st.size,
+    mode: st.mode & 0o7777,
+    mtimeMs: Math.floor(st.mtimeMs),
+    uid: st.uid,
+    target,
+  };
 }
 
 async function describe(path: string): Promise<WorkerFileInfo> {

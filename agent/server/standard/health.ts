@@ -62,7 +62,11 @@ export function healthService(state: HealthState): ImplementationOf<typeof Healt
     check: (call, callback) => {
       const status = state.status(call.request.service);
       if (status === undefined) {
-        callback(toStatus(rpcError('HEALTH_SERVICE_UNKNOWN', `this agent serves no service "${call.request.service}"`, { service: call.request.service })));
+        callback(
+          toStatus(
+            rpcError('HEALTH_SERVICE_UNKNOWN', `this agent serves no service "${call.request.service}"`, { service: call.request.service }),
+          ),
+        );
         return;
       }
       callback(null, create(HealthCheckResponseSchema, { status }));

@@ -93,7 +93,10 @@ const notFound = (what: string): Answer => ({
 
 function fileAnswer(index: DescriptorIndex, file: DescFile | undefined, what: string): Answer {
   if (file === undefined) return notFound(what);
-  return { case: 'fileDescriptorResponse', value: create(v1.FileDescriptorResponseSchema, { fileDescriptorProto: index.serialized(file) }) };
+  return {
+    case: 'fileDescriptorResponse',
+    value: create(v1.FileDescriptorResponseSchema, { fileDescriptorProto: index.serialized(file) }),
+  };
 }
 
 /** The answer to one reflection request (shared by both protocol versions). */

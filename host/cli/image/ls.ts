@@ -21,7 +21,10 @@ export interface ImageLsOptions {
 }
 
 function lsLine(e: ImageEntry): string {
-  const langs = Object.entries(e.languages).map(([l, i]) => `${l} ${i.version}`).join(', ') || '-';
+  const langs =
+    Object.entries(e.languages)
+      .map(([l, i]) => `${l} ${i.version}`)
+      .join(', ') || '-';
   return [e.name.padEnd(12), e.init.padEnd(8), mib(e.rootfs.size).padStart(8), `${e.rootfs.id.slice(0, 19)}`, langs].join('  ');
 }
 

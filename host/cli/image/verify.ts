@@ -40,7 +40,8 @@ async function run(o: ImageVerifyOptions, io: CliIo): Promise<number> {
     }
     io.stdout.write(`${checked} artifacts checked against ${join(outDir, MANIFEST_FILE)}, ${problems.length} mismatches\n`);
   }
-  if (checked === 0) throw new NotFoundError(o.only ? `image verify: no image ${o.only.name} in ${outDir}` : `image verify: no images in ${outDir}`);
+  if (checked === 0)
+    throw new NotFoundError(o.only ? `image verify: no image ${o.only.name} in ${outDir}` : `image verify: no images in ${outDir}`);
   return problems.length ? EXIT_MISMATCH : EXIT.ok;
 }
 
@@ -51,7 +52,8 @@ export const command = defineCommand({
   options(values, positionals): ImageVerifyOptions {
     if (positionals.length > 1) throw new UsageError('image verify takes at most one image name');
     const init = choice('init', values.init, ['systemd', 'openrc'] as const);
-    if (init !== undefined && positionals.length === 0) throw new UsageError('image verify: --init selects a build of one image: name it, e.g. runbox image verify python --init openrc');
+    if (init !== undefined && positionals.length === 0)
+      throw new UsageError('image verify: --init selects a build of one image: name it, e.g. runbox image verify python --init openrc');
     return {
       ...(positionals[0] !== undefined ? { only: { name: positionals[0], ...(init !== undefined ? { init } : {}) } } : {}),
       ...(values.out !== undefined ? { outDir: values.out } : {}),

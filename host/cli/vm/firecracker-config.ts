@@ -37,7 +37,9 @@ async function run(o: FirecrackerConfigOptions, io: CliIo): Promise<number> {
   else {
     io.stdout.write(`wrote ${written.configFile}\n`);
     io.stdout.write(`boot:  firecracker --api-sock <api.sock> --config-file ${written.configFile}\n`);
-    io.stdout.write(`dial:  vsock://${written.config.vsock.uds_path}:5000  or  tcp://172.16.0.2:5000 over ${o.write.tap} (host side 172.16.0.1/30)\n`);
+    io.stdout.write(
+      `dial:  vsock://${written.config.vsock.uds_path}:5000  or  tcp://172.16.0.2:5000 over ${o.write.tap} (host side 172.16.0.1/30)\n`,
+    );
   }
   return EXIT.ok;
 }
