@@ -1,5 +1,6 @@
 // Shared plumbing of the CLI verbs: flag parsing with usage on error, connecting, exit codes.
 import { readFileSync } from 'node:fs';
+import { printable } from './printable.js';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { Sandbox } from '../sandbox.js';
 import { RunboxError } from '../errors.js';
@@ -78,7 +79,8 @@ export async function connect(values: { target?: string; 'token-file'?: string; 
 }
 
 export function printJson(io: CliIo, value: unknown): void {
-  io.stdout.write(JSON.stringify(value, null, 2) + '\n');
+  // JSON.stringify escapes C0 controls but not DEL or C1: printable's \u00XX escapes are JSON too.
+  io.stdout.write(printable(JSON.stringify(value, null, 2)) + '\n');
 }
 
 /** A size in whole MiB, as the listings print it. */

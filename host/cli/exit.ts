@@ -2,6 +2,7 @@
 // loads the SDK) so the mapping is cheap to load and to test.
 import { RunboxError } from '../errors.js';
 import type { CliIo } from './io.js';
+import { printable } from './printable.js';
 
 /** Exit codes scripts can rely on. A program's own exit code passes through unchanged. */
 export const EXIT = {
@@ -45,6 +46,12 @@ const BUG_CLASSES: readonly (new (...args: never[]) => Error)[] = [TypeError, Re
  *   what went wrong (a BuildError's message ends with the build log's path on its own line).
  */
 export function failure(error: unknown, usage: string): Failure {
+  const { exitCode, text } = rawFailure(error, usage);
+  // Messages may quote what the agent or a file said: shown escaped, never interpreted.
+  return { exitCode, text: printable(text) };
+}
+
+function rawFailure(error: unknown, usage: string): Failure {
   if (error instanceof UsageError) return { exitCode: EXIT.usage, text: `runbox: ${error.message}\n\n${usage}` };
   if (error instanceof RunboxError) return { exitCode: EXIT.runbox, text: `runbox: ${error.message}\n` };
   if (!(error instanceof Error) || BUG_CLASSES.some((bug) => error instanceof bug)) {

@@ -1,5 +1,6 @@
 // runbox info: the sandbox's health and system information.
 import { TARGET_OPTIONS, TARGET_USAGE, connect, mib, parse, printJson, runVerb } from './common.js';
+import { printable } from './printable.js';
 import type { CliIo } from './io.js';
 
 const USAGE = `Usage: runbox info --target T [--json]
@@ -30,7 +31,7 @@ export function main(argv: string[], io: CliIo): Promise<number> {
         ...info.disks.map((d) => `disk      ${d.mount} ${d.fsType} ${mib(d.sizeBytes)}, ${mib(d.availableBytes)} free (${d.device})`),
         ...info.interfaces.map((i) => `network   ${i.name} ${i.ip4 || '-'} ${i.state}`),
       ];
-      io.stdout.write(lines.join('\n') + '\n');
+      io.stdout.write(printable(lines.join('\n')) + '\n');
       return 0;
     } finally {
       await sandbox.close();

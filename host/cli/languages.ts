@@ -1,5 +1,6 @@
 // runbox languages: what the agent can run.
 import { TARGET_OPTIONS, TARGET_USAGE, connect, parse, printJson, runVerb } from './common.js';
+import { printable } from './printable.js';
 import type { CliIo } from './io.js';
 
 const USAGE = `Usage: runbox languages --target T [--json]
@@ -21,7 +22,9 @@ export function main(argv: string[], io: CliIo): Promise<number> {
       else
         for (const l of languages) {
           const aliases = l.aliases.length ? ` (${l.aliases.join(', ')})` : '';
-          io.stdout.write(`${l.name.padEnd(12)} ${l.version.padEnd(12)} ${l.compiled ? 'compiled' : '        '}${aliases}\n`);
+          io.stdout.write(
+            printable(`${l.name.padEnd(12)} ${l.version.padEnd(12)} ${l.compiled ? 'compiled' : '        '}${aliases}`) + '\n',
+          );
         }
       return 0;
     } finally {

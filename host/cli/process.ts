@@ -1,6 +1,7 @@
 // What `runbox run` and `runbox exec` share: limit flags, stdin wiring, streaming output as
 // raw bytes, Ctrl-C forwarding, and turning a result into the exit code scripts rely on.
 import { readFileSync } from 'node:fs';
+import { printable } from './printable.js';
 import { constants } from 'node:os';
 import { EXIT, UsageError, intFlag } from './common.js';
 import type { CliEvent, CliIo } from './io.js';
@@ -100,11 +101,12 @@ export function forwardSignals(handle: ProcessHandle, io: CliIo): () => void {
 
 /** Our exit code for a result, printing a one-line reason on stderr when it is not a plain exit. */
 export function exitCodeOf(result: RunResult, io: CliIo): number {
-  const say = (line: string) => io.stderr.write(`runbox: ${line}\n`);
+  const say = (line: string) => io.stderr.write(`runbox: ${printable(line)}\n`);
   const note = result.message ? `: ${result.message}` : '';
   switch (result.status) {
     case 'exited':
       if (result.message) say(result.message);
+      else if (result.run?.processLimitHit) say('the process-count limit (--max-processes) refused at least one fork');
       return result.exitCode;
     case 'compile_error':
       say(`compile error (${result.language} ${result.version}, compiler exit ${result.exitCode})`);

@@ -2,6 +2,7 @@
 // key through (Ctrl-C reaches the remote foreground job as \x03), window-size changes follow,
 // the remote exit code becomes ours, and the terminal is restored on every way out.
 import { constants } from 'node:os';
+import { printable } from './printable.js';
 import type { Sandbox } from '../sandbox.js';
 import type { ShellHandle } from '../shell/index.js';
 import { EXIT, TARGET_OPTIONS, TARGET_USAGE, UsageError, connect, parse, runVerb, targetOf } from './common.js';
@@ -96,7 +97,7 @@ async function bridge(handle: ShellHandle, sessionHint: string, io: CliIo): Prom
       io.stderr.write(`\r\nrunbox: ${leaving}: detached; the session lives on for a while: ${sessionHint}\n`);
       return 128 + constants.signals[leaving];
     }
-    io.stderr.write(`\r\nrunbox: ${(error as Error).message}\r\nrunbox: to continue: ${sessionHint}\n`);
+    io.stderr.write(`\r\nrunbox: ${printable((error as Error).message)}\r\nrunbox: to continue: ${sessionHint}\n`);
     return EXIT.runbox;
   } finally {
     restore();

@@ -3,6 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import os from 'node:os';
+import path from 'node:path';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Sandbox, AuthenticationError, SandboxUnavailableError, InvalidArgumentError, TimeoutError } from '../../host/index.js';
 import { startAgent, CLI, type RunningAgent } from '../helpers/agent.js';
 
@@ -67,6 +69,22 @@ describe('agent without a token', () => {
     const json = await cli(['info', '--target', agent.tcpTarget, '--json']);
     expect(json.code).toBe(0);
     expect(JSON.parse(json.stdout).system.cpu.cores).toBe(os.cpus().length);
+  });
+
+  it('CLI: what the agent echoes back reaches the terminal escaped, never as control sequences', async () => {
+    // A language name with an OSC "set window title" sequence and a C1 CSI in it; the agent's
+    // LANGUAGE_UNKNOWN message quotes it.
+    const hostile = 'co\u001b]0;pwned\u0007bol\u009b2J';
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'runbox-printable-'));
+    const file = path.join(dir, 'main.txt');
+    writeFileSync(file, 'x');
+    const r = await cli(['run', '--target', agent.unixTarget, hostile, file]);
+    rmSync(dir, { recursive: true, force: true });
+    expect(r.code).toBe(125);
+    expect(r.stderr).toMatch(/runCode: language "co/);
+    // eslint-disable-next-line no-control-regex -- the point: no control character got through
+    expect(r.stderr).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/);
+    expect(r.stderr).toContain('\\u001b]0;pwned\\u0007bol\\u009b2J');
   });
 
   it('CLI: a bad flag prints usage and exits 2; a missing target names the flag', async () => {
