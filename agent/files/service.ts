@@ -30,6 +30,12 @@ import { failureToStatus } from './errors.js';
 import { checkMode, checkPath } from './paths.js';
 import { ownerName } from './owners.js';
 
+/**
+ * Concurrent ReadFile + WriteFile streams. Each holds a bounded window (READ_WINDOW_CHUNKS,
+ * WRITE_WINDOW_BYTES), so this bounds what file transfers can make the agent hold in all.
+ */
+export const MAX_FILE_STREAMS = 32;
+
 /** Read chunks (256 KiB each) the worker may send ahead of the client. */
 const READ_WINDOW_CHUNKS = 4;
 /** Bytes of a write the agent lets the client get ahead of the disk. */
@@ -225,12 +231,52 @@ function writeFile(
   });
 }
 
+/** Counts live transfer streams; a stream over the limit is refused before it touches the worker. */
+function streamSlots(): { take(): (() => void) | undefined } {
+  let live = 0;
+  return {
+    take() {
+      if (live >= MAX_FILE_STREAMS) return undefined;
+      live++;
+      let released = false;
+      return () => {
+        if (!released) ((released = true), live--);
+      };
+    },
+  };
+}
+
+const tooManyStreams = () =>
+  rpcError(
+    'TOO_MANY_FILE_STREAMS',
+    `the agent is already moving ${MAX_FILE_STREAMS} files (ReadFile/WriteFile streams at once); retry when one ends`,
+    {
+      limit: String(MAX_FILE_STREAMS),
+    },
+  );
+
 export function filesService(ctx: AgentContext): ImplementationOf<typeof FilesService> {
   const worker = new FileWorker(ctx.runAs, ctx.config.fileTimeoutMs);
   ctx.live.add(worker);
+  const slots = streamSlots();
   return {
-    readFile: (call) => readFile(worker, call),
-    writeFile: (call, callback) => writeFile(worker, call, callback),
+    readFile: (call) => {
+      const release = slots.take();
+      if (!release) return failCall(call, tooManyStreams());
+      call.once('close', release);
+      call.once('finish', release);
+      call.once('cancelled', release);
+      readFile(worker, call);
+    },
+    writeFile: (call, callback) => {
+      const release = slots.take();
+      if (!release) return callback(toStatus(tooManyStreams()));
+      writeFile(worker, call, (error, value) => {
+        release();
+        callback(error, value);
+      });
+      call.once('cancelled', release);
+    },
     listDir: unary(async (request) => {
       const path = checkPath('path', request.path);
       const page = await unaryOp<WorkerListPage>(worker, 'list', path, { op: 'list', ...pageArguments(request) });

@@ -42,6 +42,8 @@ export class RunSession implements Killable {
   #plan: RunPlan | undefined;
   /** The stage whose processes are alive right now. */
   #stage: RunningStage | undefined;
+  /** call.write said the client is behind; cleared on 'drain'. */
+  #congested = false;
   /** The run stage is up and takes stdin directly. */
   #stdinLive = false;
   #queued: Uint8Array[] = [];
@@ -78,7 +80,15 @@ export class RunSession implements Killable {
 
   #send(message: unknown): void {
     if (message === undefined || this.call.cancelled || this.call.writableEnded) return;
-    this.call.write(message);
+    if (this.call.write(message) || this.#congested) return;
+    // The client is not taking output as fast as it comes: stop reading the program's pipes
+    // until it has (RunningStage.setOutputPaused), so the agent holds no backlog.
+    this.#congested = true;
+    this.#stage?.setOutputPaused(true);
+    this.call.once('drain', () => {
+      this.#congested = false;
+      this.#stage?.setOutputPaused(false);
+    });
   }
 
   #fail(error: RpcError): void {
@@ -249,6 +259,7 @@ export class RunSession implements Killable {
   /** Starts a stage and makes it the live one until it ends. */
   async #runStage(stage: RunningStage): Promise<StageResult> {
     this.#stage = stage;
+    if (this.#congested) stage.setOutputPaused(true);
     if (this.#cancelled !== undefined) stage.cancel(this.#cancelled);
     try {
       return await stage.result;

@@ -78,6 +78,7 @@ export class RunningStage {
   #child: ChildProcess | undefined;
   #cgroup: RunCgroup | undefined;
   #end: { status: EndStatus; message: string } | undefined;
+  #outputPaused = false;
   #mainExited = false;
   #stdinOpen: boolean;
 
@@ -116,6 +117,26 @@ export class RunningStage {
   }
 
   /** Ends the stage now: the whole tree is killed and the status is CANCELLED. */
+  /**
+   * Flow control from the client: while the call cannot take more, the stage's pipes are not
+   * read, so the program blocks on a full pipe (as under ssh) instead of the agent buffering
+   * its output. Only while the main process lives; after that the rest drains regardless.
+   */
+  setOutputPaused(paused: boolean): void {
+    this.#outputPaused = paused;
+    this.#applyOutputPause();
+  }
+
+  #applyOutputPause(): void {
+    const child = this.#child;
+    if (!child) return;
+    const pause = this.#outputPaused && !this.#mainExited;
+    for (const stream of [child.stdout, child.stderr]) {
+      if (pause) stream?.pause();
+      else stream?.resume();
+    }
+  }
+
   cancel(message: string): void {
     this.#terminate(Status.CANCELLED, message);
   }
@@ -171,6 +192,7 @@ export class RunningStage {
     const startedAt = performance.now();
     const child = this.#spawn();
     this.#child = child;
+    this.#applyOutputPause();
 
     const spawnError = new Promise<NodeJS.ErrnoException>((resolve) => child.once('error', resolve));
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
@@ -227,6 +249,9 @@ export class RunningStage {
     clearTimeout(timer);
     stopMemoryWatch?.();
     this.#mainExited = true;
+    // Whatever is left is at most the kept limit: it drains now, so the grace cut below only
+    // ever ends pipes held open by orphans, never output a slow client has not taken yet.
+    this.#applyOutputPause();
     this.#stdinOpen = false;
     // The stage is over when its main process is: whatever it left running dies with it.
     await this.#killAll();

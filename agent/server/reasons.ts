@@ -50,6 +50,7 @@ export const REASONS = {
   NO_SUCH_DEVICE: { code: status.FAILED_PRECONDITION, when: 'ENXIO [path, errno]' },
   SYMLINK_LOOP: { code: status.FAILED_PRECONDITION, when: 'ELOOP [path, errno]' },
   NAME_TOO_LONG: { code: status.INVALID_ARGUMENT, when: 'ENAMETOOLONG [path, errno]' },
+  TOO_MANY_FILE_STREAMS: { code: status.RESOURCE_EXHAUSTED, when: 'more than 32 ReadFile/WriteFile streams at once [limit]' },
   FILE_WORKER_FAILED: { code: status.UNAVAILABLE, when: 'the file worker died under the operation; retry [path]' },
   FILE_ERROR: { code: status.INTERNAL, when: 'any other errno [path, errno]' },
   // grpc.health.v1.Health
