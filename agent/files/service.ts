@@ -240,7 +240,9 @@ function streamSlots(): { take(): (() => void) | undefined } {
       live++;
       let released = false;
       return () => {
-        if (!released) ((released = true), live--);
+        if (released) return;
+        released = true;
+        live--;
       };
     },
   };
