@@ -42,7 +42,7 @@ async function main(): Promise<number> {
     shells: { live: 0, opened: 0 },
   };
   const { server, health } = createServer(ctx, token);
-  await listen(server, config.listen);
+  const { gate } = await listen(server, config.listen);
   log.info('agent.ready', {
     version: AGENT_VERSION,
     run_as: runAs.name,
@@ -62,6 +62,7 @@ async function main(): Promise<number> {
       stopping = true;
       log.info('agent.stopping', { signal, live: ctx.live.size });
       health.stopServing();
+      gate.close();
       for (const item of [...ctx.live]) item.kill(`agent received ${signal}`);
       // Calls that do not finish in the grace period are cut; the agent exits either way.
       const force = setTimeout(() => {

@@ -35,6 +35,8 @@ export interface AgentConfig {
   maxShells: number;
   /** How long the file worker may take to answer an op before the op fails (and a silent worker is replaced). */
   fileTimeoutMs: number;
+  /** A connection with no call in flight for this long is closed. */
+  idleTimeoutMs: number;
 }
 
 export const USAGE = `Usage: runbox-agent [options]
@@ -67,6 +69,8 @@ Options:
   --shell-grace-ms N      keep a shell session without a client N ms (default 60000)
   --file-timeout-ms N     a file operation the file worker has not answered after N ms
                           fails UNAVAILABLE; a worker silent that long is replaced (default 60000)
+  --idle-timeout-ms N     close a connection with no call in flight for N ms, one that
+                          never sent a byte included (default 120000; clients reconnect)
   --max-shells N          live shell sessions before RESOURCE_EXHAUSTED (default 64)
   --help                  print this help
 `;
@@ -119,6 +123,7 @@ export function parseConfig(argv: string[]): AgentConfig | 'help' {
         'default-max-processes': { type: 'string' },
         'shell-grace-ms': { type: 'string' },
         'file-timeout-ms': { type: 'string' },
+        'idle-timeout-ms': { type: 'string' },
         'max-shells': { type: 'string' },
         help: { type: 'boolean' },
       },
@@ -157,6 +162,7 @@ export function parseConfig(argv: string[]): AgentConfig | 'help' {
     defaults,
     shellGraceMs: positiveInt('shell-grace-ms', v['shell-grace-ms'], 60_000),
     fileTimeoutMs: positiveInt('file-timeout-ms', v['file-timeout-ms'], 60_000),
+    idleTimeoutMs: positiveInt('idle-timeout-ms', v['idle-timeout-ms'], 120_000),
     maxShells: positiveInt('max-shells', v['max-shells'], 64),
     // What a request may ask for at most: generous, but bounded so one run can't hold the agent forever.
     maximums: {

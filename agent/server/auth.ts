@@ -9,7 +9,7 @@ import { SystemService } from '../../proto/gen/runbox/v1/system_pb.js';
 import { Health } from '../../proto/gen/grpc/health/v1/health_pb.js';
 import { ServerReflection } from '../../proto/gen/grpc/reflection/v1/reflection_pb.js';
 import { ServerReflection as ServerReflectionV1Alpha } from '../../proto/gen/grpc/reflection/v1alpha/reflection_pb.js';
-import { log } from '../core/log.js';
+import { RateLimitedLog } from './rate-limited-log.js';
 import { rpcError, toStatus } from './errors.js';
 
 /** Answered without a token: they tell a caller only that the agent is up and what it speaks. */
@@ -18,6 +18,8 @@ const PUBLIC_PATHS = new Set([
   ...[Health, ServerReflection, ServerReflectionV1Alpha].flatMap((service) => service.methods.map(methodPath)),
 ]);
 const MAX_TOKEN_BYTES = 4096;
+/** Anyone who can connect can make these: at most 5 lines a second, the rest counted. */
+const rejections = new RateLimitedLog('auth.rejected', 5);
 
 /**
  * Reads the token: the file's bytes up to the first NUL, whitespace trimmed. NULs end it
@@ -54,7 +56,7 @@ export function tokenInterceptor(token: string): grpc.ServerInterceptor {
               return;
             }
             const missing = metadata.get('authorization').length === 0;
-            log.warn('auth.rejected', { method: methodDescriptor.path, reason: missing ? 'missing' : 'mismatch' });
+            rejections.write({ method: methodDescriptor.path, reason: missing ? 'missing' : 'mismatch' });
             call.sendStatus(
               toStatus(
                 missing

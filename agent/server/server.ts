@@ -1,7 +1,9 @@
 // The gRPC server: registers every service, binds every --listen target, applies auth.
 import { chmodSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
+import type net from 'node:net';
 import * as grpc from '@grpc/grpc-js';
+import { ConnectionGate } from './connections.js';
 import { addService } from '../../proto/grpc.js';
 import { SystemService } from '../../proto/gen/runbox/v1/system_pb.js';
 import { ProcessService } from '../../proto/gen/runbox/v1/process_pb.js';
@@ -38,6 +40,9 @@ export function createServer(ctx: AgentContext, token: string | undefined): Agen
     // Hosts keep idle connections open with pings (long quiet runs, idle shells); allow them.
     'grpc.keepalive_permit_without_calls': 1,
     'grpc.http2.min_ping_interval_without_data_ms': 5_000,
+    // A connection with no call in flight for this long is closed (the SDK reconnects on its
+    // next call), so idle or silent connections, authenticated or not, do not pile up.
+    'grpc.max_connection_idle_ms': ctx.config.idleTimeoutMs,
     interceptors: token === undefined ? [] : [tokenInterceptor(token)],
   });
   addService(server, SystemService, systemService(ctx));
@@ -62,28 +67,26 @@ function prepareUnixSocket(socketPath: string): void {
   }
 }
 
-function bind(server: grpc.Server, address: string): Promise<number> {
-  return new Promise((resolve, reject) =>
-    server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (error, port) => (error ? reject(error) : resolve(port))),
-  );
-}
-
-/** Binds all targets; returns the addresses actually bound (TCP port 0 becomes the real port). */
-export async function listen(server: grpc.Server, targets: ListenTarget[]): Promise<string[]> {
-  const bound: string[] = [];
+/**
+ * Listens on all targets through one ConnectionGate (per-peer limit, preface timeout);
+ * returns the addresses actually bound (TCP port 0 becomes the real port) and the gate.
+ */
+export async function listen(server: grpc.Server, targets: ListenTarget[]): Promise<{ addresses: string[]; gate: ConnectionGate }> {
+  const gate = new ConnectionGate(server);
+  const addresses: string[] = [];
   for (const target of targets) {
     if (target.kind === 'unix') {
       prepareUnixSocket(target.path);
-      await bind(server, `unix://${target.path}`);
+      await gate.listen({ path: target.path });
       // Only root (the agent, socat's vsock bridge) may talk to the socket; user code may not.
       if (process.getuid?.() === 0) chmodSync(target.path, 0o600);
-      bound.push(`unix://${target.path}`);
+      addresses.push(`unix://${target.path}`);
     } else {
+      const listener = await gate.listen({ host: target.host, port: target.port });
       const host = target.host.includes(':') ? `[${target.host}]` : target.host;
-      const port = await bind(server, `${host}:${target.port}`);
-      bound.push(`tcp://${host}:${port}`);
+      addresses.push(`tcp://${host}:${(listener.address() as net.AddressInfo).port}`);
     }
   }
-  log.info('agent.listening', { addresses: bound.join(',') });
-  return bound;
+  log.info('agent.listening', { addresses: addresses.join(',') });
+  return { addresses, gate };
 }

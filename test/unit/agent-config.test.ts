@@ -89,6 +89,7 @@ describe('parseConfig', () => {
       shellGraceMs: 60_000,
       maxShells: 64,
       fileTimeoutMs: 60_000,
+      idleTimeoutMs: 120_000,
     });
   });
 
