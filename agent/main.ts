@@ -9,10 +9,12 @@ import { Admission, type AgentContext } from './core/context.js';
 import { createServer, listen } from './server/server.js';
 import { AGENT_VERSION } from './core/version.js';
 import { log } from './core/log.js';
+import { closeInheritedFds } from './core/inherited-fds.js';
 
 const SHUTDOWN_GRACE_MS = 3_000;
 
 async function main(): Promise<number> {
+  const inherited = closeInheritedFds();
   let config;
   try {
     config = parseConfig(process.argv.slice(2));
@@ -53,6 +55,7 @@ async function main(): Promise<number> {
       .map((l) => l.name)
       .join(','),
     start_ms: Date.now() - startedAt,
+    inherited_fds_closed: inherited || undefined,
   });
 
   return new Promise<number>((resolve) => {

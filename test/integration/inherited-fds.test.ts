@@ -1,0 +1,57 @@
+// An fd the agent inherited without close-on-exec (here one a shell opened) is closed at
+// start, so no run or shell inherits it in turn.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { Sandbox } from '../../host/index.js';
+import { AGENT_BUNDLE } from '../helpers/agent.js';
+
+describe('inherited file descriptors', () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'runbox-fds-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('are closed before the agent serves: runs and shells do not see them', async () => {
+    const socket = path.join(dir, 'agent.sock');
+    const args = [
+      AGENT_BUNDLE,
+      '--listen',
+      `unix://${socket}`,
+      '--cgroups',
+      'off',
+      '--work-dir',
+      path.join(dir, 'runs'),
+      '--cache-dir',
+      path.join(dir, 'cache'),
+    ];
+    // The shell opens fd 7 (no close-on-exec) and execs the agent with it.
+    const agent = spawn('/bin/sh', ['-c', 'exec 7</etc/hostname; exec "$@"', 'sh', process.execPath, ...args], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let log = '';
+    await new Promise<void>((resolve, reject) => {
+      agent.stderr.setEncoding('utf8').on('data', (text: string) => {
+        log += text;
+        if (log.includes('event=agent.ready')) resolve();
+      });
+      agent.once('exit', (code) => reject(new Error(`agent exited ${code}: ${log}`)));
+    });
+    expect(log).toMatch(/inherited_fds_closed=[1-9]/);
+    const sb = await Sandbox.connect(`unix://${socket}`);
+    try {
+      const r = await sb.exec(['ls', '/proc/self/fd']);
+      // 0-2 and ls's own handle on the directory it lists.
+      expect(r.stdout.split('\n').filter(Boolean).sort()).toEqual(['0', '1', '2', '3']);
+      const sh = await sb.shells.open({ command: ['/bin/sh', '-c', 'ls /proc/$$/fd | tr "\\n" " "'] });
+      let out = '';
+      sh.onData((d) => (out += Buffer.from(d).toString()));
+      await sh.wait();
+      expect(out).toMatch(/\b0 1 2\b/);
+      expect(out.trim().split(/\s+/)).not.toContain('7');
+    } finally {
+      await sb.close();
+      agent.kill('SIGTERM');
+    }
+  });
+});
