@@ -44,6 +44,15 @@ function tokenMatches(header: grpc.MetadataValue | undefined, expected: Buffer):
   return match !== null && timingSafeEqual(digest(match[1]!), expected);
 }
 
+/** Whether a call's metadata carries the token (always true for an agent without one). */
+export type TokenCheck = (metadata: grpc.Metadata) => boolean;
+
+export function tokenCheck(token: string | undefined): TokenCheck {
+  if (token === undefined) return () => true;
+  const expected = digest(token);
+  return (metadata) => tokenMatches(metadata.get('authorization')[0], expected);
+}
+
 export function tokenInterceptor(token: string): grpc.ServerInterceptor {
   const expected = digest(token);
   return (methodDescriptor, call) =>

@@ -11,7 +11,7 @@ import { ShellService } from '../../proto/gen/runbox/v1/shell_pb.js';
 import { FilesService } from '../../proto/gen/runbox/v1/files_pb.js';
 import type { ListenTarget } from '../core/config.js';
 import type { AgentContext } from '../core/context.js';
-import { tokenInterceptor } from './auth.js';
+import { tokenCheck, tokenInterceptor } from './auth.js';
 import { systemService } from '../system/service.js';
 import { processService } from '../process/service.js';
 import { shellService } from '../shell/service.js';
@@ -45,7 +45,7 @@ export function createServer(ctx: AgentContext, token: string | undefined): Agen
     'grpc.max_connection_idle_ms': ctx.config.idleTimeoutMs,
     interceptors: token === undefined ? [] : [tokenInterceptor(token)],
   });
-  addService(server, SystemService, systemService(ctx));
+  addService(server, SystemService, systemService(ctx, tokenCheck(token)));
   addService(server, ProcessService, processService(ctx));
   addService(server, ShellService, shellService(ctx));
   addService(server, FilesService, filesService(ctx));

@@ -12,10 +12,18 @@ import {
 import type { AgentContext } from '../core/context.js';
 import { AGENT_VERSION } from '../core/version.js';
 import { log } from '../core/log.js';
+import type { TokenCheck } from '../server/auth.js';
 
-export function systemService(ctx: AgentContext): ImplementationOf<typeof SystemService> {
+export function systemService(ctx: AgentContext, authorized: TokenCheck): ImplementationOf<typeof SystemService> {
   return {
-    health: (_call, callback) => {
+    health: (call, callback) => {
+      // Without the token a caller learns only that the agent serves, its version and that a
+      // token is required: enough to tell "not up yet" from "wrong token", nothing about runs,
+      // users or limits.
+      if (!authorized(call.metadata)) {
+        callback(null, create(HealthResponseSchema, { version: AGENT_VERSION, authRequired: true }));
+        return;
+      }
       callback(
         null,
         create(HealthResponseSchema, {

@@ -124,6 +124,22 @@ describe('agent with a token', () => {
     }
   });
 
+  it('Health without the token tells only the version and that a token is required; with it, everything', async () => {
+    const anonymous = await Sandbox.connect(agent.tcpTarget);
+    const trusted = await Sandbox.connect(agent.tcpTarget, { token });
+    try {
+      const outside = await anonymous.health();
+      expect(outside).toMatchObject({ authRequired: true, runAsUser: '', activeRuns: 0, maxConcurrentRuns: 0, limitsDetail: '' });
+      expect(outside.version).toMatch(/^\d+\.\d+/);
+      const inside = await trusted.health();
+      expect(inside.maxConcurrentRuns).toBeGreaterThan(0);
+      expect(inside.runAsUser).not.toBe('');
+    } finally {
+      await anonymous.close();
+      await trusted.close();
+    }
+  });
+
   it('refuses other calls without a token, naming the option to set', async () => {
     const sb = await Sandbox.connect(agent.tcpTarget);
     try {
