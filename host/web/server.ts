@@ -35,6 +35,37 @@ export interface WebTerminal {
 
 const digest = (text: string) => createHash('sha256').update(text).digest();
 
+const LOOPBACK = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/i;
+
+/**
+ * Which Host (and Origin host) values a request may carry: a page on another site that
+ * rebinds its DNS name to 127.0.0.1 sends its own name, and is refused. Bound to loopback:
+ * loopback names with our port. Bound to one address: that address. Bound to every address
+ * (0.0.0.0, ::): the operator exposed it on purpose, any name with our port.
+ */
+function hostAllowed(bound: string, port: number): (value: string | undefined) => boolean {
+  const boundHost = bound.includes(':') ? `[${bound}]` : bound;
+  const everywhere = bound === '0.0.0.0' || bound === '::';
+  return (value) => {
+    if (value === undefined) return false;
+    const match = /^(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(value);
+    if (!match || Number(match[2] ?? 80) !== port) return false;
+    const name = match[1]!;
+    if (everywhere) return true;
+    return LOOPBACK.test(boundHost) || boundHost === 'localhost' ? LOOPBACK.test(name) : name.toLowerCase() === boundHost.toLowerCase();
+  };
+}
+
+/** The host part of an Origin header ("http://127.0.0.1:8080" -> "127.0.0.1:8080"); absent is fine (not a browser). */
+function originHost(origin: string | undefined): string | null | undefined {
+  if (origin === undefined) return undefined;
+  try {
+    return new URL(origin).host;
+  } catch {
+    return null;
+  }
+}
+
 const SECURITY_HEADERS = {
   'Cache-Control': 'no-store',
   'Referrer-Policy': 'no-referrer',
@@ -126,12 +157,19 @@ export async function startWebTerminal(sandbox: Sandbox, options: WebTerminalOpt
   const page = Buffer.from(pageHtml(token, options.title ?? 'runbox shell'));
   const app = Buffer.from(APP_SCRIPT);
 
+  let allowedHost: (value: string | undefined) => boolean = () => false;
+  // Host must name this server, and a browser's Origin must too (DNS rebinding, cross-site WebSockets).
+  const sameSite = (req: http.IncomingMessage) => {
+    const origin = originHost(req.headers.origin);
+    return allowedHost(req.headers.host) && origin !== null && (origin === undefined || allowedHost(origin));
+  };
   const server = http.createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const reply = (status: number, type: string, body: Buffer | string) => {
       res.writeHead(status, { 'Content-Type': type, ...SECURITY_HEADERS });
       res.end(body);
     };
+    if (!sameSite(req)) return reply(403, 'text/plain; charset=utf-8', 'forbidden: the Host or Origin header does not name this server\n');
     if (!authorized(url))
       return reply(403, 'text/plain; charset=utf-8', 'forbidden: open the URL printed by runbox web (it carries ?t=<token>)\n');
     if (req.method !== 'GET' && req.method !== 'HEAD') return reply(405, 'text/plain; charset=utf-8', 'method not allowed\n');
@@ -145,7 +183,7 @@ export async function startWebTerminal(sandbox: Sandbox, options: WebTerminalOpt
   const wss = new WebSocketServer({ noServer: true, maxPayload: 1 << 20 });
   server.on('upgrade', (req, socket, head) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
-    if (url.pathname !== '/ws' || !authorized(url)) {
+    if (url.pathname !== '/ws' || !sameSite(req) || !authorized(url)) {
       socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
       return;
     }
@@ -158,6 +196,7 @@ export async function startWebTerminal(sandbox: Sandbox, options: WebTerminalOpt
     server.listen(options.port ?? 0, host, () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
+  allowedHost = hostAllowed(host, port);
   const shownHost = host.includes(':') ? `[${host}]` : host === '0.0.0.0' ? '127.0.0.1' : host;
   return {
     url: `http://${shownHost}:${port}/?t=${token}`,

@@ -6,6 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import http from 'node:http';
 import WebSocket from 'ws';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { Sandbox } from '../../host/index.js';
@@ -114,6 +115,31 @@ describe.runIf(IN_CI || existsSync(CHROMIUM))('runbox web', () => {
       });
       expect(status).toBe(403);
     }
+  });
+
+  it('refuses another Host (DNS rebinding) and a cross-site Origin, even with the token (403)', async () => {
+    const base = new URL(url);
+    const withHeaders = (headers: Record<string, string>) =>
+      new Promise<number>((resolve, reject) => {
+        const req = http.get({ host: base.hostname, port: base.port, path: `${base.pathname}${base.search}`, headers }, (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        });
+        req.on('error', reject);
+      });
+    expect(await withHeaders({})).toBe(200);
+    expect(await withHeaders({ Host: `evil.example:${base.port}` })).toBe(403);
+    expect(await withHeaders({ Host: `localhost:${base.port}` })).toBe(200);
+    expect(await withHeaders({ Origin: 'http://evil.example' })).toBe(403);
+    const wsStatus = (origin: string | undefined) =>
+      new Promise<number>((resolve) => {
+        const ws = new WebSocket(`ws://${base.host}/ws${base.search}`, origin ? { origin } : {});
+        ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+        ws.on('open', () => (ws.close(), resolve(101)));
+        ws.on('error', () => resolve(-1));
+      });
+    expect(await wsStatus('http://evil.example')).toBe(403);
+    expect(await wsStatus(base.origin)).toBe(101);
   });
 
   it('runs commands typed in xterm.js and follows window resizes; one session per tab', async () => {
