@@ -108,6 +108,14 @@ describe('files', () => {
     expect(await sb.files.list(dir)).toEqual([]);
   });
 
+  it('a new file asked for setuid/setgid bits has them after its data is written (the kernel clears them on write)', async () => {
+    const written = await sb.files.write(`${dir}/suid`, randomBytes(300_000), { mode: 0o6755 });
+    expect(written.mode).toBe(0o6755);
+    expect((await sb.files.stat(`${dir}/suid`)).mode).toBe(0o6755);
+    expect(statSync(`${dir}/suid`).mode & 0o7777).toBe(0o6755);
+    await sb.files.remove(`${dir}/suid`);
+  });
+
   it('makes directories with parents and modes; existing ones only with parents', async () => {
     const made = await sb.files.makeDir(`${dir}/m/n/o`, { parents: true, mode: 0o700 });
     expect(made).toMatchObject({ type: 'directory', mode: 0o700 });

@@ -52,6 +52,8 @@ interface WriteOp {
   ended: boolean;
   done: boolean;
   path: string;
+  /** setuid/setgid/sticky bits a new file asked for: applied after the data (see closeWrite). */
+  specialBits: number;
 }
 
 /** Streaming ops keep their state here, keyed by op id. */
@@ -149,6 +151,15 @@ function pumpRead(id: number, op: ReadOp): void {
 
 function closeWrite(id: number, op: WriteOp): void {
   op.busy = true;
+  // The kernel clears setuid/setgid when an unprivileged process writes to a file, so those
+  // bits go on last; the answer reports the mode the file really has.
+  if (op.specialBits !== 0) {
+    try {
+      fs.fchmodSync(op.fd, (fs.fstatSync(op.fd).mode & 0o777) | op.specialBits);
+    } catch {
+      // not permitted: the reported mode shows they are not there
+    }
+  }
   fs.fstat(op.fd, (error, st) => {
     op.busy = false;
     op.done = true;
@@ -217,17 +228,18 @@ async function openChecked(path: string, flags: number, mode?: number): Promise<
   return { fd, st };
 }
 
-async function openForWrite(a: Arguments): Promise<number> {
+/** The open fd, and the special mode bits still to apply (new files only). */
+async function openForWrite(a: Arguments): Promise<{ fd: number; specialBits: number }> {
   if (a.createParents) await fsp.mkdir(nodePath.dirname(a.path), { recursive: true, mode: 0o755 });
   const mode = a.mode || 0o644;
   try {
     const { fd } = await openChecked(a.path, O_WRONLY | O_CREAT | O_EXCL, mode);
-    fs.fchmodSync(fd, mode); // exact bits, whatever the umask
-    return fd;
+    fs.fchmodSync(fd, mode & 0o777); // exact bits, whatever the umask
+    return { fd, specialBits: mode & 0o7000 };
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST' || a.noOverwrite) throw error;
   }
-  return (await openChecked(a.path, O_WRONLY | O_TRUNC)).fd;
+  return { fd: (await openChecked(a.path, O_WRONLY | O_TRUNC)).fd, specialBits: 0 };
 }
 
 async function remove(a: Arguments): Promise<void> {
@@ -266,8 +278,8 @@ async function call(id: number, a: Arguments): Promise<void> {
       return pumpRead(id, op);
     }
     case 'write': {
-      const fd = await openForWrite(a);
-      ops.set(id, { kind: 'write', fd, queue: [], busy: false, ended: false, done: false, path: a.path });
+      const { fd, specialBits } = await openForWrite(a);
+      ops.set(id, { kind: 'write', fd, specialBits, queue: [], busy: false, ended: false, done: false, path: a.path });
       return void send(id, FROM_WORKER.ready);
     }
     default:
