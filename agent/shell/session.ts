@@ -159,7 +159,14 @@ export class ShellSession {
     try {
       process.kill(-foregroundGroup(this.pid), signal);
     } catch {
-      /* the group ended meanwhile */
+      // No such group yet: right after the fork the child has not called setsid, so its group
+      // does not exist. It is the only process then, with every signal blocked until its
+      // handlers are back to default: signalled directly, it gets this one when it may.
+      try {
+        process.kill(this.pid, signal);
+      } catch {
+        /* it ended meanwhile */
+      }
     }
   }
 

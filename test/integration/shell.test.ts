@@ -123,6 +123,7 @@ describe('shell', () => {
     expect(await sh.wait()).toMatchObject({ signal: 'SIGHUP' });
 
     const killed = await sb.shells.open({ command: ['/bin/sleep', '100'] });
+    // At once: the child may not have its own process group yet, and the signal must still land.
     killed.signal('SIGTERM');
     expect(await killed.wait()).toMatchObject({ signal: 'SIGTERM' });
   });
