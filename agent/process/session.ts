@@ -22,7 +22,8 @@ import {
 import type { AgentContext, Killable } from '../core/context.js';
 import { log } from '../core/log.js';
 import { CompileCache } from './cache.js';
-import { aloneBefore, stillAlone } from './tenancy.js';
+import { aloneBefore } from './tenancy.js';
+import { compileStageSpec, keepCompiled } from './compile.js';
 import { planExec, planRunCode, limitsMessage, type RunPlan, type RunCodePlan } from './plan.js';
 import { checkSignal } from '../usercode/signals.js';
 import { userEnv } from '../usercode/env.js';
@@ -380,43 +381,12 @@ export class RunSession implements Killable {
     cacheKey: string,
     env: Record<string, string>,
   ): Promise<{ result: StageResult; program: string | undefined }> {
-    const { ctx } = this;
-    const output = path.join(privateDir, plan.language.outputFile);
-    const command = plan.language.compile!({ dir: privateDir, source, output, cacheDir: ctx.config.cacheDir });
-    const alone = aloneBefore(ctx);
-    const result = await this.#runStage(
-      new RunningStage(ctx.limits, {
-        stage: 'compile',
-        id: `${runId}.compile`,
-        argv: command.argv,
-        cwd: privateDir,
-        cwdFromClient: false,
-        env: { ...env, ...command.env },
-        user: ctx.runAs,
-        stdin: false,
-        timeoutMs: plan.limits.compileTimeoutMs,
-        outputLimitBytes: plan.limits.outputLimitBytes,
-        // Compilers need what they need: never less than the agent's defaults.
-        limits: {
-          memoryBytes: Math.max(plan.limits.memoryBytes, ctx.config.defaults.memoryBytes),
-          maxProcesses: Math.max(plan.limits.maxProcesses, ctx.config.defaults.maxProcesses),
-        },
-        onOutput: this.#onOutput(Stage.COMPILE),
-      }),
-    );
+    const { spec, output } = compileStageSpec(this.ctx, plan, { runId, privateDir, source, env }, this.#onOutput(Stage.COMPILE));
+    const alone = aloneBefore(this.ctx);
+    const result = await this.#runStage(new RunningStage(this.ctx.limits, spec));
     this.#send(this.#responder.stageResult(result));
     if (result.status !== Status.EXITED || result.exitCode !== 0) return { result, program: undefined };
-    if (!stillAlone(ctx, alone)) {
-      // Other user code could have written the source or the binary meanwhile: run it, never cache it.
-      log.info('cache.skipped', { id: runId, why: 'other user code ran during the compile' });
-      return { result, program: output };
-    }
-    try {
-      return { result, program: this.cache().store(cacheKey, output, ctx.runAs.uid) };
-    } catch (error) {
-      log.warn('cache.store_failed', { id: runId, error: (error as Error).message });
-      return { result, program: output };
-    }
+    return { result, program: keepCompiled(this.ctx, this.cache(), cacheKey, output, alone, runId) };
   }
 
   /** The run stage takes stdin directly from now on: first start.stdin, then what was queued. */

@@ -3,7 +3,6 @@
 import { mkdir, readdir, readFile, rm, rename, stat, writeFile } from 'node:fs/promises';
 import { createWriteStream, existsSync } from 'node:fs';
 import type { WriteStream } from 'node:fs';
-import { createHash } from 'node:crypto';
 import { join, relative } from 'node:path';
 import { resolveSpec } from './spec.js';
 import type { InitSystem, ResolvedSpec } from './spec.js';
@@ -13,7 +12,10 @@ import { ensureKernel } from './kernel.js';
 import { artifactOf, readManifest, findImage, upsertImage } from './manifest.js';
 import type { ContentId, ImageEntry, PackageInfo, LanguageInfo } from './manifest.js';
 import { defaultImagesDir, defaultAgentDir, initDir, kernelCacheDir } from './paths.js';
-import { runCommand } from '../local/command.js';
+import { dirDigest, sha256, specHash } from './digests.js';
+import { dpkgPackages, ext4Blocks } from './inspect.js';
+
+export { specHash } from './digests.js';
 import { FailedPreconditionError, InvalidArgumentError, RunboxError, type ErrorCode } from '../errors.js';
 
 /** Bump when a builder change alters image contents: it invalidates every cache entry. */
@@ -55,59 +57,9 @@ export interface BuildResult {
   paths: { rootfs: string; kernel: string; vmlinux: string; initrd: string; log: string };
 }
 
-function sha256(data: string | Buffer): ContentId {
-  return `sha256:${createHash('sha256').update(data).digest('hex')}`;
-}
-
-/** Hash of every file under dir (relative names + bytes), sorted: agent bundle and guest init files. */
-async function dirDigest(dir: string): Promise<ContentId> {
-  const h = createHash('sha256');
-  const walk = async (d: string): Promise<void> => {
-    const entries = (await readdir(d, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : 1));
-    for (const e of entries) {
-      const p = join(d, e.name);
-      if (e.isDirectory()) {
-        await walk(p);
-        continue;
-      }
-      const st = await stat(p);
-      h.update(`${relative(dir, p)}\0${st.mode & 0o777}\0`);
-      h.update(await readFile(p));
-      h.update('\0');
-    }
-  };
-  await walk(dir);
-  return `sha256:${h.digest('hex')}`;
-}
-
-export function specHash(spec: ResolvedSpec): Promise<ContentId> {
-  return Promise.resolve(sha256(JSON.stringify(spec)));
-}
-
-/** Relative paths of an image's files inside outDir. */
 export function imagePaths(name: string, init: InitSystem): { dir: string; rootfs: string; log: string } {
   const dir = join(name, init);
   return { dir, rootfs: join(dir, 'rootfs.ext4'), log: join(dir, 'build.log') };
-}
-
-async function dpkgPackages(root: string, log: WriteStream): Promise<PackageInfo[]> {
-  const out = await runCommand(
-    ['dpkg-query', `--admindir=${join(root, 'var/lib/dpkg')}`, '-W', '-f', '${Package}\t${Version}\t${db:Status-Abbrev}\n'],
-    { captureStdout: true, log },
-  );
-  return out
-    .split('\n')
-    .map((l) => l.split('\t'))
-    .filter((f) => f.length === 3 && f[2]!.startsWith('ii'))
-    .map((f) => ({ name: f[0]!, version: f[1]! }))
-    .sort((a, b) => a.name.localeCompare(b.name));
-}
-
-async function ext4Blocks(path: string, log: WriteStream): Promise<{ used: number; total: number }> {
-  const out = await runCommand(['dumpe2fs', '-h', path], { captureStdout: true, log, env: { PATH: process.env.PATH, LC_ALL: 'C' } });
-  const num = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+)`, 'm').exec(out)?.[1] ?? NaN);
-  const total = num('Block count');
-  return { total, used: total - num('Free blocks') };
 }
 
 /** An image build failed; the message ends with the path of the full build log. */
