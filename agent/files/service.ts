@@ -20,6 +20,7 @@ import {
   type ReadFileRequest,
   type ReadFileResponse,
   type WriteFileRequest,
+  type WriteFileStart,
   type WriteFileResponse,
 } from '../../proto/gen/runbox/v1/files_pb.js';
 import type { AgentContext } from '../core/context.js';
@@ -141,6 +142,30 @@ function readFile(worker: FileWorker, call: grpc.ServerWritableStream<ReadFileRe
   });
 }
 
+/** The first WriteFileRequest: it must be `start`. */
+function startOf(request: WriteFileRequest): WriteFileStart {
+  if (request.event.case === 'start') return request.event.value;
+  throw rpcError(
+    'MESSAGE_UNEXPECTED',
+    `the first WriteFileRequest must be start (path, mode), got ${request.event.case ?? 'an empty event'}`,
+    {
+      field: 'start',
+    },
+  );
+}
+
+/** Every later WriteFileRequest: it must carry data. */
+function dataOf(request: WriteFileRequest, path: string): Uint8Array {
+  if (request.event.case === 'data') return request.event.value;
+  throw rpcError(
+    'MESSAGE_UNEXPECTED',
+    `start.path ${JSON.stringify(path)}: only the first WriteFileRequest may be start; later ones carry data`,
+    {
+      field: 'start',
+    },
+  );
+}
+
 function writeFile(
   worker: FileWorker,
   call: grpc.ServerReadableStream<WriteFileRequest, WriteFileResponse>,
@@ -166,13 +191,7 @@ function writeFile(
   };
 
   const start = (request: WriteFileRequest) => {
-    if (request.event.case !== 'start')
-      throw rpcError(
-        'MESSAGE_UNEXPECTED',
-        `the first WriteFileRequest must be start (path, mode), got ${request.event.case ?? 'an empty event'}`,
-        { field: 'start' },
-      );
-    const s = request.event.value;
+    const s = startOf(request);
     path = checkPath('start.path', s.path);
     checkMode('start.mode', s.mode);
     // Data waits until the worker has the file open, so a refused path fails before any upload.
@@ -200,13 +219,7 @@ function writeFile(
     if (done) return;
     try {
       if (!op) return start(request);
-      if (request.event.case !== 'data')
-        throw rpcError(
-          'MESSAGE_UNEXPECTED',
-          `start.path ${JSON.stringify(path)}: only the first WriteFileRequest may be start; later ones carry data`,
-          { field: 'start' },
-        );
-      const data = request.event.value;
+      const data = dataOf(request, path);
       if (data.length === 0) return;
       inFlight += data.length;
       op.send(TO_WORKER.data, data);

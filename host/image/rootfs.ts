@@ -222,22 +222,27 @@ export async function customize(o: RootfsOptions): Promise<void> {
   for (const w of spec.warmup) await warmup(o, w.argv, w.cwd, { ...spec.env, ...w.env });
 
   await removeApt(o);
-  // Build-time leftovers that would differ between two builds, and dpkg/debconf's backup copies.
-  await rm(g('/var/cache/ldconfig/aux-cache'), { force: true });
-  for (const f of [
-    '/etc/passwd-',
-    '/etc/group-',
-    '/etc/shadow-',
-    '/etc/gshadow-',
-    '/etc/subuid-',
-    '/etc/subgid-',
-    '/var/lib/dpkg/status-old',
-    '/var/lib/dpkg/diversions-old',
-    '/var/cache/debconf/config.dat-old',
-    '/var/cache/debconf/templates.dat-old',
-    '/var/cache/debconf/passwords.dat-old',
-  ])
-    await rm(g(f), { force: true });
+  await removeBuildLeftovers(root);
+}
+
+/** Build-time leftovers that would differ between two builds, and dpkg/debconf's backup copies. */
+const BUILD_LEFTOVERS = [
+  '/var/cache/ldconfig/aux-cache',
+  '/etc/passwd-',
+  '/etc/group-',
+  '/etc/shadow-',
+  '/etc/gshadow-',
+  '/etc/subuid-',
+  '/etc/subgid-',
+  '/var/lib/dpkg/status-old',
+  '/var/lib/dpkg/diversions-old',
+  '/var/cache/debconf/config.dat-old',
+  '/var/cache/debconf/templates.dat-old',
+  '/var/cache/debconf/passwords.dat-old',
+];
+
+async function removeBuildLeftovers(root: string): Promise<void> {
+  for (const f of BUILD_LEFTOVERS) await rm(join(root, f), { force: true });
 }
 
 // apt is only needed to build the tree: in the VM user code runs unprivileged (apt-get install cannot work)

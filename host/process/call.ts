@@ -41,6 +41,19 @@ function limitStreams(streams: Streams, limit: number): void {
   for (const stage of Object.values(streams)) for (const collector of Object.values(stage)) collector.limit = limit;
 }
 
+/** Why a run's call failed: the caller's abort, the Sandbox closing under it, or what the agent said. */
+function runError(error: unknown, what: string, signal: AbortSignal | undefined, connection: Connection): Error {
+  if (signal?.aborted)
+    return new AbortError(`${what}: aborted; the agent kills the run's process tree`, { cause: error, reason: 'ABORTED' });
+  if (connection.closed) {
+    return new AbortError(`${what}: the Sandbox was closed while the run was in flight; the agent kills the run's process tree`, {
+      cause: error,
+      reason: 'SANDBOX_CLOSED',
+    });
+  }
+  return fromGrpcError(error, what);
+}
+
 /** Opens the call, sends `start`, resolves with a handle on Started (or rejects with the agent's refusal). */
 export function openRun(connection: Connection, spec: RunCallSpec, options: ProcessOptions): Promise<ProcessHandle> {
   const { what } = spec;
@@ -64,14 +77,7 @@ export function openRun(connection: Connection, spec: RunCallSpec, options: Proc
       if (failed) return;
       failed = true;
       detach();
-      const mapped = options.signal?.aborted
-        ? new AbortError(`${what}: aborted; the agent kills the run's process tree`, { cause: error, reason: 'ABORTED' })
-        : connection.closed
-          ? new AbortError(`${what}: the Sandbox was closed while the run was in flight; the agent kills the run's process tree`, {
-              cause: error,
-              reason: 'SANDBOX_CLOSED',
-            })
-          : fromGrpcError(error, what);
+      const mapped = runError(error, what, options.signal, connection);
       if (handle) settle.reject(mapped);
       else rejectHandle(mapped);
     };
