@@ -21,18 +21,9 @@ import {
   type RemoveOptions,
   type WriteOptions,
 } from './types.js';
-import { InvalidArgumentError, ResourceExhaustedError } from '../errors.js';
+import { ResourceExhaustedError } from '../errors.js';
+import { nonNegativeOption } from '../transport/options.js';
 
-function checkMaxBytes(value: number | undefined): number {
-  if (value === undefined) return DEFAULT_READ_MAX_BYTES;
-  if (!Number.isSafeInteger(value) || value < 0) {
-    throw new InvalidArgumentError(`maxBytes ${value}: expected a non-negative integer (bytes)`, {
-      reason: 'LIMIT_INVALID',
-      metadata: { option: 'maxBytes' },
-    });
-  }
-  return value;
-}
 import { writeFile } from './write.js';
 
 export type * from './types.js';
@@ -62,7 +53,7 @@ export class FilesApi {
 
   /** A whole file in memory, at most `maxBytes` (default 64 MiB). For large files use readStream. */
   async read(path: string, options: ReadOptions = {}): Promise<Uint8Array> {
-    const maxBytes = checkMaxBytes(options.maxBytes);
+    const maxBytes = nonNegativeOption(options.maxBytes, 'maxBytes') ?? DEFAULT_READ_MAX_BYTES;
     const stream = this.readStream(path, options);
     const tooLarge = (size: number) =>
       new ResourceExhaustedError(

@@ -2,7 +2,7 @@
 // share (env, cwd, stdin, limits). Bad option values are refused here, before any call.
 import { create } from '@bufbuild/protobuf';
 import { RunLimitsSchema, type RunLimits } from '../../proto/gen/runbox/v1/process_pb.js';
-import { InvalidArgumentError } from '../errors.js';
+import { nonNegativeOption } from '../transport/options.js';
 import type { ProcessOptions, RunLimitOptions } from './types.js';
 
 const encoder = new TextEncoder();
@@ -26,15 +26,7 @@ export function commonStart(options: ProcessOptions) {
 }
 
 export function limitsRequest(options: RunLimitOptions): RunLimits {
-  const n = (v: number | undefined, name: string) => {
-    if (v === undefined) return 0;
-    if (!Number.isSafeInteger(v) || v < 0)
-      throw new InvalidArgumentError(`${name} must be a non-negative integer, got ${v}`, {
-        reason: 'LIMIT_INVALID',
-        metadata: { option: name },
-      });
-    return v;
-  };
+  const n = (v: number | undefined, name: string) => nonNegativeOption(v, name) ?? 0;
   return create(RunLimitsSchema, {
     timeoutMs: BigInt(n(options.timeoutMs, 'timeoutMs')),
     compileTimeoutMs: BigInt(n(options.compileTimeoutMs, 'compileTimeoutMs')),
