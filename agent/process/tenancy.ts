@@ -19,13 +19,8 @@ export function aloneBefore(ctx: AgentContext): AloneSnapshot | undefined {
   return { runsStarted: ctx.admission.started, shellsOpened: ctx.shells.opened };
 }
 
-/** True when no run or shell began since `before` and none is live. */
+/** True when no run or shell began since `before` and none but this run is live: the same state again. */
 export function stillAlone(ctx: AgentContext, before: AloneSnapshot | undefined): boolean {
-  return (
-    before !== undefined &&
-    ctx.admission.started === before.runsStarted &&
-    ctx.shells.opened === before.shellsOpened &&
-    ctx.admission.active === 1 &&
-    ctx.shells.live === 0
-  );
+  const now = aloneBefore(ctx);
+  return before !== undefined && now !== undefined && now.runsStarted === before.runsStarted && now.shellsOpened === before.shellsOpened;
 }
