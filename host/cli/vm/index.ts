@@ -2,6 +2,7 @@
 // configs. Each subcommand is its own module with its own flags, loaded when it runs.
 import { runGroup, type CommandGroup } from '../command.js';
 import type { CliIo } from '../io.js';
+import { RUN_FLAGS_HELP } from './run-flags.js';
 
 export const USAGE = `Usage:
   runbox vm run <image> [--net tap|user] [--memory MiB] [--cpus N] [--token-file F]
@@ -22,19 +23,7 @@ firecracker-config
          rootfs (Firecracker writes to its root drive) and token.img with --token-file.
 
 Options:
-      --net M          tap (default as root): a network namespace runbox-<id> with a TAP device,
-                       guest 172.16.0.2, reached through a Unix socket; user: QEMU user-mode
-                       network, guest reachable on a free 127.0.0.1 port
-      --memory MiB     guest memory (default 1024)
-      --cpus N         vCPUs (default 2)
-      --token-file F   require the token in F (passed to the guest as a raw disk)
-      --init I         which build of the image: systemd (default) or openrc
-      --accel A        tcg (default; env RUNBOX_ACCEL) or kvm
-      --machine M      microvm (default) or q35
-      --wait-ms N      give up if the agent has not answered after N ms (default 180000)
-      --detach         return once ready; stop later with: runbox vm stop <id>
-      --json           print the VM's state as JSON
-      --all            (stop) every VM listed by vm ls
+${RUN_FLAGS_HELP}      --all            (stop) every VM listed by vm ls
       --tap NAME       (firecracker-config) host TAP device for the guest's eth0
       --vsock PATH     (firecracker-config) Unix socket Firecracker creates for vsock
       --out DIR        (firecracker-config) output directory (default ./firecracker-<image>)

@@ -1,6 +1,7 @@
 // runbox vm run: boot a built image under QEMU; in the foreground until Ctrl-C/SIGTERM, or --detach.
 import { EXIT, UsageError, choice, intFlag, printJson, readToken } from '../common.js';
 import { defineCommand } from '../command.js';
+import { RUN_FLAGS_HELP } from './run-flags.js';
 import type { CliIo } from '../io.js';
 import { bootVm, type BootOptions, type VmHandle } from '../../vm/boot.js';
 import type { VmState } from '../../vm/state.js';
@@ -15,19 +16,7 @@ Ctrl-C or SIGTERM, then stops the VM and removes everything it created. --detach
 once the agent answers and leaves the VM running (state under $RUNBOX_HOME/vms/<id>/).
 
 Options:
-      --net M          tap (default as root): a network namespace runbox-<id> with a TAP device,
-                       guest 172.16.0.2, reached through a Unix socket; user: QEMU user-mode
-                       network, guest reachable on a free 127.0.0.1 port
-      --memory MiB     guest memory (default 1024)
-      --cpus N         vCPUs (default 2)
-      --token-file F   require the token in F (passed to the guest as a raw disk)
-      --init I         which build of the image: systemd (default) or openrc
-      --accel A        tcg (default; env RUNBOX_ACCEL) or kvm
-      --machine M      microvm (default) or q35
-      --wait-ms N      give up if the agent has not answered after N ms (default 180000)
-      --detach         return once ready; stop later with: runbox vm stop <id>
-      --json           print the VM's state as JSON
-  -h, --help           show this help
+${RUN_FLAGS_HELP}  -h, --help           show this help
 `;
 
 export interface RunOptions {
