@@ -3,7 +3,10 @@
 // and signals are an EventEmitter the test can emit on.
 import { EventEmitter } from 'node:events';
 import { PassThrough, Readable, Writable } from 'node:stream';
+import { expect } from 'vitest';
 import type { CliEvents, CliIo } from '../../host/cli/io.js';
+import type { Command } from '../../host/cli/command.js';
+import { UsageError } from '../../host/cli/exit.js';
 
 export interface MemoryIo extends CliIo {
   /** Everything written to stdout so far, as UTF-8. */
@@ -45,4 +48,15 @@ export function memoryIo(options: { stdin?: string | Buffer; env?: Record<string
     err: stderr.text,
     emit: (event) => void emitter.emit(event, event),
   };
+}
+
+/** The message of the UsageError a subcommand's parse throws for `argv`; fails the test if it parses. */
+export function usageError(command: Command<unknown>, argv: string[]): string {
+  try {
+    command.parse(argv);
+  } catch (error) {
+    expect(error).toBeInstanceOf(UsageError);
+    return (error as Error).message;
+  }
+  throw new Error(`${command.name} ${argv.join(' ')} was accepted`);
 }

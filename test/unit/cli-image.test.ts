@@ -6,23 +6,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { UsageError } from '../../host/cli/exit.js';
 import type { Command } from '../../host/cli/command.js';
 import { main, USAGE } from '../../host/cli/image/index.js';
 import { command as build } from '../../host/cli/image/build.js';
 import { command as ls } from '../../host/cli/image/ls.js';
 import { command as verify } from '../../host/cli/image/verify.js';
-import { memoryIo } from '../helpers/cli-io.js';
-
-function usageError(command: Command<unknown>, argv: string[]): string {
-  try {
-    command.parse(argv);
-  } catch (error) {
-    expect(error).toBeInstanceOf(UsageError);
-    return (error as Error).message;
-  }
-  throw new Error(`${command.name} ${argv.join(' ')} was accepted`);
-}
+import { memoryIo, usageError } from '../helpers/cli-io.js';
 
 const ALL_FLAGS: Record<string, string[]> = {
   init: ['--init', 'openrc'],

@@ -2,24 +2,13 @@
 // options, or a UsageError naming the flag), and the group's dispatch with an in-memory CliIo.
 // Booting, listing and stopping real VMs is test/vm/vm-cli.test.ts.
 import { describe, expect, it } from 'vitest';
-import { UsageError } from '../../host/cli/exit.js';
 import type { Command } from '../../host/cli/command.js';
 import { main, USAGE } from '../../host/cli/vm/index.js';
 import { command as run } from '../../host/cli/vm/run.js';
 import { command as stop } from '../../host/cli/vm/stop.js';
 import { command as ls } from '../../host/cli/vm/ls.js';
 import { command as firecrackerConfig } from '../../host/cli/vm/firecracker-config.js';
-import { memoryIo } from '../helpers/cli-io.js';
-
-function usageError(command: Command<unknown>, argv: string[]): string {
-  try {
-    command.parse(argv);
-  } catch (error) {
-    expect(error).toBeInstanceOf(UsageError);
-    return (error as Error).message;
-  }
-  throw new Error(`${command.name} ${argv.join(' ')} was accepted`);
-}
+import { memoryIo, usageError } from '../helpers/cli-io.js';
 
 // Every flag some vm subcommand takes, with a value where it needs one.
 const ALL_FLAGS: Record<string, string[]> = {
