@@ -82,19 +82,21 @@ function signal(pid: number, name: NodeJS.Signals): void {
 export function killTree(pgid: number | undefined, marker: string, uid: number): void {
   if (pgid !== undefined) signalGroup(pgid, 'SIGKILL');
   const stopped = new Set<number>();
-  // A process caught mid-execve has no readable environ for an instant: only a few empty
-  // scans in a row mean the tree is all stopped.
-  for (let round = 0, quiet = 0; round < MAX_ROUNDS && quiet < QUIET_SCANS; round++) {
+  // A process caught mid-execve has no readable environ for an instant: once a scan has found
+  // something (a tree that keeps forking), only QUIET_SCANS empty scans in a row mean it is all
+  // stopped. A first scan that finds nothing (the usual end of a run) is enough on its own, so
+  // every run's end costs one /proc scan as before.
+  for (let round = 0, quiet = 0; round < MAX_ROUNDS; round++) {
     const fresh = findMarked(marker, uid).filter((pid) => !stopped.has(pid));
     quiet = fresh.length === 0 ? quiet + 1 : 0;
+    if (quiet > 0 && (stopped.size === 0 || quiet >= QUIET_SCANS)) break;
     for (const pid of fresh) {
       signal(pid, 'SIGSTOP');
       stopped.add(pid);
     }
   }
+  // Stopped processes cannot fork: killing what was stopped leaves nothing of the tree.
   for (const pid of stopped) signal(pid, 'SIGKILL');
-  // A reused pid among them is harmless: it was the user's and marked when we looked.
-  for (const pid of findMarked(marker, uid)) signal(pid, 'SIGKILL');
 }
 
 /** Sends a signal to a run's process group (ProcessInput.signal). False when the group is gone. */
