@@ -161,10 +161,14 @@ export async function connectVsock(udsPath: string, port: number, options: Vsock
   for (;;) {
     attempts++;
     if (options.signal?.aborted) throw new VsockError('aborted', `${where}: aborted`, attempts - 1);
-    const result = await attempt(udsPath, port, Math.max(1, Math.min(handshakeTimeoutMs, deadline - Date.now())), options.signal);
+    const waitMs = Math.max(1, Math.min(handshakeTimeoutMs, deadline - Date.now()));
+    const result = await attempt(udsPath, port, waitMs, options.signal);
     if (result.ok) return { socket: result.socket, hostPort: result.hostPort, attempts };
     if (options.signal?.aborted) throw new VsockError('aborted', `${where}: aborted`, attempts);
-    last = result;
+    // A last attempt the deadline cut short says nothing about the guest: an earlier
+    // definite answer (no VMM, no listener) is the better diagnosis.
+    const cutShort = result.kind === 'timeout' && waitMs < handshakeTimeoutMs;
+    if (!(cutShort && last)) last = result;
     if (result.kind === 'protocol') {
       throw new VsockError('protocol', `${where}: ${result.detail}; is this a Firecracker/Cloud Hypervisor vsock socket?`, attempts);
     }

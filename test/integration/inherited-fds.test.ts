@@ -1,7 +1,7 @@
-// An fd the agent inherited without close-on-exec (here one a shell opened) is closed at
-// start, so no run or shell inherits it in turn.
+// An fd the agent inherited without close-on-exec (here a file its parent hands it as fd 7)
+// is closed at start, so no run or shell inherits it in turn.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -25,10 +25,14 @@ describe('inherited file descriptors', () => {
       '--cache-dir',
       path.join(dir, 'cache'),
     ];
-    // The shell opens fd 7 (no close-on-exec) and execs the agent with it.
-    const agent = spawn('/bin/sh', ['-c', 'exec 7</etc/hostname; exec "$@"', 'sh', process.execPath, ...args], {
-      stdio: ['ignore', 'ignore', 'pipe'],
+    // libuv dup2()s extra stdio entries into the child without close-on-exec: fd 7 is inherited.
+    const leaked = path.join(dir, 'leaked.txt');
+    writeFileSync(leaked, 'secret');
+    const fd = openSync(leaked, 'r');
+    const agent = spawn(process.execPath, args, {
+      stdio: ['ignore', 'ignore', 'pipe', 'ignore', 'ignore', 'ignore', 'ignore', fd],
     });
+    closeSync(fd);
     let log = '';
     await new Promise<void>((resolve, reject) => {
       agent.stderr.setEncoding('utf8').on('data', (text: string) => {

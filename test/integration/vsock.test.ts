@@ -269,7 +269,7 @@ describe('Sandbox over vsock', () => {
 
   it('reports an unbridgeable guest as unavailable and keeps the reason', async () => {
     vmm.mode = 'no-listener';
-    const proxy = await startVsockProxy(vmm.udsPath, 5000, { connectTimeoutMs: 300 });
+    const proxy = await startVsockProxy(vmm.udsPath, 5000, { connectTimeoutMs: 1_000 });
     const sb = await Sandbox.connect(`unix://${proxy.socketPath}`);
     try {
       await expect(sb.health({ requestTimeoutMs: 3_000 })).rejects.toThrow(/not reachable|request timeout/);
