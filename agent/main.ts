@@ -10,6 +10,7 @@ import { createServer, listen } from './server/server.js';
 import { AGENT_VERSION } from './core/version.js';
 import { log } from './core/log.js';
 import { closeInheritedFds } from './core/inherited-fds.js';
+import { Isolation, perRunProblem } from './usercode/isolation.js';
 
 const SHUTDOWN_GRACE_MS = 3_000;
 
@@ -27,6 +28,11 @@ async function main(): Promise<number> {
     process.stdout.write(USAGE);
     return 0;
   }
+  const problem = config.isolation === 'per-run' ? perRunProblem(config) : undefined;
+  if (problem) {
+    process.stderr.write(`runbox-agent: ${problem}\n`);
+    return 2;
+  }
   const startedAt = Date.now();
   const token = config.tokenFile === undefined ? undefined : readToken(config.tokenFile);
   const runAs = resolveRunAs(config.user);
@@ -35,6 +41,7 @@ async function main(): Promise<number> {
   const ctx: AgentContext = {
     config,
     runAs,
+    isolation: new Isolation(config.isolation, runAs, config.runUids),
     userEnv,
     startedAt,
     languages,
@@ -48,6 +55,7 @@ async function main(): Promise<number> {
   log.info('agent.ready', {
     version: AGENT_VERSION,
     run_as: runAs.name,
+    isolation: config.isolation,
     limits: limits.kind,
     auth: token !== undefined,
     languages: languages

@@ -37,6 +37,10 @@ export interface AgentConfig {
   fileTimeoutMs: number;
   /** A connection with no call in flight for this long is closed. */
   idleTimeoutMs: number;
+  /** shared: all user code is the run-as user; per-run: each run and shell a uid of its own. */
+  isolation: 'shared' | 'per-run';
+  /** The uids per-run isolation hands out, first..last inclusive. */
+  runUids: { first: number; last: number };
 }
 
 export const USAGE = `Usage: runbox-agent [options]
@@ -72,6 +76,13 @@ Options:
   --idle-timeout-ms N     close a connection with no call in flight for N ms, one that
                           never sent a byte included (default 120000; clients reconnect)
   --max-shells N          live shell sessions before RESOURCE_EXHAUSTED (default 64)
+  --isolation MODE        shared: all user code is the --user user and shares its files,
+                          processes and /tmp (default); per-run: every run and shell is a
+                          uid of its own (from --run-uids) with a private directory, /tmp,
+                          /var/tmp, /dev/shm and a /proc showing only its own processes;
+                          needs root and util-linux (unshare, setpriv)
+  --run-uids FIRST-LAST   uids per-run isolation hands out; no user may own them and there
+                          must be at least --max-concurrent + --max-shells (default 61000-61999)
   --help                  print this help
 `;
 
@@ -97,6 +108,17 @@ function positiveInt(flag: string, value: string | undefined, fallback: number):
   const n = Number(value);
   if (!Number.isSafeInteger(n) || n <= 0) throw new ConfigError(`--${flag} ${value}: expected a positive integer`);
   return n;
+}
+
+/** FIRST-LAST: uids an unprivileged range can use (not root, not the system range, below 2^31). */
+export function parseUidRange(value: string): { first: number; last: number } {
+  const match = /^(\d{1,10})-(\d{1,10})$/.exec(value);
+  const first = Number(match?.[1]);
+  const last = Number(match?.[2]);
+  if (!match || first < 1000 || last < first || last >= 2 ** 31 - 1) {
+    throw new ConfigError(`--run-uids ${value}: expected FIRST-LAST with 1000 <= FIRST <= LAST < 2147483647`);
+  }
+  return { first, last };
 }
 
 export function parseConfig(argv: string[]): AgentConfig | 'help' {
@@ -125,6 +147,8 @@ export function parseConfig(argv: string[]): AgentConfig | 'help' {
         'file-timeout-ms': { type: 'string' },
         'idle-timeout-ms': { type: 'string' },
         'max-shells': { type: 'string' },
+        isolation: { type: 'string' },
+        'run-uids': { type: 'string' },
         help: { type: 'boolean' },
       },
     });
@@ -148,12 +172,22 @@ export function parseConfig(argv: string[]): AgentConfig | 'help' {
   if (maxMessageBytes <= maxSourceBytes) {
     throw new ConfigError('--max-message-bytes must be larger than --max-source-bytes so oversized sources get a precise error');
   }
+  const isolation = v.isolation ?? 'shared';
+  if (isolation !== 'shared' && isolation !== 'per-run') throw new ConfigError(`--isolation ${isolation}: expected shared or per-run`);
+  const maxConcurrent = positiveInt('max-concurrent', v['max-concurrent'], 32);
+  const maxShells = positiveInt('max-shells', v['max-shells'], 64);
+  const runUids = parseUidRange(v['run-uids'] ?? '61000-61999');
+  if (isolation === 'per-run' && runUids.last - runUids.first + 1 < maxConcurrent + maxShells) {
+    throw new ConfigError(
+      `--run-uids ${runUids.first}-${runUids.last}: ${runUids.last - runUids.first + 1} uids, fewer than --max-concurrent + --max-shells (${maxConcurrent + maxShells})`,
+    );
+  }
   return {
     listen: (v.listen ?? ['tcp://0.0.0.0:5000', 'unix:///run/runbox/agent.sock']).map(parseListen),
     tokenFile: v['token-file'],
     envFile: v['env-file'],
     user: v.user,
-    maxConcurrent: positiveInt('max-concurrent', v['max-concurrent'], 32),
+    maxConcurrent,
     maxSourceBytes,
     maxMessageBytes,
     cgroups,
@@ -163,7 +197,9 @@ export function parseConfig(argv: string[]): AgentConfig | 'help' {
     shellGraceMs: positiveInt('shell-grace-ms', v['shell-grace-ms'], 60_000),
     fileTimeoutMs: positiveInt('file-timeout-ms', v['file-timeout-ms'], 60_000),
     idleTimeoutMs: positiveInt('idle-timeout-ms', v['idle-timeout-ms'], 120_000),
-    maxShells: positiveInt('max-shells', v['max-shells'], 64),
+    maxShells,
+    isolation,
+    runUids,
     // What a request may ask for at most: generous, but bounded so one run can't hold the agent forever.
     maximums: {
       timeoutMs: 60 * 60_000,

@@ -3,6 +3,7 @@ import type { AgentConfig } from './config.js';
 import type { RunAsUser } from './users.js';
 import type { LanguageRegistry } from '../languages/languages.js';
 import type { LimitsBackend } from '../limits/cgroups.js';
+import type { Isolation } from '../usercode/isolation.js';
 
 /** Something live the agent must end on shutdown (a run's process tree, a shell session). */
 export interface Killable {
@@ -39,6 +40,8 @@ export class Admission {
 export interface AgentContext {
   config: AgentConfig;
   runAs: RunAsUser;
+  /** Who each run and shell runs as (--isolation). */
+  isolation: Isolation;
   /** Variables every run and shell starts with (--env-file); the request's env overrides them. */
   userEnv: Record<string, string>;
   startedAt: number;

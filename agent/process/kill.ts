@@ -3,7 +3,7 @@
 // catches `setsid` and double-fork escapees), stop them so they cannot fork any more, and
 // kill them all once a scan finds nothing new. Best effort: a process that drops the marker
 // escapes it; the cgroup backend (cgroup.kill) is the real guarantee.
-import { closeSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
 
 /** The environment variable every process of a run inherits; its value is the run's stage id. */
 export const MARKER_VARIABLE = 'RUNBOX_RUN_ID';
@@ -81,13 +81,54 @@ function signal(pid: number, name: NodeJS.Signals): void {
  */
 export function killTree(pgid: number | undefined, marker: string, uid: number): void {
   if (pgid !== undefined) signalGroup(pgid, 'SIGKILL');
+  stopThenKill(() => findMarked(marker, uid));
+}
+
+/** Pids (other than ours) owned by `uid`, whatever their environment says. */
+export function findOwned(uid: number): number[] {
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return [];
+  }
+  const found: number[] = [];
+  for (const entry of entries) {
+    const pid = Number(entry);
+    if (!Number.isInteger(pid) || pid === process.pid) continue;
+    try {
+      const owner = statSync(`/proc/${entry}`).uid;
+      // A non-dumpable process's /proc entry is root's, as is a setuid program's: its
+      // real/effective/saved uids say whose it is.
+      if (owner === uid || (owner === 0 && hasUid(entry, uid))) found.push(pid);
+    } catch {
+      /* exited meanwhile */
+    }
+  }
+  return found;
+}
+
+function hasUid(pid: string, uid: number): boolean {
+  const line = /^Uid:\s+(\d+)\s+(\d+)\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'latin1'));
+  return line !== null && line.slice(1).some((id) => Number(id) === uid);
+}
+
+/**
+ * Ends every process of `uid`: with per-run isolation a uid is one run's or shell's alone, so
+ * this is exact even for processes that dropped the marker (the `none` backend's blind spot).
+ */
+export function killUser(uid: number): void {
+  stopThenKill(() => findOwned(uid));
+}
+
+function stopThenKill(find: () => number[]): void {
   const stopped = new Set<number>();
   // A process caught mid-execve has no readable environ for an instant: once a scan has found
   // something (a tree that keeps forking), only QUIET_SCANS empty scans in a row mean it is all
   // stopped. A first scan that finds nothing (the usual end of a run) is enough on its own, so
   // every run's end costs one /proc scan as before.
   for (let round = 0, quiet = 0; round < MAX_ROUNDS; round++) {
-    const fresh = findMarked(marker, uid).filter((pid) => !stopped.has(pid));
+    const fresh = find().filter((pid) => !stopped.has(pid));
     quiet = fresh.length === 0 ? quiet + 1 : 0;
     if (quiet > 0 && (stopped.size === 0 || quiet >= QUIET_SCANS)) break;
     for (const pid of fresh) {

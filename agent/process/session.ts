@@ -23,10 +23,11 @@ import type { AgentContext, Killable } from '../core/context.js';
 import { log } from '../core/log.js';
 import { CompileCache } from './cache.js';
 import { aloneBefore } from './tenancy.js';
-import { compileStageSpec, keepCompiled } from './compile.js';
+import { compileStageSpec, keepCompiled, type CompileWhere } from './compile.js';
 import { planExec, planRunCode, limitsMessage, type RunPlan, type RunCodePlan } from './plan.js';
 import { checkSignal } from '../usercode/signals.js';
 import { userEnv } from '../usercode/env.js';
+import type { Identity, Tenant } from '../usercode/isolation.js';
 import { asRpcError, failCall, rpcError, type RpcError } from '../server/errors.js';
 import { RunningStage, type StreamName } from './stage.js';
 import { createPrivateDir, removePrivateDir, writePrivateFile } from './workdir.js';
@@ -234,11 +235,18 @@ export class RunSession implements Killable {
       );
       return;
     }
+    let tenant: Tenant;
+    try {
+      tenant = this.ctx.isolation.acquire();
+    } catch (error) {
+      release();
+      return this.#fail(asRpcError(error));
+    }
     this.#state = 'running';
     this.#plan = plan;
     if (!plan.keepStdinOpen) this.#stdinClosed = true;
     this.ctx.live.add(this);
-    void this.#execute(plan)
+    void this.#execute(plan, tenant)
       // #execute turns every stage failure into a result; anything left is a bug, and the
       // client must still get a status rather than a call that never ends.
       .catch((error: Error) => this.#fail(rpcError('INTERNAL', `runbox failed to finish the run: ${error.message}`)))
@@ -270,8 +278,9 @@ export class RunSession implements Killable {
     }
   }
 
-  async #execute(plan: RunPlan): Promise<void> {
+  async #execute(plan: RunPlan, tenant: Tenant): Promise<void> {
     const runId = randomUUID();
+    const who = tenant.identity(path.join(this.ctx.config.workDir, runId));
     const startedAt = Date.now();
     const language = plan.kind === 'runCode' ? plan.language : undefined;
     const cacheKey = language?.compile ? CompileCache.key(language.name, language.version, (plan as RunCodePlan).source) : undefined;
@@ -292,13 +301,18 @@ export class RunSession implements Killable {
           }),
         ),
       );
-      if (plan.cwd === undefined || plan.kind === 'runCode') privateDir = createPrivateDir(this.ctx.config.workDir, runId, this.ctx.runAs);
-      finished = await this.#stages(plan, runId, privateDir!, cacheKey, cached);
+      // Under per-run isolation the private directory is also HOME: always there.
+      if (who.isolated || plan.cwd === undefined || plan.kind === 'runCode') {
+        privateDir = createPrivateDir(this.ctx.config.workDir, runId, who.user);
+      }
+      finished = await this.#stages(plan, runId, who, privateDir!, cacheKey, cached);
     } catch (error) {
       log.error('run.internal_error', { id: runId, error: (error as Error).message });
       finished = create(FinishedSchema, { run: internalResult(Stage.RUN, `runbox failed to run this: ${(error as Error).message}`) });
     } finally {
-      if (privateDir) await removePrivateDir(privateDir);
+      await tenant.release(async () => {
+        if (privateDir) await removePrivateDir(privateDir);
+      });
     }
     const last = finished.run ?? finished.compile;
     log.info('run.end', {
@@ -321,21 +335,22 @@ export class RunSession implements Killable {
   async #stages(
     plan: RunPlan,
     runId: string,
+    who: Identity,
     privateDir: string,
     cacheKey: string | undefined,
     cached: string | undefined,
   ): Promise<Finished> {
     const { ctx } = this;
-    const env = userEnv(ctx.runAs, ctx.languages.searchPath, ctx.userEnv);
+    const env = userEnv(who.user, ctx.languages.searchPath, ctx.userEnv, who.isolated ? { TMPDIR: '/tmp' } : {});
     let compile: StageResult | undefined;
     let command: { argv: string[]; env: Record<string, string> };
     if (plan.kind === 'runCode') {
       const source = path.join(privateDir, plan.language.sourceFile);
-      writePrivateFile(source, plan.source, ctx.runAs);
+      writePrivateFile(source, plan.source, who.user);
       let program = source;
       if (plan.language.compile && cacheKey) {
         if (cached === undefined) {
-          const built = await this.#compile(plan, runId, privateDir, source, cacheKey, env);
+          const built = await this.#compile(plan, { runId, who, privateDir, source, env }, cacheKey);
           compile = built.result;
           if (built.program === undefined) return create(FinishedSchema, { compile });
           cached = built.program;
@@ -360,7 +375,8 @@ export class RunSession implements Killable {
       cwd: plan.cwd ?? privateDir,
       cwdFromClient: plan.cwd !== undefined,
       env: command.env,
-      user: ctx.runAs,
+      user: who.user,
+      isolated: who.isolated,
       stdin: true,
       timeoutMs: plan.limits.timeoutMs,
       outputLimitBytes: plan.limits.outputLimitBytes,
@@ -373,20 +389,13 @@ export class RunSession implements Killable {
   }
 
   /** The compile stage; `program` is the cached (or, if caching failed, the fresh) output, undefined when it failed. */
-  async #compile(
-    plan: RunCodePlan,
-    runId: string,
-    privateDir: string,
-    source: string,
-    cacheKey: string,
-    env: Record<string, string>,
-  ): Promise<{ result: StageResult; program: string | undefined }> {
-    const { spec, output } = compileStageSpec(this.ctx, plan, { runId, privateDir, source, env }, this.#onOutput(Stage.COMPILE));
+  async #compile(plan: RunCodePlan, where: CompileWhere, cacheKey: string): Promise<{ result: StageResult; program: string | undefined }> {
+    const { spec, output } = compileStageSpec(this.ctx, plan, where, this.#onOutput(Stage.COMPILE));
     const alone = aloneBefore(this.ctx);
     const result = await this.#runStage(new RunningStage(this.ctx.limits, spec));
     this.#send(this.#responder.stageResult(result));
     if (result.status !== Status.EXITED || result.exitCode !== 0) return { result, program: undefined };
-    return { result, program: keepCompiled(this.ctx, this.cache(), cacheKey, output, alone, runId) };
+    return { result, program: keepCompiled(this.ctx, this.cache(), cacheKey, output, alone, where) };
   }
 
   /** The run stage takes stdin directly from now on: first start.stdin, then what was queued. */

@@ -13,6 +13,7 @@ import { killTree, MARKER_VARIABLE, signalTree } from './kill.js';
 import { watchMemory } from '../limits/memory-watch.js';
 import { makeOomKillable } from '../limits/oom.js';
 import { gateArgv } from '../usercode/gate.js';
+import { isolateArgv, ROOT_ENV } from '../usercode/isolate.js';
 
 export type StreamName = 'stdout' | 'stderr';
 
@@ -30,6 +31,8 @@ export interface StageSpec {
   cwdFromClient: boolean;
   env: Record<string, string>;
   user: RunAsUser;
+  /** Start through the isolate wrapper (per-run isolation): private mounts, setpriv to `user`. */
+  isolated: boolean;
   /** Give the process a stdin pipe (otherwise /dev/null). */
   stdin: boolean;
   timeoutMs: number;
@@ -174,6 +177,16 @@ export class RunningStage {
     const stdinMode = spec.stdin ? 'pipe' : 'ignore';
     const gated = this.#cgroup !== undefined;
     const cdAsUser = spec.cwdFromClient && identity.uid !== undefined;
+    if (spec.isolated) {
+      // Root only runs the constant wrapper, with ROOT_ENV; the gate enters cwd as the user.
+      const argv = isolateArgv(spec.user.uid, spec.user.gid, env, gateArgv(spec.cwd, gated, spec.argv));
+      return spawn(argv[0]!, argv.slice(1), {
+        cwd: '/',
+        env: ROOT_ENV,
+        detached: true,
+        stdio: [stdinMode, 'pipe', 'pipe', gated ? 'pipe' : 'ignore'],
+      });
+    }
     // detached: setsid() in the child, so the stage is its own process group (and session).
     // libuv calls setgroups(0) before setgid/setuid, so no supplementary group survives.
     return gated || cdAsUser

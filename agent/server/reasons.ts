@@ -27,6 +27,7 @@ export const REASONS = {
   SIGNAL_UNKNOWN: { code: status.INVALID_ARGUMENT, when: 'a signal name outside the allowed list [field]' },
   STDIN_CLOSED: { code: status.INVALID_ARGUMENT, when: 'stdin sent after close_stdin, or without keep_stdin_open [field]' },
   TOO_MANY_RUNS: { code: status.RESOURCE_EXHAUSTED, when: 'the agent already runs --max-concurrent runs [flag, limit]' },
+  RUN_UIDS_EXHAUSTED: { code: status.RESOURCE_EXHAUSTED, when: 'per-run isolation found no free uid in --run-uids [flag]' },
   // ShellService
   TERMINAL_SIZE_INVALID: { code: status.INVALID_ARGUMENT, when: 'cols or rows outside 1-2000 / 1-1000 [field]' },
   TOO_MANY_SHELLS: { code: status.RESOURCE_EXHAUSTED, when: '--max-shells sessions are open [flag, limit]' },

@@ -1,11 +1,14 @@
 // The agent's shell sessions: start and look up by id, grace timers for detached sessions,
 // and their place in ctx.live (so agent shutdown hangs them up).
+import { randomUUID } from 'node:crypto';
+import path from 'node:path';
 import type { AgentContext, Killable } from '../core/context.js';
 import { log } from '../core/log.js';
 import { rpcError } from '../server/errors.js';
 import { ShellSession } from './session.js';
 import { checkStart } from './validate.js';
 import { userEnv } from '../usercode/env.js';
+import { createPrivateDir, removePrivateDir } from '../process/workdir.js';
 
 /** The agent's sessions, their grace timers and their place in ctx.live. */
 export class ShellRegistry {
@@ -28,17 +31,28 @@ export class ShellRegistry {
         },
       );
     }
+    const tenant = this.ctx.isolation.acquire();
     let session: ShellSession;
+    // Under per-run isolation the shell's uid has a private HOME of its own, gone with it.
+    const homeId = `shell-${randomUUID()}`;
+    const who = tenant.identity(path.join(this.ctx.config.workDir, homeId));
+    let home: string | undefined;
+    const cleanup = async () => {
+      if (home) await removePrivateDir(home);
+    };
     try {
+      if (who.isolated) home = createPrivateDir(this.ctx.config.workDir, homeId, who.user);
       const env = userEnv(
-        this.ctx.runAs,
+        who.user,
         this.ctx.languages.searchPath,
         this.ctx.userEnv,
         { TERM: request.term || 'xterm-256color' },
+        who.isolated ? { TMPDIR: '/tmp' } : {},
         request.env,
       );
-      session = new ShellSession(this.ctx.runAs, env, request, (s) => this.#exited(s));
+      session = new ShellSession(who, env, request, (s) => this.#exited(s));
     } catch (error) {
+      void tenant.release(cleanup);
       throw rpcError(
         'SHELL_START_FAILED',
         `start.command ${JSON.stringify(request.command)}: could not start on a pty: ${(error as Error).message}`,
@@ -46,6 +60,8 @@ export class ShellRegistry {
       );
     }
     const killable: Killable = { kill: () => this.remove(session, 'agent stopping') };
+    // The uid goes back only once the shell is gone: its processes die with it, then its files.
+    void session.ended.then(() => tenant.release(cleanup));
     this.#sessions.set(session.id, { session, killable });
     this.ctx.live.add(killable);
     this.ctx.shells.live++;

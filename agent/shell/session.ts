@@ -11,6 +11,8 @@ import { signalName } from '../usercode/signals.js';
 import type { StartRequest } from './validate.js';
 import { makeOomKillable } from '../limits/oom.js';
 import { gateArgv } from '../usercode/gate.js';
+import { isolateArgv, ROOT_ENV } from '../usercode/isolate.js';
+import type { Identity } from '../usercode/isolation.js';
 
 export const REPLAY_BYTES = 64 * 1024;
 /** Between SIGHUP and SIGKILL when a session is hung up. */
@@ -59,38 +61,40 @@ export class ShellSession {
   #paused = false;
   #exit: ShellExit | undefined;
   #hungUp = false;
+  #ended!: () => void;
+  /** Settles when the shell's process has exited. */
+  readonly ended = new Promise<void>((resolve) => (this.#ended = resolve));
 
   constructor(
-    user: RunAsUser,
+    who: Identity,
     /** The whole environment of the shell (usercode/env.ts). */
     env: Record<string, string>,
     start: StartRequest,
     private readonly onExit: (session: ShellSession) => void,
   ) {
+    const { user } = who;
     this.command = start.command.length > 0 ? start.command : [user.shell, '-l'];
     this.cols = start.cols;
     this.rows = start.rows;
     const cwd = start.cwd || (existsSync(user.home) ? user.home : '/');
-    const dropping = process.getuid?.() === 0 && user.uid !== 0;
-    const asUser = dropping ? { uid: user.uid, gid: user.gid } : {};
-    // node-pty chdir()s before it drops privileges: when it will drop them, the gate enters the
-    // cwd as the user instead (a cwd the user may not enter ends the shell with exit 126).
-    const argv = dropping ? gateArgv(cwd, false, this.command) : this.command;
-    this.#pty = withUserGroups(user, () =>
-      pty.spawn(argv[0]!, argv.slice(1), {
-        name: start.term || 'xterm-256color',
-        cols: start.cols,
-        rows: start.rows,
-        cwd: dropping ? '/' : cwd,
-        env,
-        encoding: null,
-        ...asUser,
-      }),
-    );
+    const term = { name: start.term || 'xterm-256color', cols: start.cols, rows: start.rows, encoding: null };
+    if (who.isolated) {
+      // As for runs (isolate.ts): root runs only the constant wrapper, with ROOT_ENV.
+      const argv = isolateArgv(user.uid, user.gid, env, gateArgv(cwd, false, this.command));
+      this.#pty = pty.spawn(argv[0]!, argv.slice(1), { ...term, cwd: '/', env: { ...ROOT_ENV } });
+    } else {
+      const dropping = process.getuid?.() === 0 && user.uid !== 0;
+      const asUser = dropping ? { uid: user.uid, gid: user.gid } : {};
+      // node-pty chdir()s before it drops privileges: when it will drop them, the gate enters the
+      // cwd as the user instead (a cwd the user may not enter ends the shell with exit 126).
+      const argv = dropping ? gateArgv(cwd, false, this.command) : this.command;
+      this.#pty = withUserGroups(user, () => pty.spawn(argv[0]!, argv.slice(1), { ...term, cwd: dropping ? '/' : cwd, env, ...asUser }));
+    }
     makeOomKillable(this.#pty.pid);
     this.#pty.onData((data) => this.#onOutput(data as unknown as Buffer));
     this.#pty.onExit(({ exitCode, signal }) => {
       this.#exit = { exitCode, signal: signalName(signal) };
+      this.#ended();
       // Jobs left in the background would outlive the shell: the session ends as a whole.
       this.hangUp();
       // The registry decides first (it looks at `attached`), then the client hears of it.

@@ -6,6 +6,7 @@ import {
   SystemService,
   HealthResponseSchema,
   LanguageSchema,
+  Isolation,
   LimitsBackend,
   ListLanguagesResponseSchema,
 } from '../../proto/gen/runbox/v1/system_pb.js';
@@ -35,6 +36,7 @@ export function systemService(ctx: AgentContext, authorized: TokenCheck): Implem
           activeRuns: ctx.admission.active,
           maxConcurrentRuns: ctx.admission.max,
           authRequired: ctx.config.tokenFile !== undefined,
+          isolation: ctx.isolation.mode === 'per-run' ? Isolation.PER_RUN : Isolation.SHARED,
         }),
       );
     },

@@ -23,7 +23,7 @@ export function main(argv: string[], io: CliIo): Promise<number> {
         return 0;
       }
       const lines = [
-        `agent     runbox-agent ${health.version}, up ${health.uptimeSeconds.toFixed(0)} s, user code runs as ${health.runAsUser}`,
+        `agent     runbox-agent ${health.version}, up ${health.uptimeSeconds.toFixed(0)} s, user code runs as ${health.runAsUser}, isolation ${health.isolation}`,
         `limits    ${health.limitsBackend} (${health.limitsDetail}); ${health.activeRuns}/${health.maxConcurrentRuns} runs active; token ${health.authRequired ? 'required' : 'not required'}`,
         `os        ${info.os.distro} ${info.os.release}, kernel ${info.os.kernel}, ${info.os.arch}, host ${info.os.hostname}, up ${info.uptimeSeconds.toFixed(0)} s`,
         `cpu       ${info.cpu.manufacturer} ${info.cpu.brand}, ${info.cpu.cores} cores; load ${info.load.avg1.toFixed(2)} ${info.load.avg5.toFixed(2)} ${info.load.avg15.toFixed(2)}`,

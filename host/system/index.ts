@@ -2,6 +2,7 @@
 import { create } from '@bufbuild/protobuf';
 import {
   HealthRequestSchema,
+  Isolation,
   LimitsBackend,
   ListLanguagesRequestSchema,
   SystemInfoRequestSchema,
@@ -35,6 +36,7 @@ export class SystemApi {
       activeRuns: h.activeRuns,
       maxConcurrentRuns: h.maxConcurrentRuns,
       authRequired: h.authRequired,
+      isolation: h.isolation === Isolation.PER_RUN ? 'per-run' : h.isolation === Isolation.SHARED ? 'shared' : 'unknown',
     };
   }
 

@@ -11,6 +11,12 @@ export interface Health {
   activeRuns: number;
   maxConcurrentRuns: number;
   authRequired: boolean;
+  /**
+   * How runs are kept apart (agent flag --isolation): 'shared': all user code is one user and
+   * shares files, processes and /tmp; 'per-run': each run and shell is a uid of its own with
+   * private directories and a /proc of its own. 'unknown': not said (no token, or an older agent).
+   */
+  isolation: 'shared' | 'per-run' | 'unknown';
 }
 
 /** A language the agent offers (`sb.languages()`). */

@@ -59,6 +59,9 @@ export async function planBoot(options: BootOptions): Promise<BootPlan> {
   if (memoryMiB < 128) throw new InvalidArgumentError(`memoryMiB ${memoryMiB}: at least 128 (the agent runs on Node)`);
   const accel: Accel = options.accel ?? ((process.env.RUNBOX_ACCEL as Accel | undefined) || 'tcg');
   if (accel !== 'tcg' && accel !== 'kvm') throw new InvalidArgumentError(`accel ${String(accel)}: expected tcg or kvm`);
+  if (options.isolation !== undefined && options.isolation !== 'shared' && options.isolation !== 'per-run') {
+    throw new InvalidArgumentError(`isolation ${String(options.isolation)}: expected shared or per-run`);
+  }
   if (options.signal?.aborted) throw new AbortError('bootVm: aborted before it started');
   checkVsock(options.vsockCid);
   return { net, cpus, memoryMiB, accel, init: options.init ?? 'systemd', machine: await chooseMachine(options.machine ?? 'auto') };
@@ -108,6 +111,7 @@ export function kernelArgs(plan: BootPlan, imageBootArgs: string, ip: string, op
     khz ? `tsc_early_khz=${khz}` : undefined,
     ip,
     options.sysrq ? 'sysrq_always_enabled=1' : undefined,
+    options.isolation ? `runbox.isolation=${options.isolation}` : undefined,
     options.extraBootArgs,
   );
 }

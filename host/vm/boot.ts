@@ -42,6 +42,11 @@ export interface BootOptions {
   machine?: Machine | 'auto';
   /** Image directory (default $RUNBOX_HOME/images). */
   imagesDir?: string;
+  /**
+   * How the agent keeps runs apart (its --isolation, via the boot argument runbox.isolation):
+   * shared (the image's default) or per-run (docs/isolation.md).
+   */
+  isolation?: 'shared' | 'per-run';
   /** Extra kernel arguments, appended last (they override the defaults). */
   extraBootArgs?: string;
   /**

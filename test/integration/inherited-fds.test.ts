@@ -35,7 +35,7 @@ describe('inherited file descriptors', () => {
     closeSync(fd);
     let log = '';
     await new Promise<void>((resolve, reject) => {
-      agent.stderr.setEncoding('utf8').on('data', (text: string) => {
+      agent.stderr!.setEncoding('utf8').on('data', (text: string) => {
         log += text;
         if (log.includes('event=agent.ready')) resolve();
       });

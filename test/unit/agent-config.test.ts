@@ -90,6 +90,8 @@ describe('parseConfig', () => {
       maxShells: 64,
       fileTimeoutMs: 60_000,
       idleTimeoutMs: 120_000,
+      isolation: 'shared',
+      runUids: { first: 61000, last: 61999 },
     });
   });
 
@@ -122,6 +124,13 @@ describe('parseConfig', () => {
     ['--shell-grace-ms', ['--shell-grace-ms', '5'], { shellGraceMs: 5 }],
     ['--max-shells', ['--max-shells', '9007199254740991'], { maxShells: Number.MAX_SAFE_INTEGER }],
     ['--file-timeout-ms', ['--file-timeout-ms', '1500'], { fileTimeoutMs: 1500 }],
+    ['--isolation per-run', ['--isolation', 'per-run'], { isolation: 'per-run' }],
+    ['--run-uids', ['--run-uids', '70000-70095'], { runUids: { first: 70000, last: 70095 } }],
+    [
+      '--run-uids exactly big enough',
+      ['--isolation=per-run', '--run-uids', '70000-70002', '--max-concurrent', '2', '--max-shells', '1'],
+      { runUids: { first: 70000, last: 70002 } },
+    ],
   ])('%s', (_name, argv, expected) => {
     expect(config(argv)).toMatchObject(expected);
   });
@@ -186,6 +195,16 @@ describe('parseConfig', () => {
       '--max-message-bytes below --max-source-bytes',
       ['--max-message-bytes', '1000'],
       /--max-message-bytes must be larger than --max-source-bytes/,
+    ],
+    ['--isolation other than shared/per-run', ['--isolation', 'strict'], /--isolation strict: expected shared or per-run/],
+    ['--run-uids not a range', ['--run-uids', '61000'], /--run-uids 61000: expected FIRST-LAST/],
+    ['--run-uids in the system range', ['--run-uids', '0-5000'], /--run-uids 0-5000: expected FIRST-LAST with 1000 <= FIRST/],
+    ['--run-uids reversed', ['--run-uids', '62000-61000'], /FIRST <= LAST/],
+    ['--run-uids up to 2^31-1', ['--run-uids', '61000-2147483647'], /< 2147483647/],
+    [
+      '--run-uids smaller than the runs and shells it must serve',
+      ['--isolation', 'per-run', '--run-uids', '61000-61009'],
+      /--run-uids 61000-61009: 10 uids, fewer than --max-concurrent \+ --max-shells \(96\)/,
     ],
     ['--max-source-bytes at the default message size', ['--max-source-bytes', String(16 << 20)], /--max-message-bytes must be larger/],
   ])('%s is a ConfigError', (_name, argv, message) => {

@@ -9,6 +9,8 @@ export const RUN_FLAGS_HELP = `      --net M          tap (default as root): a n
       --init I         which build of the image: systemd (default) or openrc
       --accel A        tcg (default; env RUNBOX_ACCEL) or kvm
       --machine M      microvm (default) or q35
+      --isolation I    shared (default): all user code is one user; per-run: a uid, /tmp
+                       and /proc of its own per run and shell (docs/isolation.md)
       --wait-ms N      give up if the agent has not answered after N ms (default 180000)
       --detach         return once ready; stop later with: runbox vm stop <id>
       --json           print the VM's state as JSON

@@ -8,7 +8,7 @@ import type { VmState } from '../../vm/state.js';
 
 export const USAGE = `Usage: runbox vm run <image> [--net tap|user] [--memory MiB] [--cpus N] [--token-file F]
                         [--init systemd|openrc] [--accel tcg|kvm] [--machine microvm|q35]
-                        [--wait-ms N] [--detach] [--json]
+                        [--isolation shared|per-run] [--wait-ms N] [--detach] [--json]
 
 Boots a built image (runbox image build <image>) under QEMU, waits until its agent answers
 Health, prints the target to dial and the console log, and stays in the foreground until
@@ -22,7 +22,7 @@ ${RUN_FLAGS_HELP}  -h, --help           show this help
 export interface RunOptions {
   image: string;
   /** What bootVm gets from the flags (token, signal and progress are added when running). */
-  boot: Pick<BootOptions, 'net' | 'memoryMiB' | 'cpus' | 'init' | 'accel' | 'machine' | 'readyTimeoutMs'>;
+  boot: Pick<BootOptions, 'net' | 'memoryMiB' | 'cpus' | 'init' | 'accel' | 'machine' | 'isolation' | 'readyTimeoutMs'>;
   tokenFile?: string;
   detach: boolean;
   json: boolean;
@@ -89,6 +89,7 @@ export const command = defineCommand({
     init: { type: 'string' },
     accel: { type: 'string' },
     machine: { type: 'string' },
+    isolation: { type: 'string' },
     'wait-ms': { type: 'string' },
     detach: { type: 'boolean' },
     json: { type: 'boolean' },
@@ -104,6 +105,7 @@ export const command = defineCommand({
         init: choice('init', values.init, ['systemd', 'openrc'] as const),
         accel: choice('accel', values.accel, ['tcg', 'kvm'] as const),
         machine: choice('machine', values.machine, ['microvm', 'q35'] as const),
+        isolation: choice('isolation', values.isolation, ['shared', 'per-run'] as const),
         readyTimeoutMs: intFlag('wait-ms', values['wait-ms']),
       },
       ...(values['token-file'] !== undefined ? { tokenFile: values['token-file'] } : {}),
