@@ -271,7 +271,7 @@ const tooManyStreams = () =>
   );
 
 export function filesService(ctx: AgentContext): ImplementationOf<typeof FilesService> {
-  const worker = new FileWorker(ctx.runAs, ctx.config.fileTimeoutMs);
+  const worker = new FileWorker(ctx.runAs, ctx.config.fileTimeoutMs, { backend: ctx.limits, memoryBytes: ctx.config.defaults.memoryBytes });
   ctx.live.add(worker);
   const slots = streamSlots();
   return {

@@ -17,6 +17,10 @@ import {
   type WorkerFailure,
 } from './protocol.js';
 import { makeOomKillable } from '../limits/oom.js';
+import type { LimitsBackend, RunCgroup } from '../limits/cgroups.js';
+
+/** Tasks (threads count) the worker's cgroup allows: Node's own threads and the libuv pool fit well inside. */
+const WORKER_MAX_TASKS = 64;
 
 /** A worker with nothing to do exits after this long; the next op starts a new one. */
 const IDLE_EXIT_MS = 30_000;
@@ -82,6 +86,8 @@ export class FileWorker implements Killable {
     private readonly user: RunAsUser,
     /** How long an op may wait for the worker's first answer (ready, ok, fail). */
     private readonly answerTimeoutMs: number,
+    /** The worker gets a cgroup of its own like a run (memory: the agent's default per run). */
+    private readonly limits?: { backend: LimitsBackend; memoryBytes: number },
   ) {}
 
   /** Starts op `args` ({ op, ...arguments }); its frames go to `events`. */
@@ -174,6 +180,29 @@ export class FileWorker implements Killable {
     this.#failAll(`the file worker was replaced: ${why}`);
   }
 
+  /**
+   * Moves the new worker into a cgroup of its own: it works on data user code controls, so its
+   * memory is bounded like a run's, outside the agent's. It is our code and does not fork, so
+   * moving it right after spawn leaves nothing outside. Without cgroups, or if that fails, the
+   * worker still serves (the agent's own limits apply), and the log says so.
+   */
+  #confine(child: ChildProcess): RunCgroup | undefined {
+    if (!this.limits || child.pid === undefined) return undefined;
+    let cgroup: RunCgroup | undefined;
+    try {
+      cgroup = this.limits.backend.createCgroup(`files-${child.pid}`, {
+        memoryBytes: this.limits.memoryBytes,
+        maxProcesses: WORKER_MAX_TASKS,
+      });
+      cgroup?.addProcess(child.pid);
+      return cgroup;
+    } catch (error) {
+      cgroup?.remove();
+      log.warn('files.worker_cgroup_failed', { pid: child.pid, error: (error as Error).message });
+      return undefined;
+    }
+  }
+
   #failAll(message: string): void {
     this.#child = undefined;
     const failed = [...this.#ops.values()];
@@ -202,6 +231,7 @@ export class FileWorker implements Killable {
     });
     this.#child = child;
     makeOomKillable(child.pid);
+    const cgroup = this.#confine(child);
     this.#lastFrameAt = Date.now();
     const reader = FrameReader.fromWorker((id, kind, payload) => {
       this.#lastFrameAt = Date.now();
@@ -220,6 +250,7 @@ export class FileWorker implements Killable {
     child.stdin.on('error', () => {}); // reported through 'exit'
     child.on('error', (error) => log.error('files.worker_spawn_failed', { error: error.message }));
     child.once('exit', (code, signal) => {
+      cgroup?.remove();
       if (this.#child !== child) return; // retired when idle (no ops), or already dropped
       if (this.#ops.size > 0)
         log.error('files.worker_exited', { code: code ?? undefined, signal: signal ?? undefined, ops: this.#ops.size });

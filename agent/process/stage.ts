@@ -13,7 +13,7 @@ import { killTree, MARKER_VARIABLE, signalTree } from './kill.js';
 import { watchMemory } from '../limits/memory-watch.js';
 import { makeOomKillable } from '../limits/oom.js';
 import { gateArgv } from '../usercode/gate.js';
-import { isolateArgv, ROOT_ENV } from '../usercode/isolate.js';
+import { launcherArgv, ROOT_ENV } from '../usercode/launcher.js';
 
 export type StreamName = 'stdout' | 'stderr';
 
@@ -31,7 +31,7 @@ export interface StageSpec {
   cwdFromClient: boolean;
   env: Record<string, string>;
   user: RunAsUser;
-  /** Start through the isolate wrapper (per-run isolation): private mounts, setpriv to `user`. */
+  /** Start through the launcher with private mounts (per-run isolation), setpriv to `user`. */
   isolated: boolean;
   /** Give the process a stdin pipe (otherwise /dev/null). */
   stdin: boolean;
@@ -179,7 +179,8 @@ export class RunningStage {
     const cdAsUser = spec.cwdFromClient && identity.uid !== undefined;
     if (spec.isolated) {
       // Root only runs the constant wrapper, with ROOT_ENV; the gate enters cwd as the user.
-      const argv = isolateArgv(spec.user.uid, spec.user.gid, env, gateArgv(spec.cwd, gated, spec.argv));
+      const launch = { uid: spec.user.uid, gid: spec.user.gid, groups: 'clear', privateMounts: true, env } as const;
+      const argv = launcherArgv(launch, gateArgv(spec.cwd, gated, spec.argv));
       return spawn(argv[0]!, argv.slice(1), {
         cwd: '/',
         env: ROOT_ENV,

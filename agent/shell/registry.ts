@@ -3,9 +3,10 @@
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import type { AgentContext, Killable } from '../core/context.js';
+import type { RunCgroup } from '../limits/cgroups.js';
 import { log } from '../core/log.js';
 import { rpcError } from '../server/errors.js';
-import { ShellSession } from './session.js';
+import { KILL_AFTER_MS, ShellSession } from './session.js';
 import { checkStart } from './validate.js';
 import { userEnv } from '../usercode/env.js';
 import { createPrivateDir, removePrivateDir } from '../process/workdir.js';
@@ -37,11 +38,18 @@ export class ShellRegistry {
     const homeId = `shell-${randomUUID()}`;
     const who = tenant.identity(path.join(this.ctx.config.workDir, homeId));
     let home: string | undefined;
+    let cgroup: RunCgroup | undefined;
     const cleanup = async () => {
+      // A daemon the shell left behind dies with the session's cgroup.
+      await cgroup?.killAll();
+      cgroup?.remove();
       if (home) await removePrivateDir(home);
     };
     try {
       if (who.isolated) home = createPrivateDir(this.ctx.config.workDir, homeId, who.user);
+      // Like a run: the agent's default memory and process limits, in a cgroup of its own.
+      const { memoryBytes, maxProcesses } = this.ctx.config.defaults;
+      cgroup = this.ctx.limits.createCgroup(homeId, { memoryBytes, maxProcesses });
       const env = userEnv(
         who.user,
         this.ctx.languages.searchPath,
@@ -50,7 +58,7 @@ export class ShellRegistry {
         who.isolated ? { TMPDIR: '/tmp' } : {},
         request.env,
       );
-      session = new ShellSession(who, env, request, (s) => this.#exited(s));
+      session = new ShellSession(who, env, request, (s) => this.#exited(s), cgroup?.path);
     } catch (error) {
       void tenant.release(cleanup);
       throw rpcError(
@@ -60,8 +68,9 @@ export class ShellRegistry {
       );
     }
     const killable: Killable = { kill: () => this.remove(session, 'agent stopping') };
-    // The uid goes back only once the shell is gone: its processes die with it, then its files.
-    void session.ended.then(() => tenant.release(cleanup));
+    // Once the shell has exited and its hang-up had its grace, what is left of the session dies
+    // (its cgroup, its uid's processes), then its files go, and only then its uid.
+    void session.ended.then(() => setTimeout(() => void tenant.release(cleanup), KILL_AFTER_MS).unref());
     this.#sessions.set(session.id, { session, killable });
     this.ctx.live.add(killable);
     this.ctx.shells.live++;

@@ -11,12 +11,12 @@ import { signalName } from '../usercode/signals.js';
 import type { StartRequest } from './validate.js';
 import { makeOomKillable } from '../limits/oom.js';
 import { gateArgv } from '../usercode/gate.js';
-import { isolateArgv, ROOT_ENV } from '../usercode/isolate.js';
+import { launcherArgv, ROOT_ENV } from '../usercode/launcher.js';
 import type { Identity } from '../usercode/isolation.js';
 
 export const REPLAY_BYTES = 64 * 1024;
 /** Between SIGHUP and SIGKILL when a session is hung up. */
-const KILL_AFTER_MS = 2_000;
+export const KILL_AFTER_MS = 2_000;
 
 /** Where an attached stream receives a session's events. */
 export interface ShellSink {
@@ -71,6 +71,8 @@ export class ShellSession {
     env: Record<string, string>,
     start: StartRequest,
     private readonly onExit: (session: ShellSession) => void,
+    /** The session's cgroup directory, joined before the shell can fork (cgroup v2 backend). */
+    cgroup?: string,
   ) {
     const { user } = who;
     this.command = start.command.length > 0 ? start.command : [user.shell, '-l'];
@@ -78,9 +80,18 @@ export class ShellSession {
     this.rows = start.rows;
     const cwd = start.cwd || (existsSync(user.home) ? user.home : '/');
     const term = { name: start.term || 'xterm-256color', cols: start.cols, rows: start.rows, encoding: null };
-    if (who.isolated) {
-      // As for runs (isolate.ts): root runs only the constant wrapper, with ROOT_ENV.
-      const argv = isolateArgv(user.uid, user.gid, env, gateArgv(cwd, false, this.command));
+    if (who.isolated || cgroup !== undefined) {
+      // Root runs only the constant launcher, with ROOT_ENV: it joins the cgroup, makes the
+      // private mounts (per-run), drops to the user; the gate then enters cwd as the user.
+      const launch = {
+        uid: user.uid,
+        gid: user.gid,
+        groups: who.isolated ? 'clear' : 'init',
+        privateMounts: who.isolated,
+        cgroup,
+        env,
+      } as const;
+      const argv = launcherArgv(launch, gateArgv(cwd, false, this.command));
       this.#pty = pty.spawn(argv[0]!, argv.slice(1), { ...term, cwd: '/', env: { ...ROOT_ENV } });
     } else {
       const dropping = process.getuid?.() === 0 && user.uid !== 0;

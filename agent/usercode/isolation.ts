@@ -1,6 +1,6 @@
 // Who user code runs as (--isolation). shared: every run and shell is the run-as user, so
 // they share files, processes and /tmp; state persists between runs. per-run: every run and
-// shell is a uid of its own from the pool, starts through the isolate wrapper (private /tmp,
+// shell is a uid of its own from the pool, starts through the launcher (private /tmp,
 // /var/tmp, /dev/shm, a /proc without other uids), has its private directory as HOME, and
 // when it ends every process of its uid is killed before the uid goes back to the pool.
 import { accessSync, constants, readFileSync } from 'node:fs';
@@ -9,10 +9,10 @@ import type { AgentConfig } from '../core/config.js';
 import type { RunAsUser } from '../core/users.js';
 import { killUser } from '../process/kill.js';
 import { rpcError } from '../server/errors.js';
-import { PRIVATE_MOUNTS, SETPRIV, UNSHARE } from './isolate.js';
+import { PRIVATE_MOUNTS, SETPRIV, UNSHARE } from './launcher.js';
 import { UidPool } from './uid-pool.js';
 
-/** Who a stage or shell runs as, and whether it starts through the isolate wrapper (isolate.ts). */
+/** Who a stage or shell runs as, and whether it gets private mounts (launcher.ts). */
 export interface Identity {
   user: RunAsUser;
   isolated: boolean;

@@ -134,6 +134,37 @@ describe('bash image: 1 vCPU, 512 MiB, user-mode network', () => {
     await expect(files.stat('/home/runbox/x/y.bin')).rejects.toBeInstanceOf(NotFoundError);
   });
 
+  it('a shell and the file worker live in cgroups of their own; a daemon a shell left dies with it', async () => {
+    const { sandbox } = booted;
+    const shell = await sandbox.shells.open({
+      command: [
+        '/bin/sh',
+        '-c',
+        'cat /proc/self/cgroup; env -u RUNBOX_RUN_ID setsid sleep 600 </dev/null >/dev/null 2>&1 & echo daemon $!',
+      ],
+    });
+    let out = '';
+    shell.onData((d) => (out += Buffer.from(d).toString()));
+    await shell.wait();
+    expect(out).toMatch(/^0::\/.*\/runs\/shell-[0-9a-f-]{36}\r?$/m);
+    const daemon = /daemon (\d+)/.exec(out)?.[1];
+    expect(daemon).toBeDefined();
+    // setsid put it out of the session's reach (SIGHUP); the session's cgroup still holds it.
+    await expect
+      .poll(async () => (await sh(booted, 'test -e /proc/"$1" && echo alive || echo gone', daemon!)).stdout.trim(), {
+        timeout: 30_000,
+        interval: 1_000,
+      })
+      .toBe('gone');
+
+    await sandbox.files.list('/home/runbox'); // the worker runs now
+    const worker = await sh(
+      booted,
+      'for d in /proc/[0-9]*; do if tr "\\0" " " < "$d/cmdline" 2>/dev/null | grep -q "file-worker"; then cat "$d/cgroup"; fi; done',
+    );
+    expect(worker.stdout).toMatch(/^0::\/.*\/runs\/files-\d+$/m);
+  });
+
   it('runbox cp copies into the VM and back (CLI)', async () => {
     const local = mkdtempSync(path.join(os.tmpdir(), 'runbox-vm-cp-'));
     try {
@@ -153,6 +184,46 @@ describe('bash image: 1 vCPU, 512 MiB, user-mode network', () => {
       rmSync(local, { recursive: true, force: true });
       await booted.sandbox.files.remove('/home/runbox/cp', { recursive: true }).catch(() => undefined);
     }
+  });
+});
+
+describe('bash image with --isolation per-run (boot argument runbox.isolation)', () => {
+  let booted: BootedVm;
+  beforeAll(async () => {
+    booted = await bootImage('bash', { net: 'user', isolation: 'per-run' });
+  });
+  afterAll(async () => booted?.stop());
+
+  it('says so in Health; each run is a uid of its own in its own cgroup, /tmp and /proc', async () => {
+    const { sandbox } = booted;
+    expect((await sandbox.health()).isolation).toBe('per-run');
+    const script = 'id -u; cat /proc/self/cgroup; echo mine > /tmp/mark; ls /tmp | wc -l; ls /proc | grep -c "^[0-9]"; sleep 1';
+    const [a, b] = await Promise.all([sh(booted, script), sh(booted, script)]);
+    const [uidA, cgroupA, tmpA] = a.stdout.split('\n');
+    const [uidB, , tmpB] = b.stdout.split('\n');
+    expect(Number(uidA)).toBeGreaterThanOrEqual(61000);
+    expect(uidA).not.toBe(uidB);
+    expect(cgroupA).toMatch(/^0::\/.*\/runs\/[0-9a-f-]{36}$/);
+    // Each sees only its own mark in /tmp, and only a few processes (its own) in /proc.
+    expect([tmpA, tmpB]).toEqual(['1', '1']);
+    expect(Number(a.stdout.split('\n')[4])).toBeLessThan(10);
+  });
+
+  it('memory limits still hold, and nothing of a run is left once it ends', async () => {
+    const { sandbox } = booted;
+    // tail -n 1 keeps a line that never ends whole: 128 MiB against a 32 MiB limit.
+    const big = await sandbox.exec(['sh', '-c', 'head -c 134217728 /dev/zero | tail -n 1 | wc -c'], {
+      memoryBytes: 32 * MiB,
+      timeoutMs: 120_000,
+    });
+    expect(big.status).toBe('memory_limit');
+    const left = await sandbox.exec(['sh', '-c', 'env -u RUNBOX_RUN_ID setsid sleep 600 </dev/null >/dev/null 2>&1 & echo $!; sleep 0.5'], {
+      timeoutMs: 60_000,
+    });
+    const pid = left.stdout.trim();
+    expect(pid).toMatch(/^\d+$/);
+    // Tenants cannot see other uids' processes; the file worker (the agent's /proc) can.
+    await expect(sandbox.files.stat(`/proc/${pid}`)).rejects.toBeInstanceOf(NotFoundError);
   });
 });
 
