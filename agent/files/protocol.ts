@@ -148,7 +148,10 @@ export class FrameReader {
 /** What the worker reports about a file; the agent turns it into FileInfo. */
 export interface WorkerFileInfo {
   path: string;
+  /** The name, or its display form when `rawName` is set (see names.ts). */
   name: string;
+  /** Base64 of the name's exact bytes, only when they are not valid UTF-8 (JSON strings cannot hold them). */
+  rawName?: string;
   type: 'file' | 'directory' | 'symlink' | 'other';
   size: number;
   mode: number;
@@ -157,7 +160,10 @@ export interface WorkerFileInfo {
   target: string;
 }
 
-/** One ListDir page as the worker sends it. `next` is the last name sent when more follow. */
+/**
+ * One ListDir page as the worker sends it. `next`, when more follow, is the last name looked at
+ * as base64url of its bytes: the page token, which comes back as the next call's `after`.
+ */
 export interface WorkerListPage {
   entries: WorkerFileInfo[];
   next?: string;

@@ -59,13 +59,12 @@ function toFileInfo(info: WorkerFileInfo): FileInfo {
     modifiedMs: BigInt(info.mtimeMs),
     owner: ownerName(info.uid),
     symlinkTarget: info.target,
+    // Set only for a name that is not UTF-8; `name` then holds its display form.
+    ...(info.rawName === undefined ? {} : { rawName: Buffer.from(info.rawName, 'base64') }),
   });
 }
 
 const MAX_PAGE_SIZE = 10_000;
-
-/** The token is the last name of the previous page, base64url: opaque to clients, stable across changes. */
-const pageToken = (lastName: string) => Buffer.from(lastName, 'utf8').toString('base64url');
 
 function pageArguments(request: ListDirRequest): { pageSize: number; after?: string } {
   if (request.pageSize > MAX_PAGE_SIZE)
@@ -74,7 +73,9 @@ function pageArguments(request: ListDirRequest): { pageSize: number; after?: str
   if (!/^[A-Za-z0-9_-]+$/.test(request.pageToken) || request.pageToken.length > 2048) {
     throw rpcError('FIELD_INVALID', 'page_token is not a next_page_token this agent gave: pass it back unchanged', { field: 'page_token' });
   }
-  return { pageSize: request.pageSize, after: Buffer.from(request.pageToken, 'base64url').toString('utf8') };
+  // The token is the last name of the previous page as base64url of its bytes (the worker makes
+  // it; names need not be UTF-8): opaque to clients, stable across changes to the directory.
+  return { pageSize: request.pageSize, after: request.pageToken };
 }
 
 const isFailure = (error: unknown): error is WorkerFailure =>
@@ -297,7 +298,7 @@ export function filesService(ctx: AgentContext): ImplementationOf<typeof FilesSe
       const page = await unaryOp<WorkerListPage>(worker, 'list', path, { op: 'list', ...pageArguments(request) });
       return create(ListDirResponseSchema, {
         entries: page.entries.map(toFileInfo),
-        nextPageToken: page.next === undefined ? '' : pageToken(page.next),
+        nextPageToken: page.next ?? '',
       });
     }),
     stat: unary(async (request) => {

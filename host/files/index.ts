@@ -85,7 +85,10 @@ export class FilesApi {
     return writeFile(this.#connection, path, data, options);
   }
 
-  /** The entries of a directory, sorted by name. */
+  /**
+   * The entries of a directory, sorted by name (bytewise). A name that is not UTF-8 comes with
+   * its exact bytes as `rawName` and a display form as `name` (see FileInfo).
+   */
   async list(path: string, options: CallOptions = {}): Promise<FileInfo[]> {
     // The agent sends a page at a time (each response fits 4 MiB); this collects them all.
     const entries: FileInfo[] = [];

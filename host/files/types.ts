@@ -5,15 +5,25 @@ import type { CallOptions } from '../transport/connection.js';
 
 /** A file, directory or symlink in the sandbox. */
 export interface FileInfo {
+  /** Absolute path; when `rawName` is set it ends in the display form of `name`: for showing, not for other calls. */
   path: string;
+  /**
+   * The name, exact unless `rawName` is set: then a display form (valid UTF-8 as it is, every
+   * other byte as `\xNN`), since the name is not UTF-8.
+   */
   name: string;
+  /**
+   * The name's exact bytes, present only when they are not valid UTF-8 (only `list` meets such
+   * names). Path-based calls cannot reach that entry; removing its directory recursively can.
+   */
+  rawName?: Uint8Array;
   type: 'file' | 'directory' | 'symlink' | 'other';
   size: number;
   /** Permission bits, e.g. 0o644. */
   mode: number;
   modified: Date;
   owner: string;
-  /** Where a symlink points ('' otherwise). */
+  /** Where a symlink points ('' otherwise); a target that is not UTF-8 is in the display form of `name`. */
   symlinkTarget: string;
 }
 
@@ -72,5 +82,6 @@ export function toFileInfo(info: WireFileInfo | undefined): FileInfo {
     modified: new Date(Number(info.modifiedMs)),
     owner: info.owner,
     symlinkTarget: info.symlinkTarget,
+    ...(info.rawName.length > 0 ? { rawName: info.rawName } : {}),
   };
 }

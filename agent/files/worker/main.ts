@@ -18,6 +18,7 @@ import {
   type WorkerFileInfo,
   type WorkerListPage,
 } from '../protocol.js';
+import { decodeName } from '../names.js';
 
 /** Names a directory may hold before ListDir refuses it (they are sorted in memory). */
 const MAX_ENTRIES = 1_000_000;
@@ -34,6 +35,7 @@ interface Arguments {
   createParents?: boolean;
   noOverwrite?: boolean;
   pageSize?: number;
+  /** ListDir: list the names after this one (base64url of its bytes: the page token). */
   after?: string;
 }
 
@@ -92,32 +94,52 @@ function info(path: string, st: Stats, target = ''): WorkerFileInfo {
   };
 }
 
-async function describe(path: string): Promise<WorkerFileInfo> {
-  const st = await fsp.lstat(path);
-  return info(path, st, st.isSymbolicLink() ? await fsp.readlink(path).catch(() => '') : '');
+/** `path` (for the answer) described through `fsPath`, which may hold bytes a string cannot. */
+async function describe(path: string, fsPath: string | Buffer = path): Promise<WorkerFileInfo> {
+  const st = await fsp.lstat(fsPath);
+  const target = st.isSymbolicLink() ? await fsp.readlink(fsPath, { encoding: 'buffer' }).catch(() => undefined) : undefined;
+  return info(path, st, target === undefined ? '' : decodeName(target).text);
 }
 
-/** About what an entry costs in the protobuf response: its strings plus the fixed fields. */
-const entryBytes = (e: WorkerFileInfo) => Buffer.byteLength(e.path) + Buffer.byteLength(e.name) + Buffer.byteLength(e.target) + 64;
+/**
+ * Entry `name` of directory `dir`, reached by its exact bytes: a name that is not UTF-8 would
+ * not survive a string (it decodes lossily, names no file, and the entry went missing). The
+ * bytes are appended to `dir` as given, not joined: joining folds `..` lexically, which is not
+ * where the kernel went for readdir when a component is a symlink.
+ */
+async function describeEntry(dir: string, name: Buffer): Promise<WorkerFileInfo> {
+  const { text, valid } = decodeName(name);
+  const fsPath = Buffer.concat([Buffer.from(dir.endsWith('/') ? dir : `${dir}/`), name]);
+  const described = await describe(nodePath.join(dir, text), fsPath);
+  return valid ? { ...described, name: text } : { ...described, name: text, rawName: name.toString('base64') };
+}
 
-/** One page of a directory in name order, after the name `after`, bounded in count and bytes. */
+/** About what an entry costs in the protobuf response (and the page's JSON): its strings plus the fixed fields. */
+const entryBytes = (e: WorkerFileInfo) =>
+  Buffer.byteLength(e.path) + Buffer.byteLength(e.name) + Buffer.byteLength(e.target) + (e.rawName?.length ?? 0) + 64;
+
+/** One page of a directory in byte order of the names, after the name `after`, bounded in count and bytes. */
 async function listPage(a: Arguments): Promise<WorkerListPage> {
-  const names = await fsp.readdir(a.path);
+  // Names as latin1 strings: one character per byte, so they keep their exact bytes (a UTF-8
+  // decode would not), and the native string sort and `>` order them bytewise, about 5x
+  // faster than Buffer.compare over a million names.
+  const names = await fsp.readdir(a.path, { encoding: 'latin1' });
   if (names.length > MAX_ENTRIES) throw errnoError('E2BIG', `more than ${MAX_ENTRIES} entries`);
   names.sort();
   const pageSize = Math.min(a.pageSize || DEFAULT_PAGE, MAX_PAGE);
-  let i = a.after === undefined ? 0 : names.findIndex((name) => name > a.after!);
+  const after = a.after === undefined ? undefined : Buffer.from(a.after, 'base64url').toString('latin1');
+  let i = after === undefined ? 0 : names.findIndex((name) => name > after);
   if (i === -1) i = names.length;
   const entries: WorkerFileInfo[] = [];
   let bytes = 0;
   for (; i < names.length && entries.length < pageSize && bytes < LIST_PAGE_BYTES; i++) {
     // An entry removed while we list it is simply not listed.
-    const described = await describe(nodePath.join(a.path, names[i]!)).catch(() => undefined);
+    const described = await describeEntry(a.path, Buffer.from(names[i]!, 'latin1')).catch(() => undefined);
     if (described === undefined) continue;
     entries.push(described);
     bytes += entryBytes(described);
   }
-  return i < names.length ? { entries, next: names[i - 1]! } : { entries };
+  return i < names.length ? { entries, next: Buffer.from(names[i - 1]!, 'latin1').toString('base64url') } : { entries };
 }
 
 function finishOp(id: number): void {

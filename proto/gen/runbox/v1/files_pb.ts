@@ -10,20 +10,31 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file runbox/v1/files.proto.
  */
 export const file_runbox_v1_files: GenFile = /*@__PURE__*/
-  fileDesc("ChVydW5ib3gvdjEvZmlsZXMucHJvdG8SCXJ1bmJveC52MSKhAQoIRmlsZUluZm8SDAoEcGF0aBgBIAEoCRIMCgRuYW1lGAIgASgJEiEKBHR5cGUYAyABKA4yEy5ydW5ib3gudjEuRmlsZVR5cGUSDAoEc2l6ZRgEIAEoBBIMCgRtb2RlGAUgASgNEhMKC21vZGlmaWVkX21zGAYgASgDEg0KBW93bmVyGAcgASgJEhYKDnN5bWxpbmtfdGFyZ2V0GAggASgJIh8KD1JlYWRGaWxlUmVxdWVzdBIMCgRwYXRoGAEgASgJIlAKEFJlYWRGaWxlUmVzcG9uc2USIwoEaW5mbxgBIAEoCzITLnJ1bmJveC52MS5GaWxlSW5mb0gAEg4KBGRhdGEYAiABKAxIAEIHCgVldmVudCJaCg5Xcml0ZUZpbGVTdGFydBIMCgRwYXRoGAEgASgJEgwKBG1vZGUYAiABKA0SFgoOY3JlYXRlX3BhcmVudHMYAyABKAgSFAoMbm9fb3ZlcndyaXRlGAQgASgIIlcKEFdyaXRlRmlsZVJlcXVlc3QSKgoFc3RhcnQYASABKAsyGS5ydW5ib3gudjEuV3JpdGVGaWxlU3RhcnRIABIOCgRkYXRhGAIgASgMSABCBwoFZXZlbnQiNgoRV3JpdGVGaWxlUmVzcG9uc2USIQoEaW5mbxgBIAEoCzITLnJ1bmJveC52MS5GaWxlSW5mbyJFCg5MaXN0RGlyUmVxdWVzdBIMCgRwYXRoGAEgASgJEhEKCXBhZ2Vfc2l6ZRgCIAEoDRISCgpwYWdlX3Rva2VuGAMgASgJIlAKD0xpc3REaXJSZXNwb25zZRIkCgdlbnRyaWVzGAEgAygLMhMucnVuYm94LnYxLkZpbGVJbmZvEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSIbCgtTdGF0UmVxdWVzdBIMCgRwYXRoGAEgASgJIjEKDFN0YXRSZXNwb25zZRIhCgRpbmZvGAEgASgLMhMucnVuYm94LnYxLkZpbGVJbmZvIjAKDVJlbW92ZVJlcXVlc3QSDAoEcGF0aBgBIAEoCRIRCglyZWN1cnNpdmUYAiABKAgiEAoOUmVtb3ZlUmVzcG9uc2UiPQoOTWFrZURpclJlcXVlc3QSDAoEcGF0aBgBIAEoCRIPCgdwYXJlbnRzGAIgASgIEgwKBG1vZGUYAyABKA0iNAoPTWFrZURpclJlc3BvbnNlEiEKBGluZm8YASABKAsyEy5ydW5ib3gudjEuRmlsZUluZm8qfgoIRmlsZVR5cGUSGQoVRklMRV9UWVBFX1VOU1BFQ0lGSUVEEAASEgoORklMRV9UWVBFX0ZJTEUQARIXChNGSUxFX1RZUEVfRElSRUNUT1JZEAISFQoRRklMRV9UWVBFX1NZTUxJTksQAxITCg9GSUxFX1RZUEVfT1RIRVIQBDKbAwoMRmlsZXNTZXJ2aWNlEkUKCFJlYWRGaWxlEhoucnVuYm94LnYxLlJlYWRGaWxlUmVxdWVzdBobLnJ1bmJveC52MS5SZWFkRmlsZVJlc3BvbnNlMAESSAoJV3JpdGVGaWxlEhsucnVuYm94LnYxLldyaXRlRmlsZVJlcXVlc3QaHC5ydW5ib3gudjEuV3JpdGVGaWxlUmVzcG9uc2UoARJACgdMaXN0RGlyEhkucnVuYm94LnYxLkxpc3REaXJSZXF1ZXN0GhoucnVuYm94LnYxLkxpc3REaXJSZXNwb25zZRI3CgRTdGF0EhYucnVuYm94LnYxLlN0YXRSZXF1ZXN0GhcucnVuYm94LnYxLlN0YXRSZXNwb25zZRI9CgZSZW1vdmUSGC5ydW5ib3gudjEuUmVtb3ZlUmVxdWVzdBoZLnJ1bmJveC52MS5SZW1vdmVSZXNwb25zZRJACgdNYWtlRGlyEhkucnVuYm94LnYxLk1ha2VEaXJSZXF1ZXN0GhoucnVuYm94LnYxLk1ha2VEaXJSZXNwb25zZUJPCg1kZXYucnVuYm94LnYxQgpGaWxlc1Byb3RvUAFaJHJ1bmJveC5kZXYvZ2VuL2dvL3J1bmJveC92MTtydW5ib3h2MaoCCVJ1bmJveC5WMWIGcHJvdG8z");
+  fileDesc("ChVydW5ib3gvdjEvZmlsZXMucHJvdG8SCXJ1bmJveC52MSKzAQoIRmlsZUluZm8SDAoEcGF0aBgBIAEoCRIMCgRuYW1lGAIgASgJEiEKBHR5cGUYAyABKA4yEy5ydW5ib3gudjEuRmlsZVR5cGUSDAoEc2l6ZRgEIAEoBBIMCgRtb2RlGAUgASgNEhMKC21vZGlmaWVkX21zGAYgASgDEg0KBW93bmVyGAcgASgJEhYKDnN5bWxpbmtfdGFyZ2V0GAggASgJEhAKCHJhd19uYW1lGAkgASgMIh8KD1JlYWRGaWxlUmVxdWVzdBIMCgRwYXRoGAEgASgJIlAKEFJlYWRGaWxlUmVzcG9uc2USIwoEaW5mbxgBIAEoCzITLnJ1bmJveC52MS5GaWxlSW5mb0gAEg4KBGRhdGEYAiABKAxIAEIHCgVldmVudCJaCg5Xcml0ZUZpbGVTdGFydBIMCgRwYXRoGAEgASgJEgwKBG1vZGUYAiABKA0SFgoOY3JlYXRlX3BhcmVudHMYAyABKAgSFAoMbm9fb3ZlcndyaXRlGAQgASgIIlcKEFdyaXRlRmlsZVJlcXVlc3QSKgoFc3RhcnQYASABKAsyGS5ydW5ib3gudjEuV3JpdGVGaWxlU3RhcnRIABIOCgRkYXRhGAIgASgMSABCBwoFZXZlbnQiNgoRV3JpdGVGaWxlUmVzcG9uc2USIQoEaW5mbxgBIAEoCzITLnJ1bmJveC52MS5GaWxlSW5mbyJFCg5MaXN0RGlyUmVxdWVzdBIMCgRwYXRoGAEgASgJEhEKCXBhZ2Vfc2l6ZRgCIAEoDRISCgpwYWdlX3Rva2VuGAMgASgJIlAKD0xpc3REaXJSZXNwb25zZRIkCgdlbnRyaWVzGAEgAygLMhMucnVuYm94LnYxLkZpbGVJbmZvEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSIbCgtTdGF0UmVxdWVzdBIMCgRwYXRoGAEgASgJIjEKDFN0YXRSZXNwb25zZRIhCgRpbmZvGAEgASgLMhMucnVuYm94LnYxLkZpbGVJbmZvIjAKDVJlbW92ZVJlcXVlc3QSDAoEcGF0aBgBIAEoCRIRCglyZWN1cnNpdmUYAiABKAgiEAoOUmVtb3ZlUmVzcG9uc2UiPQoOTWFrZURpclJlcXVlc3QSDAoEcGF0aBgBIAEoCRIPCgdwYXJlbnRzGAIgASgIEgwKBG1vZGUYAyABKA0iNAoPTWFrZURpclJlc3BvbnNlEiEKBGluZm8YASABKAsyEy5ydW5ib3gudjEuRmlsZUluZm8qfgoIRmlsZVR5cGUSGQoVRklMRV9UWVBFX1VOU1BFQ0lGSUVEEAASEgoORklMRV9UWVBFX0ZJTEUQARIXChNGSUxFX1RZUEVfRElSRUNUT1JZEAISFQoRRklMRV9UWVBFX1NZTUxJTksQAxITCg9GSUxFX1RZUEVfT1RIRVIQBDKbAwoMRmlsZXNTZXJ2aWNlEkUKCFJlYWRGaWxlEhoucnVuYm94LnYxLlJlYWRGaWxlUmVxdWVzdBobLnJ1bmJveC52MS5SZWFkRmlsZVJlc3BvbnNlMAESSAoJV3JpdGVGaWxlEhsucnVuYm94LnYxLldyaXRlRmlsZVJlcXVlc3QaHC5ydW5ib3gudjEuV3JpdGVGaWxlUmVzcG9uc2UoARJACgdMaXN0RGlyEhkucnVuYm94LnYxLkxpc3REaXJSZXF1ZXN0GhoucnVuYm94LnYxLkxpc3REaXJSZXNwb25zZRI3CgRTdGF0EhYucnVuYm94LnYxLlN0YXRSZXF1ZXN0GhcucnVuYm94LnYxLlN0YXRSZXNwb25zZRI9CgZSZW1vdmUSGC5ydW5ib3gudjEuUmVtb3ZlUmVxdWVzdBoZLnJ1bmJveC52MS5SZW1vdmVSZXNwb25zZRJACgdNYWtlRGlyEhkucnVuYm94LnYxLk1ha2VEaXJSZXF1ZXN0GhoucnVuYm94LnYxLk1ha2VEaXJSZXNwb25zZUJPCg1kZXYucnVuYm94LnYxQgpGaWxlc1Byb3RvUAFaJHJ1bmJveC5kZXYvZ2VuL2dvL3J1bmJveC92MTtydW5ib3h2MaoCCVJ1bmJveC5WMWIGcHJvdG8z");
 
 /**
+ * File names on Linux are bytes, but string fields must be UTF-8. A name that is not valid
+ * UTF-8 is sent exactly in raw_name, and name/path then hold a display form: the valid UTF-8
+ * sequences as they are and every other byte as the four characters \xNN (lowercase hex), e.g.
+ * the bytes 66 ff 6f are "f\xffo". Distinct names get distinct display forms (unless a name
+ * really holds a backslash and an x), but a display form names no file: path-based calls take
+ * UTF-8 paths, so such an entry cannot be passed to ReadFile, Stat, Remove, ... (they would
+ * reach a file of the display name, if one exists); removing its directory recursively does
+ * remove it.
+ *
  * @generated from message runbox.v1.FileInfo
  */
 export type FileInfo = Message<"runbox.v1.FileInfo"> & {
   /**
-   * Absolute path.
+   * Absolute path (the display form of the name when raw_name is set).
    *
    * @generated from field: string path = 1;
    */
   path: string;
 
   /**
+   * The last path component; a display form when raw_name is set.
+   *
    * @generated from field: string name = 2;
    */
   name: string;
@@ -56,9 +67,19 @@ export type FileInfo = Message<"runbox.v1.FileInfo"> & {
   owner: string;
 
   /**
+   * A target that is not valid UTF-8 is in the display form (there is no raw field for it).
+   *
    * @generated from field: string symlink_target = 8;
    */
   symlinkTarget: string;
+
+  /**
+   * The name's exact bytes, set only when they are not valid UTF-8 (only ListDir meets such
+   * names: request paths are UTF-8). Empty means name is exact.
+   *
+   * @generated from field: bytes raw_name = 9;
+   */
+  rawName: Uint8Array;
 };
 
 /**
@@ -199,8 +220,8 @@ export const WriteFileResponseSchema: GenMessage<WriteFileResponse> = /*@__PURE_
   messageDesc(file_runbox_v1_files, 5);
 
 /**
- * Entries come in name order, a page at a time, so every response fits the 4 MiB default
- * receive limit of gRPC clients whatever the directory holds.
+ * Entries come in name order (bytewise, as LC_ALL=C ls sorts), a page at a time, so every
+ * response fits the 4 MiB default receive limit of gRPC clients whatever the directory holds.
  *
  * @generated from message runbox.v1.ListDirRequest
  */
