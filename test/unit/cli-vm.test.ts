@@ -19,6 +19,7 @@ const ALL_FLAGS: Record<string, string[]> = {
   init: ['--init', 'openrc'],
   accel: ['--accel', 'kvm'],
   machine: ['--machine', 'q35'],
+  isolation: ['--isolation', 'per-run'],
   'wait-ms': ['--wait-ms', '5000'],
   detach: ['--detach'],
   json: ['--json'],
@@ -35,7 +36,7 @@ function foreignFlags(command: Command<unknown>): string[] {
 
 // [name, command, positionals (and required flags) that make a valid call, the optional flags it takes]
 describe.each<[string, Command<unknown>, string[], string[]]>([
-  ['vm run', run, ['bash'], ['net', 'memory', 'cpus', 'token-file', 'init', 'accel', 'machine', 'wait-ms', 'detach', 'json']],
+  ['vm run', run, ['bash'], ['net', 'memory', 'cpus', 'token-file', 'init', 'accel', 'machine', 'isolation', 'wait-ms', 'detach', 'json']],
   ['vm stop', stop, ['0123abcd'], []],
   ['vm ls', ls, [], ['json']],
   [
@@ -88,6 +89,8 @@ describe('vm run options', () => {
         'kvm',
         '--machine',
         'q35',
+        '--isolation',
+        'per-run',
         '--wait-ms',
         '9000',
         '--detach',
@@ -97,7 +100,16 @@ describe('vm run options', () => {
       ]),
     ).toEqual({
       image: 'python',
-      boot: { net: 'tap', memoryMiB: 512, cpus: 4, init: 'openrc', accel: 'kvm', machine: 'q35', readyTimeoutMs: 9000 },
+      boot: {
+        net: 'tap',
+        memoryMiB: 512,
+        cpus: 4,
+        init: 'openrc',
+        accel: 'kvm',
+        machine: 'q35',
+        isolation: 'per-run',
+        readyTimeoutMs: 9000,
+      },
       tokenFile: 't',
       detach: true,
       json: true,
@@ -109,6 +121,7 @@ describe('vm run options', () => {
     [['--init', 'runit'], '--init runit: expected systemd or openrc'],
     [['--accel', 'hvf'], '--accel hvf: expected tcg or kvm'],
     [['--machine', 'pc'], '--machine pc: expected microvm or q35'],
+    [['--isolation', 'strict'], '--isolation strict: expected shared or per-run'],
     [['--memory', 'lots'], '--memory lots: expected a non-negative integer'],
     [['--wait-ms=-1'], '--wait-ms -1: expected a non-negative integer'],
     [['--cpus'], "Option '--cpus <value>' argument missing"],
