@@ -11,6 +11,7 @@ import { AGENT_VERSION } from './core/version.js';
 import { log } from './core/log.js';
 import { closeInheritedFds } from './core/inherited-fds.js';
 import { Isolation, perRunProblem } from './usercode/isolation.js';
+import { killUser } from './process/kill.js';
 
 const SHUTDOWN_GRACE_MS = 3_000;
 
@@ -41,7 +42,7 @@ async function main(): Promise<number> {
   const ctx: AgentContext = {
     config,
     runAs,
-    isolation: new Isolation(config.isolation, runAs, config.runUids),
+    isolation: new Isolation(config.isolation, runAs, config.runUids, killUser),
     userEnv,
     startedAt,
     languages,

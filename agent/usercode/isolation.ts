@@ -7,7 +7,6 @@ import { accessSync, constants, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { AgentConfig } from '../core/config.js';
 import type { RunAsUser } from '../core/users.js';
-import { killUser } from '../process/kill.js';
 import { rpcError } from '../server/errors.js';
 import { PRIVATE_MOUNTS, SETPRIV, UNSHARE } from './launcher.js';
 import { UidPool } from './uid-pool.js';
@@ -37,6 +36,8 @@ export class Isolation {
     readonly mode: AgentConfig['isolation'],
     private readonly runAs: RunAsUser,
     uids: AgentConfig['runUids'],
+    /** Ends every process of a uid (process/kill.ts's killUser; passed in, usercode sits below process). */
+    private readonly killUser: (uid: number) => void,
   ) {
     this.#pool = mode === 'per-run' ? new UidPool(uids.first, uids.last) : undefined;
   }
@@ -58,7 +59,7 @@ export class Isolation {
         if (released) return;
         released = true;
         try {
-          killUser(uid);
+          this.killUser(uid);
           await cleanup?.();
         } finally {
           pool.give(uid);
