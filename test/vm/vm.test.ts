@@ -158,9 +158,10 @@ describe('bash image: 1 vCPU, 512 MiB, user-mode network', () => {
       .toBe('gone');
 
     await sandbox.files.list('/home/runbox'); // the worker runs now
+    // The worker is the process with root as real uid and runbox as effective uid.
     const worker = await sh(
       booted,
-      'for d in /proc/[0-9]*; do if tr "\\0" " " < "$d/cmdline" 2>/dev/null | grep -q "file-worker"; then cat "$d/cgroup"; fi; done',
+      'u=$(id -u); for d in /proc/[0-9]*; do set -- $(awk \'/^Uid:/ {print $2, $3}\' "$d/status" 2>/dev/null); if [ "$1" = 0 ] && [ "$2" = "$u" ]; then cat "$d/cgroup"; fi; done',
     );
     expect(worker.stdout).toMatch(/^0::\/.*\/runs\/files-\d+$/m);
   });
