@@ -13,6 +13,7 @@ import { makeOomKillable } from '../limits/oom.js';
 import { gateArgv } from '../usercode/gate.js';
 import { launcherArgv, ROOT_ENV } from '../usercode/launcher.js';
 import type { Identity } from '../usercode/isolation.js';
+import { shellInput, type ShellInput } from './input.js';
 
 export const REPLAY_BYTES = 64 * 1024;
 /** Between SIGHUP and SIGKILL when a session is hung up. */
@@ -22,6 +23,8 @@ export const KILL_AFTER_MS = 2_000;
 export interface ShellSink {
   /** Returns false when the client is slow; it calls session.resumeOutput() once drained. */
   output(chunk: Buffer): boolean;
+  /** A write() that returned false may be followed now: read the client again. */
+  inputResumed(): void;
   exited(exitCode: number, signal: string): void;
   /** Another client attached to the session: this stream must end. */
   stolen(): void;
@@ -64,6 +67,8 @@ export class ShellSession {
   #ended!: () => void;
   /** Settles when the shell's process has exited. */
   readonly ended = new Promise<void>((resolve) => (this.#ended = resolve));
+  /** Made at the first write (the pty exists by then). */
+  #input: ShellInput | undefined;
 
   constructor(
     who: Identity,
@@ -156,9 +161,14 @@ export class ShellSession {
     this.resumeOutput();
   }
 
-  write(data: Uint8Array): void {
-    if (this.#exit) return;
-    this.#pty.write(Buffer.from(data.buffer, data.byteOffset, data.byteLength));
+  /**
+   * Types `data` into the terminal, after anything still waiting. False when the program is
+   * that far behind (shellInput's bound): stop reading the client until sink.inputResumed().
+   */
+  write(data: Uint8Array): boolean {
+    if (this.#exit) return true;
+    this.#input ??= shellInput(this.#pty, () => this.#sink?.inputResumed());
+    return this.#input.write(data);
   }
 
   resize(cols: number, rows: number): void {

@@ -28,8 +28,15 @@ export function serveStream(call: Call, registry: ShellRegistry): void {
 class ShellStream {
   #session: ShellSession | undefined;
   #ended = false;
+  /** The program is behind on input: the call is not read (HTTP/2 flow control holds the client). */
+  #inputPaused = false;
   readonly #sink: ShellSink = {
     output: (chunk) => this.call.write(response({ case: 'output', value: chunk })),
+    inputResumed: () => {
+      if (!this.#inputPaused) return;
+      this.#inputPaused = false;
+      this.call.resume();
+    },
     exited: (exitCode, signal) => {
       if (this.#ended) return;
       this.call.write(response({ case: 'exited', value: create(ShellExitedSchema, { exitCode, signal }) }));
@@ -126,7 +133,11 @@ class ShellStream {
     const event = request.event;
     switch (event.case) {
       case 'input':
-        s.write(event.value);
+        if (!s.write(event.value) && !this.#inputPaused) {
+          // Later messages (resize, signal, detach) wait behind the input, in order.
+          this.#inputPaused = true;
+          this.call.pause();
+        }
         return;
       case 'resize':
         checkSize('resize', event.value.cols, event.value.rows);
