@@ -59,7 +59,13 @@ function rawTerminal(io: CliIo): () => void {
 /** Bridges this process's stdio to `handle` until the shell exits or the stream ends. */
 async function bridge(handle: ShellHandle, sessionHint: string, io: CliIo): Promise<number> {
   const restore = rawTerminal(io);
-  const onInput = (chunk: Buffer) => handle.write(chunk);
+  let bridging = true;
+  // A program that does not read (or a big paste into a slow one): stop reading our stdin too.
+  const onInput = (chunk: Buffer) => {
+    if (handle.write(chunk)) return;
+    io.stdin.pause();
+    void handle.drained().then(() => bridging && io.stdin.resume());
+  };
   // Piped (not a terminal) input: its end is a Ctrl-D to the remote side.
   const onEnd = () => {
     try {
@@ -100,6 +106,7 @@ async function bridge(handle: ShellHandle, sessionHint: string, io: CliIo): Prom
     io.stderr.write(`\r\nrunbox: ${printable((error as Error).message)}\r\nrunbox: to continue: ${sessionHint}\n`);
     return EXIT.runbox;
   } finally {
+    bridging = false;
     restore();
     io.stdin.off('data', onInput);
     io.stdin.off('end', onEnd);

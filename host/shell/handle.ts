@@ -14,6 +14,11 @@ import { checkSize, type ShellExit } from './types.js';
 
 export type ShellStream = grpc.ClientDuplexStream<ShellRequest, ShellResponse>;
 
+/** Input goes out in messages of at most this: the agent reads ahead a few messages per stream. */
+const INPUT_CHUNK_BYTES = 64 * 1024;
+/** detach() waits this long for the agent to take the input ahead of it, then cancels the call. */
+const DETACH_WAIT_MS = 5_000;
+
 /**
  * An open shell session. Output arrives as raw bytes through onData (bytes that arrive
  * before the first listener are kept for it). The stream ends with wait(): the exit of
@@ -32,6 +37,8 @@ export class ShellHandle {
   #early: Uint8Array[] = [];
   #closed = false;
   readonly #ended: Promise<ShellExit>;
+  /** drained() calls waiting for 'drain' or the end of the stream. */
+  #drainWaiters = new Set<() => void>();
 
   /** @internal Built by ShellApi once the agent confirmed the session. */
   constructor(
@@ -46,10 +53,12 @@ export class ShellHandle {
     this.replayTruncated = opened.replayTruncated;
     this.#stream = stream;
     this.#ended = ended;
-    ended.then(
-      () => (this.#closed = true),
-      () => (this.#closed = true),
-    );
+    const close = () => {
+      this.#closed = true;
+      this.#releaseDrainWaiters();
+    };
+    ended.then(close, close);
+    stream.on('drain', () => this.#releaseDrainWaiters());
     onOutput((data) => {
       if (this.#listeners.size === 0) this.#early.push(data);
       else for (const listener of this.#listeners) listener(data);
@@ -65,18 +74,44 @@ export class ShellHandle {
     return () => this.#listeners.delete(listener);
   }
 
-  #send(event: ShellRequest['event'], what: string): void {
+  #checkOpen(what: string): void {
     if (this.#closed)
       throw new InvalidArgumentError(
         `shell ${this.id}: ${what} after the stream ended (the shell exited or was detached); attach again to continue`,
         { reason: 'SHELL_STREAM_ENDED' },
       );
-    this.#stream.write(create(ShellRequestSchema, { event }));
   }
 
-  /** Types into the terminal: strings are sent as UTF-8. */
-  write(data: string | Uint8Array): void {
-    this.#send({ case: 'input', value: typeof data === 'string' ? new TextEncoder().encode(data) : data }, 'write');
+  #send(event: ShellRequest['event'], what: string): boolean {
+    this.#checkOpen(what);
+    return this.#stream.write(create(ShellRequestSchema, { event }));
+  }
+
+  #releaseDrainWaiters(): void {
+    const waiters = [...this.#drainWaiters];
+    this.#drainWaiters.clear();
+    for (const resolve of waiters) resolve();
+  }
+
+  /**
+   * Types into the terminal: strings are sent as UTF-8. Nothing is dropped; false means the
+   * input backs up (the program is not reading it, or the link is slow): wait for drained()
+   * before writing more, and memory stays bounded on both sides.
+   */
+  write(data: string | Uint8Array): boolean {
+    const bytes = typeof data === 'string' ? new TextEncoder().encode(data) : data;
+    this.#checkOpen('write');
+    let more = !this.#stream.writableNeedDrain;
+    for (let at = 0; at < bytes.length; at += INPUT_CHUNK_BYTES) {
+      more = this.#send({ case: 'input', value: bytes.subarray(at, at + INPUT_CHUNK_BYTES) }, 'write');
+    }
+    return more;
+  }
+
+  /** Resolves when write() may go on (at once unless it returned false), or when the stream ended. */
+  drained(): Promise<void> {
+    if (this.#closed || !this.#stream.writableNeedDrain) return Promise.resolve();
+    return new Promise((resolve) => this.#drainWaiters.add(resolve));
   }
 
   /** Resizes the pty (cols 1-2000, rows 1-1000; InvalidArgumentError otherwise, nothing sent). */
@@ -96,6 +131,8 @@ export class ShellHandle {
   /**
    * Ends the whole session now: every process in it gets SIGHUP (and SIGCONT), then SIGKILL
    * shortly after, whatever is in the foreground. `wait()` then resolves with the exit.
+   * Like resize() and signal(), it goes behind the input written before it: when the program
+   * does not read that, kill from a new stream (`(await sb.shells.attach(id)).kill()`).
    */
   kill(): void {
     this.#send({ case: 'terminate', value: create(ShellTerminateSchema) }, 'kill');
@@ -106,11 +143,23 @@ export class ShellHandle {
     return this.#ended;
   }
 
-  /** Ends this stream and leaves the session running for the agent's grace period. */
+  /**
+   * Ends this stream and leaves the session running for the agent's grace period. The detach
+   * goes behind the input written before it; if the agent has not taken that within 5 s (the
+   * program is not reading), the call is cancelled instead and the input still in it is dropped.
+   */
   async detach(): Promise<void> {
     if (this.#closed) return;
     this.#stream.write(create(ShellRequestSchema, { event: { case: 'detach', value: create(ShellDetachSchema) } }));
     this.#stream.end();
-    await this.#ended.catch(() => undefined);
+    const ended = this.#ended.then(
+      () => true,
+      () => true,
+    );
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), DETACH_WAIT_MS)));
+    if (!(await Promise.race([ended, late]))) this.#stream.cancel();
+    clearTimeout(timer);
+    await ended;
   }
 }
