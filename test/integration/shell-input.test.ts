@@ -95,18 +95,27 @@ describe('shell input from a client that honours backpressure', () => {
 
   it('runbox shell reads piped stdin only as fast as the program takes it; every byte arrives', { timeout: 180_000 }, async () => {
     const flag = path.join(fixture.agent.dir, `go-${process.pid}-${flags++}`);
+    // Nothing on stdin until the remote pty is raw: a cooked one would take a random 0x03 as Ctrl-C.
     let pulled = 0;
+    let released = false;
+    let asked = false;
+    const pump = (stream: Readable) => {
+      const chunk = data.subarray(pulled, pulled + CHUNK);
+      pulled += chunk.length;
+      stream.push(chunk.length > 0 ? chunk : null);
+    };
     const stdin = new Readable({
       read() {
-        const chunk = data.subarray(pulled, pulled + CHUNK);
-        pulled += chunk.length;
-        this.push(chunk.length > 0 ? chunk : null);
+        if (released) pump(this);
+        else asked = true;
       },
     });
     const io = { ...memoryIo(), stdin };
-    const script = `stty raw -echo; while [ ! -e "$1" ]; do sleep 0.05; done; head -c ${TOTAL} | sha256sum`;
+    const script = `stty raw -echo; echo ready; while [ ! -e "$1" ]; do sleep 0.05; done; head -c ${TOTAL} | sha256sum`;
     const exit = shellMain(['--target', fixture.agent.unixTarget, '--', '/bin/sh', '-c', script, 'sh', flag], io);
-    await eventually(() => pulled > 0, 'the CLI to read its stdin');
+    await eventually(() => io.out().includes('ready') && asked, 'the remote shell to be raw and the CLI to read stdin');
+    released = true;
+    pump(stdin);
     await sleep(3_000);
     expect(pulled, `the CLI read ${pulled} bytes of stdin while nothing was read remotely`).toBeLessThan(TOTAL / 8);
     writeFileSync(flag, '');
