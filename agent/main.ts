@@ -1,7 +1,7 @@
 // runbox-agent entry point: parse flags, detect what this machine offers, serve, stop cleanly.
 import { parseConfig, ConfigError, USAGE } from './core/config.js';
 import { resolveRunAs } from './core/users.js';
-import { readToken } from './server/auth.js';
+import { AgentToken, readToken } from './server/auth.js';
 import { readEnvFile } from './core/env-file.js';
 import { detectLanguages } from './languages/languages.js';
 import { initLimits } from './limits/cgroups.js';
@@ -35,7 +35,7 @@ async function main(): Promise<number> {
     return 2;
   }
   const startedAt = Date.now();
-  const token = config.tokenFile === undefined ? undefined : readToken(config.tokenFile);
+  const token = new AgentToken(config.tokenFile === undefined ? undefined : readToken(config.tokenFile));
   const runAs = resolveRunAs(config.user);
   const userEnv = config.envFile === undefined ? {} : readEnvFile(config.envFile);
   const [languages, limits] = await Promise.all([detectLanguages(), initLimits(config)]);
@@ -58,7 +58,7 @@ async function main(): Promise<number> {
     run_as: runAs.name,
     isolation: config.isolation,
     limits: limits.kind,
-    auth: token !== undefined,
+    auth: token.required,
     languages: languages
       .list()
       .map((l) => l.name)

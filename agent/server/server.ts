@@ -11,7 +11,7 @@ import { ShellService } from '../../proto/gen/runbox/v1/shell_pb.js';
 import { FilesService } from '../../proto/gen/runbox/v1/files_pb.js';
 import type { ListenTarget } from '../core/config.js';
 import type { AgentContext } from '../core/context.js';
-import { tokenCheck, tokenInterceptor } from './auth.js';
+import { type AgentToken, tokenInterceptor } from './auth.js';
 import { systemService } from '../system/service.js';
 import { processService } from '../process/service.js';
 import { shellService } from '../shell/service.js';
@@ -33,7 +33,8 @@ export interface AgentServer {
   health: HealthState;
 }
 
-export function createServer(ctx: AgentContext, token: string | undefined): AgentServer {
+/** `token` is checked on every call; it may be replaced at run time, so the check is installed even without one. */
+export function createServer(ctx: AgentContext, token: AgentToken): AgentServer {
   const server = new grpc.Server({
     'grpc.max_receive_message_length': ctx.config.maxMessageBytes,
     'grpc.max_send_message_length': ctx.config.maxMessageBytes,
@@ -43,9 +44,9 @@ export function createServer(ctx: AgentContext, token: string | undefined): Agen
     // A connection with no call in flight for this long is closed (the SDK reconnects on its
     // next call), so idle or silent connections, authenticated or not, do not pile up.
     'grpc.max_connection_idle_ms': ctx.config.idleTimeoutMs,
-    interceptors: token === undefined ? [] : [tokenInterceptor(token)],
+    interceptors: [tokenInterceptor(token)],
   });
-  addService(server, SystemService, systemService(ctx, tokenCheck(token)));
+  addService(server, SystemService, systemService(ctx, token));
   addService(server, ProcessService, processService(ctx));
   addService(server, ShellService, shellService(ctx));
   addService(server, FilesService, filesService(ctx));
