@@ -12,6 +12,7 @@ import { log } from './core/log.js';
 import { closeInheritedFds } from './core/inherited-fds.js';
 import { Isolation, perRunProblem } from './usercode/isolation.js';
 import { killUser } from './process/kill.js';
+import { readClaimedToken } from './lifecycle/claimed-token.js';
 
 const SHUTDOWN_GRACE_MS = 3_000;
 
@@ -35,7 +36,9 @@ async function main(): Promise<number> {
     return 2;
   }
   const startedAt = Date.now();
-  const token = new AgentToken(config.tokenFile === undefined ? undefined : readToken(config.tokenFile));
+  // A claimed clone's own token wins over the template's --token-file, which all its clones share.
+  const claimed = config.claimedTokenFile === undefined ? undefined : readClaimedToken(config.claimedTokenFile);
+  const token = new AgentToken(claimed ?? (config.tokenFile === undefined ? undefined : readToken(config.tokenFile)));
   const runAs = resolveRunAs(config.user);
   const userEnv = config.envFile === undefined ? {} : readEnvFile(config.envFile);
   const [languages, limits] = await Promise.all([detectLanguages(), initLimits(config)]);
@@ -59,6 +62,7 @@ async function main(): Promise<number> {
     isolation: config.isolation,
     limits: limits.kind,
     auth: token.required,
+    claimed: claimed !== undefined || undefined,
     languages: languages
       .list()
       .map((l) => l.name)
