@@ -1,7 +1,7 @@
 // runbox-agent entry point: parse flags, detect what this machine offers, serve, stop cleanly.
 import { parseConfig, ConfigError, USAGE } from './core/config.js';
 import { resolveRunAs } from './core/users.js';
-import { readToken } from './server/auth.js';
+import { AgentToken, readToken } from './server/auth.js';
 import { readEnvFile } from './core/env-file.js';
 import { detectLanguages } from './languages/languages.js';
 import { initLimits } from './limits/cgroups.js';
@@ -12,6 +12,7 @@ import { log } from './core/log.js';
 import { closeInheritedFds } from './core/inherited-fds.js';
 import { Isolation, perRunProblem } from './usercode/isolation.js';
 import { killUser } from './process/kill.js';
+import { readClaimedToken } from './lifecycle/claimed-token.js';
 
 const SHUTDOWN_GRACE_MS = 3_000;
 
@@ -35,7 +36,9 @@ async function main(): Promise<number> {
     return 2;
   }
   const startedAt = Date.now();
-  const token = config.tokenFile === undefined ? undefined : readToken(config.tokenFile);
+  // A claimed clone's own token wins over the template's --token-file, which all its clones share.
+  const claimed = config.claimedTokenFile === undefined ? undefined : readClaimedToken(config.claimedTokenFile);
+  const token = new AgentToken(claimed ?? (config.tokenFile === undefined ? undefined : readToken(config.tokenFile)));
   const runAs = resolveRunAs(config.user);
   const userEnv = config.envFile === undefined ? {} : readEnvFile(config.envFile);
   const [languages, limits] = await Promise.all([detectLanguages(), initLimits(config)]);
@@ -58,7 +61,8 @@ async function main(): Promise<number> {
     run_as: runAs.name,
     isolation: config.isolation,
     limits: limits.kind,
-    auth: token !== undefined,
+    auth: token.required,
+    claimed: claimed !== undefined || undefined,
     languages: languages
       .list()
       .map((l) => l.name)

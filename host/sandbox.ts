@@ -1,5 +1,5 @@
 // Sandbox: the SDK's handle on one agent. The capability rooms do the work (process/,
-// shell/, files/, system/); this class wires them to one connection.
+// shell/, files/, system/, lifecycle/); this class wires them to one connection.
 import { Connection, type CallOptions, type ConnectionOptions } from './transport/connection.js';
 import { AbortError, AuthenticationError, RunboxError, TimeoutError } from './errors.js';
 import { parseTarget, formatTarget, type Target } from './transport/target.js';
@@ -7,6 +7,9 @@ import { ProcessApi } from './process/index.js';
 import { ShellApi } from './shell/index.js';
 import { FilesApi } from './files/index.js';
 import { SystemApi, type Health, type Language, type SystemInfo } from './system/index.js';
+import { claim, type ClaimRequest, type ClaimResult } from './lifecycle/index.js';
+
+export type { ClaimRequest, ClaimResult } from './lifecycle/index.js';
 
 /** Options of `Sandbox.connect`: `token` and the default `requestTimeoutMs` of unary calls. */
 export type SandboxOptions = ConnectionOptions;
@@ -29,6 +32,9 @@ const delay = (ms: number, signal?: AbortSignal) =>
     signal?.addEventListener('abort', done, { once: true });
   });
 
+/** Set by Sandbox's static block: claimSandbox reaches the connection, nothing public does. */
+let connectionOf: (sandbox: Sandbox) => Connection;
+
 /**
  * The SDK's handle on one agent: `await Sandbox.connect(target, { token })`, then `waitReady()`
  * while a VM boots. Runs, shells and files go through its members; `close()` when done.
@@ -45,6 +51,10 @@ export class Sandbox {
   readonly files: FilesApi;
   readonly #connection: Connection;
   readonly #system: SystemApi;
+
+  static {
+    connectionOf = (sandbox) => sandbox.#connection;
+  }
 
   private constructor(target: Target, connection: Connection) {
     this.target = target;
@@ -116,4 +126,14 @@ export class Sandbox {
     // client, and the agent kills a run's tree only when its call ends.
     await this.#connection.close();
   }
+}
+
+/**
+ * Claims the sandbox restored from a snapshot (LifecycleService.Claim, docs/lifecycle.md):
+ * the agent requires `request.token` from the next call on, and `sandbox` sends it from then
+ * on. Authenticated with the sandbox's current token. For the VM code (`runbox/vm`), not a
+ * Sandbox member: only whoever restored the VM has a reason to call it.
+ */
+export function claimSandbox(sandbox: Sandbox, request: ClaimRequest, options: CallOptions = {}): Promise<ClaimResult> {
+  return claim(connectionOf(sandbox), request, options);
 }

@@ -17,6 +17,10 @@ export interface RunLimitDefaults {
 export interface AgentConfig {
   listen: ListenTarget[];
   tokenFile: string | undefined;
+  /** Where Claim keeps the token it was given; read at start in preference to tokenFile. */
+  claimedTokenFile: string | undefined;
+  /** Claim may reseed the kernel RNG and set the clock: the agent owns this machine (a VM). */
+  manageGuest: boolean;
   /** KEY=VALUE file whose variables every run and shell starts with (the image's env). */
   envFile: string | undefined;
   /** Who runs user code; undefined = decide at start (runbox if root and it exists, else ourselves). */
@@ -53,6 +57,14 @@ Options:
   --token-file FILE       require "authorization: Bearer <token>" on every RPC but Health;
                           the token is the file's bytes up to the first NUL, whitespace
                           trimmed (a raw block device padded with zeros works)
+  --claimed-token-file FILE
+                          where LifecycleService.Claim keeps the token it was given
+                          (written 0600 in a directory only the agent may write); when
+                          it holds a token at start, that token is required instead of
+                          --token-file's (an agent restarted in a claimed clone)
+  --manage-guest          the agent owns this machine (a VM): Claim mixes the host's
+                          entropy into the kernel RNG and sets the wall clock; without
+                          it Claim only replaces the token
   --env-file FILE         variables every run and shell starts with (KEY=VALUE lines,
                           values optionally single-quoted; the request's env wins)
   --user NAME             run user code as NAME (default: runbox when the agent is root
@@ -131,6 +143,8 @@ export function parseConfig(argv: string[]): AgentConfig | 'help' {
       options: {
         listen: { type: 'string', multiple: true },
         'token-file': { type: 'string' },
+        'claimed-token-file': { type: 'string' },
+        'manage-guest': { type: 'boolean' },
         'env-file': { type: 'string' },
         user: { type: 'string' },
         'max-concurrent': { type: 'string' },
@@ -185,6 +199,8 @@ export function parseConfig(argv: string[]): AgentConfig | 'help' {
   return {
     listen: (v.listen ?? ['tcp://0.0.0.0:5000', 'unix:///run/runbox/agent.sock']).map(parseListen),
     tokenFile: v['token-file'],
+    claimedTokenFile: v['claimed-token-file'],
+    manageGuest: v['manage-guest'] ?? false,
     envFile: v['env-file'],
     user: v.user,
     maxConcurrent,

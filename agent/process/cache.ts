@@ -24,6 +24,7 @@ import {
 } from 'node:fs';
 import path from 'node:path';
 import type { RunAsUser } from '../core/users.js';
+import { freshHex } from '../core/ids.js';
 
 /** Entries kept before the least recently used ones are evicted. */
 const MAX_ENTRIES = 512;
@@ -120,7 +121,7 @@ export class CompileCache {
       closeSync(fd);
     }
     const final = path.join(this.binDir, key);
-    const temp = `${final}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+    const temp = `${final}.${process.pid}.${freshHex(8)}.tmp`;
     writeFileSync(temp, data, { mode: 0o755, flag: 'wx' });
     renameSync(temp, final); // atomic: a concurrent run sees the old or the new file, never half
     this.#evict();

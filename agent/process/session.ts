@@ -1,8 +1,8 @@
 // One RunCode or Exec call: the first message starts the run (validated into a plan), later
 // ones carry stdin, close stdin or send a signal; the run's events go back as responses. The
 // stages themselves live in stage.ts.
-import { randomUUID } from 'node:crypto';
 import path from 'node:path';
+import { freshUuid } from '../core/ids.js';
 import { create } from '@bufbuild/protobuf';
 import * as grpc from '@grpc/grpc-js';
 import {
@@ -279,7 +279,7 @@ export class RunSession implements Killable {
   }
 
   async #execute(plan: RunPlan, tenant: Tenant): Promise<void> {
-    const runId = randomUUID();
+    const runId = freshUuid();
     const who = tenant.identity(path.join(this.ctx.config.workDir, runId));
     const startedAt = Date.now();
     const language = plan.kind === 'runCode' ? plan.language : undefined;

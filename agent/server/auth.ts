@@ -17,19 +17,26 @@ const PUBLIC_PATHS = new Set([
   methodPath(SystemService.method.health),
   ...[Health, ServerReflection, ServerReflectionV1Alpha].flatMap((service) => service.methods.map(methodPath)),
 ]);
-const MAX_TOKEN_BYTES = 4096;
+/** The most of a token file that is read, and the longest token Claim accepts. */
+export const MAX_TOKEN_BYTES = 4096;
 /** Anyone who can connect can make these: at most 5 lines a second, the rest counted. */
 const rejections = new RateLimitedLog('auth.rejected', 5);
 
 /**
- * Reads the token: the file's bytes up to the first NUL, whitespace trimmed. NULs end it
- * because the host hands the token to a VM as a small raw disk padded with zeros.
+ * The token in a file's bytes: up to the first NUL, whitespace trimmed; '' when there is
+ * none. NULs end it because the host hands the token to a VM as a small raw disk padded
+ * with zeros.
  */
-export function readToken(file: string): string {
-  const raw = readFileSync(file).subarray(0, MAX_TOKEN_BYTES);
-  const nul = raw.indexOf(0);
-  const token = (nul === -1 ? raw : raw.subarray(0, nul)).toString('utf8').trim();
-  if (!token) throw new Error(`--token-file ${file}: the file holds no token`);
+export function parseToken(raw: Uint8Array): string {
+  const head = Buffer.from(raw.buffer, raw.byteOffset, Math.min(raw.length, MAX_TOKEN_BYTES));
+  const nul = head.indexOf(0);
+  return (nul === -1 ? head : head.subarray(0, nul)).toString('utf8').trim();
+}
+
+/** Reads the token of `flag`'s file (see parseToken); a file without one stops the agent. */
+export function readToken(file: string, flag = '--token-file'): string {
+  const token = parseToken(readFileSync(file));
+  if (!token) throw new Error(`${flag} ${file}: the file holds no token`);
   return token;
 }
 
@@ -44,23 +51,42 @@ function tokenMatches(header: grpc.MetadataValue | undefined, expected: Buffer):
   return match !== null && timingSafeEqual(digest(match[1]!), expected);
 }
 
-/** Whether a call's metadata carries the token (always true for an agent without one). */
-export type TokenCheck = (metadata: grpc.Metadata) => boolean;
+/**
+ * The token the agent requires, or none. One instance per agent, read by the interceptor on
+ * every call, so LifecycleService.Claim can replace it: from the next call on only the new
+ * token is accepted (calls already admitted go on).
+ */
+export class AgentToken {
+  /** sha256 of the token; undefined = no token, every call is let through. */
+  #expected: Buffer | undefined;
 
-export function tokenCheck(token: string | undefined): TokenCheck {
-  if (token === undefined) return () => true;
-  const expected = digest(token);
-  return (metadata) => tokenMatches(metadata.get('authorization')[0], expected);
+  constructor(token: string | undefined) {
+    this.#expected = token === undefined ? undefined : digest(token);
+  }
+
+  /** Whether calls must carry a token. */
+  get required(): boolean {
+    return this.#expected !== undefined;
+  }
+
+  /** Whether a call's metadata carries the token (always true for an agent without one). */
+  matches(metadata: grpc.Metadata): boolean {
+    return this.#expected === undefined || tokenMatches(metadata.get('authorization')[0], this.#expected);
+  }
+
+  /** Requires `token` from now on (an agent without a token starts requiring one). */
+  replace(token: string): void {
+    this.#expected = digest(token);
+  }
 }
 
-export function tokenInterceptor(token: string): grpc.ServerInterceptor {
-  const expected = digest(token);
+export function tokenInterceptor(token: AgentToken): grpc.ServerInterceptor {
   return (methodDescriptor, call) =>
     new grpc.ServerInterceptingCall(call, {
       start: (next) => {
         next({
           onReceiveMetadata: (metadata, mdNext) => {
-            if (PUBLIC_PATHS.has(methodDescriptor.path) || tokenMatches(metadata.get('authorization')[0], expected)) {
+            if (PUBLIC_PATHS.has(methodDescriptor.path) || token.matches(metadata)) {
               mdNext(metadata);
               return;
             }
@@ -73,7 +99,10 @@ export function tokenInterceptor(token: string): grpc.ServerInterceptor {
                       'TOKEN_MISSING',
                       'this agent requires a token: send "authorization: Bearer <token>" (SDK option token, CLI --token-file)',
                     )
-                  : rpcError('TOKEN_MISMATCH', "the token does not match the agent's --token-file"),
+                  : rpcError(
+                      'TOKEN_MISMATCH',
+                      "the token does not match the agent's (its --token-file, or the one it was last claimed with)",
+                    ),
               ),
             );
           },

@@ -14,7 +14,10 @@ export const REASONS = {
   FIELD_INVALID: { code: status.INVALID_ARGUMENT, when: 'a field is malformed: NUL byte, empty, relative path, out of range [field]' },
   MESSAGE_UNEXPECTED: { code: status.INVALID_ARGUMENT, when: 'a stream message came out of order, or was empty [field]' },
   // Authentication
-  TOKEN_MISSING: { code: status.UNAUTHENTICATED, when: 'the agent has --token-file and the call sent no authorization header' },
+  TOKEN_MISSING: {
+    code: status.UNAUTHENTICATED,
+    when: 'the agent requires a token (--token-file, or since a Claim) and the call sent no authorization header',
+  },
   TOKEN_MISMATCH: { code: status.UNAUTHENTICATED, when: "the bearer token is not the agent's" },
   // ProcessService
   LANGUAGE_UNKNOWN: { code: status.INVALID_ARGUMENT, when: 'RunCode names a language this agent has no toolchain for [field, language]' },
@@ -54,6 +57,11 @@ export const REASONS = {
   TOO_MANY_FILE_STREAMS: { code: status.RESOURCE_EXHAUSTED, when: 'more than 32 ReadFile/WriteFile streams at once [limit]' },
   FILE_WORKER_FAILED: { code: status.UNAVAILABLE, when: 'the file worker died under the operation; retry [path]' },
   FILE_ERROR: { code: status.INTERNAL, when: 'any other errno [path, errno]' },
+  // LifecycleService
+  CLAIM_FAILED: {
+    code: status.INTERNAL,
+    when: 'Claim could not write --claimed-token-file; the old token stays the only one accepted [flag, path]',
+  },
   // grpc.health.v1.Health
   HEALTH_SERVICE_UNKNOWN: { code: status.NOT_FOUND, when: 'Check names a service this agent does not serve [service]' },
   // SystemService, and anything unexpected

@@ -9,13 +9,15 @@ import { SystemService } from '../../proto/gen/runbox/v1/system_pb.js';
 import { ProcessService } from '../../proto/gen/runbox/v1/process_pb.js';
 import { ShellService } from '../../proto/gen/runbox/v1/shell_pb.js';
 import { FilesService } from '../../proto/gen/runbox/v1/files_pb.js';
+import { LifecycleService } from '../../proto/gen/runbox/v1/lifecycle_pb.js';
 import type { ListenTarget } from '../core/config.js';
 import type { AgentContext } from '../core/context.js';
-import { tokenCheck, tokenInterceptor } from './auth.js';
+import { type AgentToken, tokenInterceptor } from './auth.js';
 import { systemService } from '../system/service.js';
 import { processService } from '../process/service.js';
 import { shellService } from '../shell/service.js';
 import { filesService } from '../files/service.js';
+import { lifecycleService } from '../lifecycle/service.js';
 import { log } from '../core/log.js';
 import { Health } from '../../proto/gen/grpc/health/v1/health_pb.js';
 import { ServerReflection } from '../../proto/gen/grpc/reflection/v1/reflection_pb.js';
@@ -24,7 +26,7 @@ import { HealthState, healthService } from './standard/health.js';
 import { DescriptorIndex, reflectionService, reflectionServiceV1Alpha } from './standard/reflection.js';
 
 /** The runbox services; the standard ones (health, reflection) report on these. */
-const RUNBOX_SERVICES = [SystemService, ProcessService, ShellService, FilesService] as const;
+const RUNBOX_SERVICES = [SystemService, ProcessService, ShellService, FilesService, LifecycleService] as const;
 const STANDARD_SERVICES = [Health, ServerReflection, ServerReflectionV1Alpha] as const;
 
 export interface AgentServer {
@@ -33,7 +35,8 @@ export interface AgentServer {
   health: HealthState;
 }
 
-export function createServer(ctx: AgentContext, token: string | undefined): AgentServer {
+/** `token` is checked on every call; LifecycleService.Claim may replace it, so the check is installed even without one. */
+export function createServer(ctx: AgentContext, token: AgentToken): AgentServer {
   const server = new grpc.Server({
     'grpc.max_receive_message_length': ctx.config.maxMessageBytes,
     'grpc.max_send_message_length': ctx.config.maxMessageBytes,
@@ -43,12 +46,13 @@ export function createServer(ctx: AgentContext, token: string | undefined): Agen
     // A connection with no call in flight for this long is closed (the SDK reconnects on its
     // next call), so idle or silent connections, authenticated or not, do not pile up.
     'grpc.max_connection_idle_ms': ctx.config.idleTimeoutMs,
-    interceptors: token === undefined ? [] : [tokenInterceptor(token)],
+    interceptors: [tokenInterceptor(token)],
   });
-  addService(server, SystemService, systemService(ctx, tokenCheck(token)));
+  addService(server, SystemService, systemService(ctx, token));
   addService(server, ProcessService, processService(ctx));
   addService(server, ShellService, shellService(ctx));
   addService(server, FilesService, filesService(ctx));
+  addService(server, LifecycleService, lifecycleService(ctx, token));
   const health = new HealthState([...RUNBOX_SERVICES, Health].map((s) => s.typeName));
   const descriptors = new DescriptorIndex([...RUNBOX_SERVICES, ...STANDARD_SERVICES]);
   addService(server, Health, healthService(health));

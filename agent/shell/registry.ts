@@ -1,8 +1,8 @@
 // The agent's shell sessions: start and look up by id, grace timers for detached sessions,
 // and their place in ctx.live (so agent shutdown hangs them up).
-import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import type { AgentContext, Killable } from '../core/context.js';
+import { freshUuid } from '../core/ids.js';
 import type { RunCgroup } from '../limits/cgroups.js';
 import { log } from '../core/log.js';
 import { rpcError } from '../server/errors.js';
@@ -35,7 +35,7 @@ export class ShellRegistry {
     const tenant = this.ctx.isolation.acquire();
     let session: ShellSession;
     // Under per-run isolation the shell's uid has a private HOME of its own, gone with it.
-    const homeId = `shell-${randomUUID()}`;
+    const homeId = `shell-${freshUuid()}`;
     const who = tenant.identity(path.join(this.ctx.config.workDir, homeId));
     let home: string | undefined;
     let cgroup: RunCgroup | undefined;

@@ -1,8 +1,8 @@
 // One shell session: a process on a pty that outlives the streams attached to it. Output
 // goes to the attached client (with backpressure: a slow client pauses the pty, as a real
 // terminal would) and always into a ring buffer replayed on re-attach.
-import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
+import { freshUuid } from '../core/ids.js';
 import * as pty from 'node-pty';
 import type { RunAsUser } from '../core/users.js';
 import { RingBuffer } from './ring-buffer.js';
@@ -53,7 +53,7 @@ function withUserGroups<T>(user: RunAsUser, fork: () => T): T {
 }
 
 export class ShellSession {
-  readonly id = randomUUID();
+  readonly id = freshUuid();
   readonly command: string[];
   readonly startedAt = Date.now();
   cols: number;

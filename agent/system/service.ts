@@ -13,15 +13,15 @@ import {
 import type { AgentContext } from '../core/context.js';
 import { AGENT_VERSION } from '../core/version.js';
 import { log } from '../core/log.js';
-import type { TokenCheck } from '../server/auth.js';
+import type { AgentToken } from '../server/auth.js';
 
-export function systemService(ctx: AgentContext, authorized: TokenCheck): ImplementationOf<typeof SystemService> {
+export function systemService(ctx: AgentContext, token: AgentToken): ImplementationOf<typeof SystemService> {
   return {
     health: (call, callback) => {
       // Without the token a caller learns only that the agent serves, its version and that a
       // token is required: enough to tell "not up yet" from "wrong token", nothing about runs,
       // users or limits.
-      if (!authorized(call.metadata)) {
+      if (!token.matches(call.metadata)) {
         callback(null, create(HealthResponseSchema, { version: AGENT_VERSION, authRequired: true }));
         return;
       }
@@ -35,7 +35,8 @@ export function systemService(ctx: AgentContext, authorized: TokenCheck): Implem
           runAsUser: ctx.runAs.name,
           activeRuns: ctx.admission.active,
           maxConcurrentRuns: ctx.admission.max,
-          authRequired: ctx.config.tokenFile !== undefined,
+          // Not the flags: a claimed agent requires its claimed token.
+          authRequired: token.required,
           isolation: ctx.isolation.mode === 'per-run' ? Isolation.PER_RUN : Isolation.SHARED,
         }),
       );

@@ -45,7 +45,8 @@ const CHANNEL_OPTIONS: grpc.ChannelOptions = {
 /** One gRPC channel to one agent (and, for vsock targets, its local proxy). Used by Sandbox. */
 export class Connection {
   readonly client: grpc.Client;
-  readonly #token: string | undefined;
+  /** Replaced by useToken after a Claim; read by every call as it starts. */
+  #token: string | undefined;
   readonly #requestTimeoutMs: number;
   readonly #proxy: VsockProxy | undefined;
   /** Streaming calls in flight; close() cancels them, since grpc-js lets calls outlive a closed client. */
@@ -72,6 +73,14 @@ export class Connection {
         return new Connection(`unix://${proxy.socketPath}`, options, proxy);
       }
     }
+  }
+
+  /**
+   * Sends `token` on every call from now on (calls already started keep theirs). For Claim
+   * (host/lifecycle), which gives the agent a new token.
+   */
+  useToken(token: string): void {
+    this.#token = token;
   }
 
   /** Metadata (token) and call options; `deadlineMs` undefined = no deadline (streams). */

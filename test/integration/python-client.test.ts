@@ -46,6 +46,7 @@ describe('a Python grpcio client', () => {
       'grpc.reflection.v1.ServerReflection',
       'grpc.reflection.v1alpha.ServerReflection',
       'runbox.v1.FilesService',
+      'runbox.v1.LifecycleService',
       'runbox.v1.ProcessService',
       'runbox.v1.ShellService',
       'runbox.v1.SystemService',

@@ -42,6 +42,7 @@ describe('grpc.health.v1', () => {
       'runbox.v1.ProcessService': ServingStatus.SERVING,
       'runbox.v1.ShellService': ServingStatus.SERVING,
       'runbox.v1.FilesService': ServingStatus.SERVING,
+      'runbox.v1.LifecycleService': ServingStatus.SERVING,
       'grpc.health.v1.Health': ServingStatus.SERVING,
     });
   });

@@ -1,0 +1,105 @@
+// LifecycleService: Claim, which makes a sandbox restored from a memory snapshot its own
+// before user code runs (docs/lifecycle.md). The token is always replaced; the kernel RNG and
+// the clock only with --manage-guest, when the agent owns the machine it runs on.
+import { create } from '@bufbuild/protobuf';
+import type * as grpc from '@grpc/grpc-js';
+import type { ImplementationOf } from '../../proto/grpc.js';
+import {
+  ClaimResponseSchema,
+  type ClaimRequest,
+  type ClaimResponse,
+  type LifecycleService,
+} from '../../proto/gen/runbox/v1/lifecycle_pb.js';
+import type { AgentContext } from '../core/context.js';
+import { log } from '../core/log.js';
+import type { AgentToken } from '../server/auth.js';
+import { rpcError, toStatus } from '../server/errors.js';
+import { checkClaim, type CheckedClaim } from './validate.js';
+import { reseedKernelRng } from './entropy.js';
+import { setWallClock } from './clock.js';
+import { writeClaimedToken } from './claimed-token.js';
+
+interface GuestSteps {
+  entropyReseeded: boolean;
+  clockSet: boolean;
+  clockStepMs: number;
+  skipped: string[];
+}
+
+/** The RNG and the clock: reported, never fatal (the token matters more than either). */
+async function manageGuest(ctx: AgentContext, claim: CheckedClaim, receivedAt: number): Promise<GuestSteps> {
+  if (!ctx.config.manageGuest) {
+    return {
+      entropyReseeded: false,
+      clockSet: false,
+      clockStepMs: 0,
+      skipped: ['entropy and clock not managed: the agent runs without --manage-guest'],
+    };
+  }
+  const [entropy, clock] = await Promise.all([
+    reseedKernelRng(claim.entropy),
+    claim.unixTimeMs === 0 ? undefined : setWallClock(claim.unixTimeMs, receivedAt),
+  ]);
+  const skipped: string[] = [];
+  if (!entropy.ok) skipped.push(`entropy not reseeded: ${entropy.error}`);
+  if (clock === undefined) skipped.push('clock not set: unix_time_ms is 0');
+  else if (!clock.ok) skipped.push(`clock not set: ${clock.error}`);
+  return {
+    entropyReseeded: entropy.ok,
+    clockSet: clock?.ok === true,
+    clockStepMs: clock?.ok === true ? clock.stepMs : 0,
+    skipped,
+  };
+}
+
+async function claim(ctx: AgentContext, token: AgentToken, request: ClaimRequest, metadata: grpc.Metadata): Promise<ClaimResponse> {
+  const receivedAt = performance.now();
+  const checked = checkClaim(request);
+  const guest = await manageGuest(ctx, checked, receivedAt);
+  // The interceptor admitted this call with the token of its time; a Claim that finished
+  // meanwhile replaced it, and the later of the two must not undo it.
+  if (!token.matches(metadata)) throw rpcError('TOKEN_MISMATCH', 'another Claim replaced the token while this one ran');
+  const file = ctx.config.claimedTokenFile;
+  if (file !== undefined) {
+    try {
+      writeClaimedToken(file, checked.token);
+    } catch (error) {
+      throw rpcError('CLAIM_FAILED', `--claimed-token-file ${file}: ${(error as Error).message}; the token was not replaced`, {
+        flag: '--claimed-token-file',
+        path: file,
+      });
+    }
+  }
+  // Written and swapped in one synchronous step: no call sees one without the other.
+  token.replace(checked.token);
+  const detail = guest.skipped.join('; ');
+  log.info('lifecycle.claimed', {
+    token_replaced: true,
+    token_persisted: file !== undefined,
+    entropy_reseeded: guest.entropyReseeded,
+    clock_set: guest.clockSet,
+    clock_step_ms: guest.clockSet ? guest.clockStepMs : undefined,
+    detail: detail || undefined,
+  });
+  return create(ClaimResponseSchema, {
+    tokenReplaced: true,
+    entropyReseeded: guest.entropyReseeded,
+    clockSet: guest.clockSet,
+    clockStepMs: BigInt(guest.clockStepMs),
+    detail,
+  });
+}
+
+export function lifecycleService(ctx: AgentContext, token: AgentToken): ImplementationOf<typeof LifecycleService> {
+  return {
+    claim: (call, callback) => {
+      claim(ctx, token, call.request, call.metadata).then(
+        (response) => callback(null, response),
+        (error: unknown) => {
+          log.warn('lifecycle.claim_refused', { error: error instanceof Error ? error.message : String(error) });
+          callback(toStatus(error));
+        },
+      );
+    },
+  };
+}
