@@ -20,7 +20,8 @@ export type ErrorCode =
   | 'agent_error'
   | 'build_failed'
   | 'command_failed'
-  | 'vm_boot_failed';
+  | 'vm_boot_failed'
+  | 'snapshot_failed';
 
 export interface RunboxErrorOptions {
   cause?: unknown;

@@ -56,7 +56,8 @@ export class Sandbox {
     connectionOf = (sandbox) => sandbox.#connection;
   }
 
-  private constructor(target: Target, connection: Connection) {
+  /** @internal Sandbox.connect, or a subclass made by the VM code (LocalSandbox). */
+  protected constructor(target: Target, connection: Connection) {
     this.target = target;
     this.#connection = connection;
     const processes = new ProcessApi(connection);

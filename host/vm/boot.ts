@@ -17,6 +17,8 @@ import { stopForwarder, stopQemu, type StopMethod } from './stop.js';
 import { sendSysrq } from './console.js';
 import { guestNetwork, kernelArgs, planBoot, type BootPlan, type GuestNetwork } from './boot-plan.js';
 import { killOnExit, startForwarder, startQemu, waitForAgent, type RunningQemu } from './boot-steps.js';
+import { incomingArg } from './migrate.js';
+import type { Template } from './template.js';
 
 export { AGENT_PORT } from './boot-plan.js';
 export { VmBootError } from './boot-error.js';
@@ -118,8 +120,13 @@ interface Disks {
   tokenDisk?: string;
 }
 
-async function createDisks(state: VmState, image: BootableImage, token: string | undefined): Promise<Disks> {
+async function createDisks(state: VmState, image: BootableImage, token: string | undefined, from: Template | undefined): Promise<Disks> {
   const overlay = join(state.dir, 'root.qcow2');
+  // A restore's disk is the template's, frozen when its memory was saved, under an overlay of its own.
+  if (from) {
+    await createOverlay(from.disk, overlay, 'qcow2');
+    return { overlay, tokenDisk: from.tokenDisk };
+  }
   await createOverlay(image.rootfs, overlay);
   if (token === undefined) return { overlay };
   const tokenDisk = join(state.dir, 'token.img');
@@ -142,7 +149,10 @@ function launch(
   net: GuestNetwork,
   options: BootOptions,
   cleanup: CleanupStack,
+  from: Template | undefined,
 ): Launched {
+  // A restore must present the machine exactly as the template booted it, command line included.
+  state.append = from ? from.meta.append : kernelArgs(plan, image.entry.bootArgs, net.ip, options);
   const argv = qemuArgv({
     machine: plan.machine,
     accel: plan.accel,
@@ -150,7 +160,7 @@ function launch(
     memoryMiB: plan.memoryMiB,
     kernel: image.kernel,
     initrd: image.initrd,
-    append: kernelArgs(plan, image.entry.bootArgs, net.ip, options),
+    append: state.append,
     rootDisk: { path: disks.overlay, format: 'qcow2' },
     tokenDisk: disks.tokenDisk,
     net: net.qemu,
@@ -158,6 +168,7 @@ function launch(
     consoleSocket: state.consoleSocket,
     qmpSocket: state.qmpSocket,
     vsockCid: options.vsockCid,
+    incoming: from ? incomingArg(from.stateFile) : undefined,
   });
   const qemu = startQemu(state, argv, join(state.dir, 'qemu.log'));
   let method: StopMethod | undefined;
@@ -176,6 +187,21 @@ function launch(
  *   InvalidArgumentError (a bad option, before anything is created).
  */
 export async function bootVm(imageName: string, options: BootOptions = {}): Promise<VmHandle> {
+  return startVm(imageName, options, undefined);
+}
+
+/**
+ * Starts a VM from a template snapshot (template.ts) instead of booting: the same machine,
+ * command line and devices, its memory loaded from the template's state, its disk an overlay
+ * on the template's frozen disk. Resolves once the agent answers with the template's token;
+ * the caller claims it (a token, entropy and the clock of its own) before anything else runs.
+ * `options` must describe the template's shape (its key says so); token is ignored.
+ */
+export async function restoreVm(template: Template, options: BootOptions = {}): Promise<VmHandle> {
+  return startVm(template.meta.image, { ...options, token: template.meta.token }, template);
+}
+
+async function startVm(imageName: string, options: BootOptions, from: Template | undefined): Promise<VmHandle> {
   const t0 = Date.now();
   const progress = (stage: VmProgress['stage'], message: string) =>
     options.onProgress?.({ stage, message, elapsed: Math.round((Date.now() - t0) / 100) / 10 });
@@ -186,8 +212,9 @@ export async function bootVm(imageName: string, options: BootOptions = {}): Prom
   const cleanup = new CleanupStack();
   try {
     const state = await createVmDir(imageName, plan, options, cleanup);
-    progress('disks', 'copy-on-write overlay over the image rootfs');
-    const disks = await createDisks(state, image, options.token);
+    if (from) state.restoredFrom = from.meta.key;
+    progress('disks', from ? `copy-on-write overlay over template ${from.meta.key}'s disk` : 'copy-on-write overlay over the image rootfs');
+    const disks = await createDisks(state, image, options.token, from);
 
     const agentSocket = join(state.dir, 'agent.sock');
     const net = await guestNetwork(plan.net, state.id, agentSocket);
@@ -198,9 +225,10 @@ export async function bootVm(imageName: string, options: BootOptions = {}): Prom
       cleanup.defer('delete the network namespace', () => deleteNamespace(net.netns!));
     }
 
-    progress('qemu', `${plan.machine}, ${plan.accel}, ${plan.cpus} vCPU, ${plan.memoryMiB} MiB; console ${state.consoleLog}`);
+    const how = from ? `restoring template ${from.meta.key}` : 'booting';
+    progress('qemu', `${how}: ${plan.machine}, ${plan.accel}, ${plan.cpus} vCPU, ${plan.memoryMiB} MiB; console ${state.consoleLog}`);
     const bootStart = Date.now();
-    const { qemu, stopMethod } = launch(state, plan, image, disks, net, options, cleanup);
+    const { qemu, stopMethod } = launch(state, plan, image, disks, net, options, cleanup, from);
     if (net.netns) {
       const forwarder = await startForwarder(state, agentSocket);
       cleanup.defer('stop the forwarder', () => stopForwarder(state));

@@ -4,9 +4,14 @@ import { writeFile } from 'node:fs/promises';
 import { runCommand, TOOL_TIMEOUT_MS } from '../local/command.js';
 import { InvalidArgumentError } from '../errors.js';
 
-/** qcow2 overlay whose reads fall through to the raw rootfs; writes stay in the overlay. */
-export async function createOverlay(backingRootfs: string, overlay: string): Promise<void> {
-  await runCommand(['qemu-img', 'create', '-q', '-f', 'qcow2', '-F', 'raw', '-b', backingRootfs, overlay], { timeoutMs: TOOL_TIMEOUT_MS });
+/**
+ * qcow2 overlay whose reads fall through to `backing` (the raw image rootfs, or a template's
+ * frozen qcow2 disk); writes stay in the overlay.
+ */
+export async function createOverlay(backing: string, overlay: string, backingFormat: 'raw' | 'qcow2' = 'raw'): Promise<void> {
+  await runCommand(['qemu-img', 'create', '-q', '-f', 'qcow2', '-F', backingFormat, '-b', backing, overlay], {
+    timeoutMs: TOOL_TIMEOUT_MS,
+  });
 }
 
 export const TOKEN_DISK_BYTES = 4096;

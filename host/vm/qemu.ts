@@ -38,6 +38,8 @@ export interface QemuConfig {
   qmpSocket: string;
   /** A vhost-vsock device with this guest CID (needs /dev/vhost-vsock on the host). */
   vsockCid?: number;
+  /** Load a saved state at start (`-incoming`, migrate.ts's incomingArg) instead of booting. */
+  incoming?: string;
 }
 
 /** A value inside a QEMU option list (-drive, -chardev, -qmp): a literal ',' is written ',,'. */
@@ -103,5 +105,6 @@ export function qemuArgv(c: QemuConfig): string[] {
   }
   argv.push('-device', `${dev('net')},netdev=net0`);
   if (c.vsockCid !== undefined) argv.push('-device', `${dev('vsock')},guest-cid=${c.vsockCid}`);
+  if (c.incoming !== undefined) argv.push('-incoming', c.incoming);
   return argv;
 }

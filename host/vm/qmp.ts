@@ -1,8 +1,8 @@
 // Minimal QMP client (QEMU Machine Protocol: JSON lines over the VM's QMP Unix socket): greeting,
-// qmp_capabilities, then one command.
+// qmp_capabilities, then one command (with its arguments).
 import net from 'node:net';
 
-export async function qmpCommand(socketPath: string, command: string, timeoutMs = 3_000): Promise<unknown> {
+export async function qmpCommand(socketPath: string, command: string, timeoutMs = 3_000, args?: Record<string, unknown>): Promise<unknown> {
   return new Promise((resolve, reject) => {
     const socket = net.connect(socketPath);
     let buffered = '';
@@ -14,7 +14,8 @@ export async function qmpCommand(socketPath: string, command: string, timeoutMs 
       if (error) reject(error);
       else resolve(value);
     };
-    const send = (execute: string) => socket.write(JSON.stringify({ execute }) + '\n');
+    const send = (execute: string, withArgs?: Record<string, unknown>) =>
+      socket.write(JSON.stringify(withArgs ? { execute, arguments: withArgs } : { execute }) + '\n');
     socket.on('error', (error) => done(new Error(`QMP ${socketPath}: ${error.message}`)));
     // `quit` may close the socket before answering: that is success.
     socket.on('close', () => done(command === 'quit' && stage === 'command' ? undefined : new Error(`QMP ${command}: socket closed`)));
@@ -30,7 +31,7 @@ export async function qmpCommand(socketPath: string, command: string, timeoutMs 
           send('qmp_capabilities');
         } else if (stage === 'capabilities' && 'return' in message) {
           stage = 'command';
-          send(command);
+          send(command, args);
         } else if (message.error) {
           return done(new Error(`QMP ${command}: ${message.error.desc ?? 'error'}`));
         } else if (stage === 'command' && 'return' in message) {

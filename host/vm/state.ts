@@ -33,6 +33,10 @@ export interface VmState {
   startedAt: string;
   /** Seconds from QEMU's start to the first Health answer. */
   bootToReadySeconds?: number;
+  /** The kernel command line it booted with (a template records it for its restores). */
+  append?: string;
+  /** The template key it was restored from; absent for a cold boot. */
+  restoredFrom?: string;
 }
 
 export const STATE_FILE = 'state.json';

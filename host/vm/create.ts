@@ -1,0 +1,113 @@
+// createSandbox: a ready Sandbox on a local VM in about the time a restore takes. The first
+// create of an image (or after its content, QEMU or the machine's shape changed) boots it cold
+// once and saves a template snapshot when the agent is ready; every later create restores
+// from it and claims the clone: a token of its own, host entropy for its RNG and the host's
+// clock, before anything else is sent to it (docs/lifecycle.md).
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { Sandbox } from '../sandbox.js';
+import { Connection } from '../transport/connection.js';
+import { parseTarget } from '../transport/target.js';
+import { bootVm, restoreVm, type BootOptions, type VmHandle, type VmProgress } from './boot.js';
+import { planBoot } from './boot-plan.js';
+import { findBootableImage } from './image.js';
+import { captureTemplate, findTemplate, templateKey, type Template, type TemplateShape } from './template.js';
+import { claim, type ClaimResult } from '../lifecycle/index.js';
+
+export interface CreateOptions extends Pick<
+  BootOptions,
+  'net' | 'memoryMiB' | 'cpus' | 'init' | 'accel' | 'machine' | 'imagesDir' | 'isolation' | 'readyTimeoutMs' | 'onProgress' | 'signal'
+> {
+  /** The sandbox's token (default: 32 random bytes, base64url). */
+  token?: string;
+}
+
+/** A Sandbox on a VM this process started: `kill()` ends the VM and removes everything it made. */
+export class LocalSandbox extends Sandbox {
+  readonly vm: VmHandle;
+  /** The token the sandbox answers to (it was claimed with it). */
+  readonly token: string;
+  /** What the claim did in the guest (token, entropy, clock). */
+  readonly claim: ClaimResult;
+  /** The template it was restored from. */
+  readonly templateKey: string;
+
+  /** @internal Made by createSandbox. */
+  constructor(vm: VmHandle, connection: Connection, token: string, claim: ClaimResult, key: string) {
+    super(parseTarget(vm.target), connection);
+    this.vm = vm;
+    this.token = token;
+    this.claim = claim;
+    this.templateKey = key;
+  }
+
+  /** Closes the channel, ends QEMU, removes the VM's overlay, network and state. Idempotent. */
+  async kill(): Promise<void> {
+    await this.close();
+    await this.vm.stop();
+  }
+}
+
+/** The shape a template must match: everything of the options that changes the machine or its agent. */
+async function shapeOf(options: CreateOptions): Promise<TemplateShape> {
+  const plan = await planBoot(options);
+  return {
+    machine: plan.machine,
+    accel: plan.accel,
+    cpus: plan.cpus,
+    memoryMiB: plan.memoryMiB,
+    init: plan.init,
+    net: plan.net,
+    isolation: options.isolation ?? 'shared',
+  };
+}
+
+/** Boots `image` cold with a fresh template token and saves it as the template for `key`. */
+async function makeTemplate(image: string, options: CreateOptions, key: string, shape: TemplateShape): Promise<Template> {
+  const token = randomBytes(32).toString('base64url');
+  const { token: _ignored, ...boot } = options;
+  const vm = await bootVm(image, { ...boot, token });
+  try {
+    options.onProgress?.({ stage: 'ready', message: `saving template ${key}`, elapsed: 0 });
+    return await captureTemplate(key, image, shape, token, {
+      qmpSocket: vm.state.qmpSocket,
+      overlay: join(vm.state.dir, 'root.qcow2'),
+      tokenDisk: join(vm.state.dir, 'token.img'),
+      append: vm.state.append!,
+      bootToReadySeconds: vm.bootToReadySeconds,
+    });
+  } finally {
+    await vm.stop();
+  }
+}
+
+/**
+ * A connected, ready, claimed Sandbox on a new local VM of `image`, restored from its
+ * template snapshot (made first, by one cold boot, when there is none for this shape).
+ * @throws NotFoundError (image not built), InvalidArgumentError (a bad option), VmBootError,
+ *   SnapshotError, AbortError (options.signal).
+ */
+export async function createSandbox(image: string, options: CreateOptions = {}): Promise<LocalSandbox> {
+  const shape = await shapeOf(options);
+  const bootable = await findBootableImage(image, shape.init, options.imagesDir);
+  const key = await templateKey(bootable, shape);
+  const note = (message: string) => options.onProgress?.({ stage: 'image', message, elapsed: 0 } satisfies VmProgress);
+  let template = await findTemplate(key, note);
+  if (!template) {
+    note(`no template for ${image} in this shape yet: booting cold once to make ${key}`);
+    template = await makeTemplate(image, options, key, shape);
+  }
+  const { token: wanted, ...boot } = options;
+  const vm = await restoreVm(template, boot);
+  let connection: Connection | undefined;
+  try {
+    const token = wanted ?? randomBytes(32).toString('base64url');
+    connection = await Connection.open(parseTarget(vm.target), { token: template.meta.token });
+    const claimed = await claim(connection, { token }, { signal: options.signal });
+    return new LocalSandbox(vm, connection, token, claimed, key);
+  } catch (error) {
+    await connection?.close();
+    await vm.stop();
+    throw error;
+  }
+}

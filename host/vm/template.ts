@@ -1,0 +1,199 @@
+// Template snapshots: an image booted cold once, to a ready agent, then saved (memory, devices,
+// disk) so every later sandbox of that image restores instead of booting. Kept under
+// $RUNBOX_HOME/templates/<key>/ (0700): mem.state (QEMU's migration stream), root.qcow2 (the
+// disk exactly as it was when the memory was saved; clones get overlays on top of it and
+// it is never written again), token.img (the template's token disk) and meta.json (0600,
+// with the template token, which only root on this host can read). The key covers everything
+// a restore must match: the image's artifacts, QEMU's version and the machine's shape, so a
+// stale template is never restored.
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { runboxHome } from '../image/paths.js';
+import { runCommand, TOOL_TIMEOUT_MS } from '../local/command.js';
+import type { BootableImage } from './image.js';
+import type { BootPlan } from './boot-plan.js';
+import { saveState } from './migrate.js';
+import type { NetMode } from './state.js';
+
+export const TEMPLATE_FORMAT = 1;
+
+export interface TemplateShape {
+  machine: BootPlan['machine'];
+  accel: BootPlan['accel'];
+  cpus: number;
+  memoryMiB: number;
+  init: BootPlan['init'];
+  net: NetMode;
+  isolation: 'shared' | 'per-run';
+}
+
+export interface TemplateMeta {
+  format: typeof TEMPLATE_FORMAT;
+  key: string;
+  image: string;
+  shape: TemplateShape;
+  /** The kernel command line the template booted with: a restore must use the very same. */
+  append: string;
+  /** The template's token: what a fresh clone answers to until it is claimed. */
+  token: string;
+  state: { size: number; sha256: string };
+  createdAt: string;
+  coldBootSeconds: number;
+  saveMs: number;
+}
+
+export interface Template {
+  dir: string;
+  meta: TemplateMeta;
+  stateFile: string;
+  disk: string;
+  tokenDisk: string;
+}
+
+export function templatesDir(env: NodeJS.ProcessEnv = process.env): string {
+  return join(runboxHome(env), 'templates');
+}
+
+let qemuVersion: Promise<string> | undefined;
+
+/** `qemu-system-x86_64 --version`'s first line: a different QEMU may not load another's stream. */
+function qemuVersionLine(): Promise<string> {
+  qemuVersion ??= runCommand(['qemu-system-x86_64', '--version'], { timeoutMs: TOOL_TIMEOUT_MS }).then((out) => out.split('\n')[0]!.trim());
+  return qemuVersion;
+}
+
+/** The template key: sha256 over the image's artifacts, QEMU's version and the shape. */
+export async function templateKey(image: BootableImage, shape: TemplateShape): Promise<string> {
+  const e = image.entry;
+  const what = {
+    format: TEMPLATE_FORMAT,
+    image: { name: e.name, cacheKey: e.cacheKey, rootfs: e.rootfs.id, kernel: e.kernel.id, initrd: e.initrd.id, bootArgs: e.bootArgs },
+    qemu: await qemuVersionLine(),
+    shape,
+  };
+  return createHash('sha256').update(JSON.stringify(what)).digest('hex').slice(0, 32);
+}
+
+async function sha256Of(file: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(file, { highWaterMark: 4 << 20 })) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+/** Integrity checks already passed in this process, by file identity (a rewrite changes mtime or size). */
+const verified = new Set<string>();
+
+/**
+ * The template for `key`, checked before use: its files are there, the state file has the
+ * recorded size and (once per process and file version) the recorded sha256. A template that
+ * fails is removed and undefined is returned, so the caller boots cold and makes a new one.
+ */
+export async function findTemplate(
+  key: string,
+  onUnusable: (why: string) => void = () => {},
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<Template | undefined> {
+  const dir = join(templatesDir(env), key);
+  let meta: TemplateMeta;
+  try {
+    meta = JSON.parse(await readFile(join(dir, 'meta.json'), 'utf8')) as TemplateMeta;
+  } catch {
+    return undefined;
+  }
+  const template: Template = {
+    dir,
+    meta,
+    stateFile: join(dir, 'mem.state'),
+    disk: join(dir, 'root.qcow2'),
+    tokenDisk: join(dir, 'token.img'),
+  };
+  const problem = await checkTemplate(template, key);
+  if (problem === undefined) return template;
+  await rm(dir, { recursive: true, force: true });
+  onUnusable(`template ${key} (${meta.image}) was unusable and has been removed: ${problem}`);
+  return undefined;
+}
+
+async function checkTemplate(t: Template, key: string): Promise<string | undefined> {
+  if (t.meta.format !== TEMPLATE_FORMAT || t.meta.key !== key) return `meta.json is of another format or key`;
+  try {
+    const info = await stat(t.stateFile);
+    await stat(t.disk);
+    await stat(t.tokenDisk);
+    if (info.size !== t.meta.state.size) return `mem.state is ${info.size} bytes, ${t.meta.state.size} were saved (truncated or replaced)`;
+    const identity = `${t.stateFile}:${info.ino}:${info.size}:${info.mtimeMs}`;
+    if (!verified.has(identity)) {
+      const sum = await sha256Of(t.stateFile);
+      if (sum !== t.meta.state.sha256) return `mem.state's sha256 is ${sum}, ${t.meta.state.sha256} was saved (corrupted)`;
+      verified.add(identity);
+    }
+    return undefined;
+  } catch (error) {
+    return (error as Error).message;
+  }
+}
+
+export interface CapturedVm {
+  qmpSocket: string;
+  /** The overlay and token disk of the running VM: moved into the template. */
+  overlay: string;
+  tokenDisk: string;
+  append: string;
+  bootToReadySeconds: number;
+}
+
+/**
+ * Saves a ready, just-booted VM as the template for `key` (the VM is left stopped: the caller
+ * ends it). Written in a temporary directory and renamed into place whole, so a crash or a
+ * failure leaves no half-made template; a template another process made meanwhile wins.
+ */
+export async function captureTemplate(
+  key: string,
+  image: string,
+  shape: TemplateShape,
+  token: string,
+  vm: CapturedVm,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<Template> {
+  const root = templatesDir(env);
+  await mkdir(root, { recursive: true, mode: 0o700 });
+  const temp = join(root, `.tmp-${key}-${randomBytes(4).toString('hex')}`);
+  await mkdir(temp, { mode: 0o700 });
+  try {
+    const saved = await saveState(vm.qmpSocket, join(temp, 'mem.state'));
+    // QEMU flushed the disk when the migration completed and the guest no longer runs: this
+    // overlay is now exactly the disk that belongs to mem.state.
+    await rename(vm.overlay, join(temp, 'root.qcow2'));
+    await rename(vm.tokenDisk, join(temp, 'token.img'));
+    const meta: TemplateMeta = {
+      format: TEMPLATE_FORMAT,
+      key,
+      image,
+      shape,
+      append: vm.append,
+      token,
+      state: { size: saved.bytes, sha256: await sha256Of(join(temp, 'mem.state')) },
+      createdAt: new Date().toISOString(),
+      coldBootSeconds: vm.bootToReadySeconds,
+      saveMs: saved.ms,
+    };
+    await writeFile(join(temp, 'meta.json'), JSON.stringify(meta, null, 2) + '\n', { mode: 0o600 });
+    const dir = join(root, key);
+    try {
+      await rename(temp, dir);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw error;
+      await rm(temp, { recursive: true, force: true });
+      const other = await findTemplate(key, undefined, env);
+      if (other) return other;
+      throw error;
+    }
+    return { dir, meta, stateFile: join(dir, 'mem.state'), disk: join(dir, 'root.qcow2'), tokenDisk: join(dir, 'token.img') };
+  } catch (error) {
+    await rm(temp, { recursive: true, force: true });
+    throw error;
+  }
+}
