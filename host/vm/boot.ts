@@ -17,7 +17,7 @@ import { stopForwarder, stopQemu, type StopMethod } from './stop.js';
 import { sendSysrq } from './console.js';
 import { guestNetwork, kernelArgs, planBoot, type BootPlan, type GuestNetwork } from './boot-plan.js';
 import { killOnExit, startForwarder, startQemu, waitForAgent, type RunningQemu } from './boot-steps.js';
-import { incomingArg } from './migrate.js';
+import { incomingArg, startLoaded } from './migrate.js';
 import type { Template } from './template.js';
 
 export { AGENT_PORT } from './boot-plan.js';
@@ -235,6 +235,10 @@ async function startVm(imageName: string, options: BootOptions, from: Template |
       if (options.detached) forwarder.unref();
     }
     await writeState(state);
+    if (from) {
+      const loadMs = await startLoaded(state.qmpSocket, () => qemu.exitReason());
+      progress('qemu', `state loaded in ${loadMs} ms; running`);
+    }
 
     progress('wait', `waiting for Health on ${state.target}`);
     const health = await waitForAgent(state, qemu, {

@@ -38,6 +38,39 @@ export interface SavedState {
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
+ * Lets a QEMU started with `-incoming` run once it has loaded the state. A VM saved while
+ * stopped (as runbox saves) stays paused after loading; `cont` starts it.
+ * @throws SnapshotError when loading fails (QEMU exits, or reports the migration failed) or
+ *   does not finish within `timeoutMs`.
+ */
+export async function startLoaded(qmpSocket: string, exited: () => string | undefined, timeoutMs = 120_000): Promise<number> {
+  const started = Date.now();
+  let last = '';
+  for (;;) {
+    const ended = exited();
+    if (ended !== undefined) throw new SnapshotError(`loading the saved state failed: QEMU ended (${ended})`);
+    try {
+      const status = ((await qmpCommand(qmpSocket, 'query-status')) as { status?: string }).status ?? '';
+      last = status;
+      if (status === 'running') return Date.now() - started;
+      if (status === 'paused' || status === 'postmigrate') {
+        const migration = (await qmpCommand(qmpSocket, 'query-migrate')) as { status?: string; 'error-desc'?: string };
+        if (migration.status === 'failed')
+          throw new SnapshotError(`loading the saved state failed: ${migration['error-desc'] ?? 'QEMU gave no reason'}`);
+        await qmpCommand(qmpSocket, 'cont');
+        return Date.now() - started;
+      }
+    } catch (error) {
+      if (error instanceof SnapshotError) throw error;
+      last = (error as Error).message; // the QMP socket is not there yet, or QEMU is busy loading
+    }
+    if (Date.now() - started > timeoutMs)
+      throw new SnapshotError(`loading the saved state did not finish within ${timeoutMs} ms (last: ${last})`);
+    await sleep(50);
+  }
+}
+
+/**
  * Stops the VM (vCPUs halt; it stays stopped) and writes its state to `file`. The disks are
  * flushed by QEMU when the migration completes, so they match the saved memory from then on.
  * @throws SnapshotError when QEMU reports the migration failed (disk full, QEMU killed) or it
