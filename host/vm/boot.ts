@@ -1,7 +1,7 @@
 // bootVm: boots a built image under QEMU and returns once the agent answers Health.
 // See docs/vms.md for the contract (networking, disks, clock, stop, figures).
 import { randomBytes } from 'node:crypto';
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Health } from '../system/index.js';
 import { InvalidArgumentError } from '../errors.js';
@@ -18,7 +18,7 @@ import { sendSysrq } from './console.js';
 import { guestNetwork, kernelArgs, planBoot, type BootPlan, type GuestNetwork } from './boot-plan.js';
 import { killOnExit, startForwarder, startQemu, waitForAgent, type RunningQemu } from './boot-steps.js';
 import { incomingArg, startLoaded } from './migrate.js';
-import type { Template } from './template.js';
+import { templateSource, type RestoreSource, type Template } from './template.js';
 
 export { AGENT_PORT } from './boot-plan.js';
 export { VmBootError } from './boot-error.js';
@@ -120,11 +120,25 @@ interface Disks {
   tokenDisk?: string;
 }
 
-async function createDisks(state: VmState, image: BootableImage, token: string | undefined, from: Template | undefined): Promise<Disks> {
+async function createDisks(
+  state: VmState,
+  image: BootableImage,
+  token: string | undefined,
+  from: RestoreSource | undefined,
+  cleanup: CleanupStack,
+): Promise<Disks> {
   const overlay = join(state.dir, 'root.qcow2');
-  // A restore's disk is the template's, frozen when its memory was saved, under an overlay of its own.
-  if (from) {
+  // A template's disk, frozen when its memory was saved, gets an overlay of its own; a paused
+  // VM's disk becomes the resumed VM's, and goes back if the resume fails before the guest ran.
+  if (from?.diskUse === 'overlay') {
     await createOverlay(from.disk, overlay, 'qcow2');
+    return { overlay, tokenDisk: from.tokenDisk };
+  }
+  if (from?.diskUse === 'move') {
+    await rename(from.disk, overlay);
+    cleanup.defer('give the paused sandbox its disk back', async () => {
+      if (!state.guestRan) await rename(overlay, from.disk);
+    });
     return { overlay, tokenDisk: from.tokenDisk };
   }
   await createOverlay(image.rootfs, overlay);
@@ -149,10 +163,10 @@ function launch(
   net: GuestNetwork,
   options: BootOptions,
   cleanup: CleanupStack,
-  from: Template | undefined,
+  from: RestoreSource | undefined,
 ): Launched {
-  // A restore must present the machine exactly as the template booted it, command line included.
-  state.append = from ? from.meta.append : kernelArgs(plan, image.entry.bootArgs, net.ip, options);
+  // A restore must present the machine exactly as it was booted, command line included.
+  state.append = from ? from.append : kernelArgs(plan, image.entry.bootArgs, net.ip, options);
   const argv = qemuArgv({
     machine: plan.machine,
     accel: plan.accel,
@@ -197,11 +211,12 @@ export async function bootVm(imageName: string, options: BootOptions = {}): Prom
  * the caller claims it (a token, entropy and the clock of its own) before anything else runs.
  * `options` must describe the template's shape (its key says so); token is ignored.
  */
-export async function restoreVm(template: Template, options: BootOptions = {}): Promise<VmHandle> {
-  return startVm(template.meta.image, { ...options, token: template.meta.token }, template);
+export async function restoreVm(template: Template | RestoreSource, options: BootOptions = {}): Promise<VmHandle> {
+  const from = 'meta' in template ? templateSource(template) : template;
+  return startVm(from.image, { ...options, token: from.token }, from);
 }
 
-async function startVm(imageName: string, options: BootOptions, from: Template | undefined): Promise<VmHandle> {
+async function startVm(imageName: string, options: BootOptions, from: RestoreSource | undefined): Promise<VmHandle> {
   const t0 = Date.now();
   const progress = (stage: VmProgress['stage'], message: string) =>
     options.onProgress?.({ stage, message, elapsed: Math.round((Date.now() - t0) / 100) / 10 });
@@ -212,9 +227,10 @@ async function startVm(imageName: string, options: BootOptions, from: Template |
   const cleanup = new CleanupStack();
   try {
     const state = await createVmDir(imageName, plan, options, cleanup);
-    if (from) state.restoredFrom = from.meta.key;
-    progress('disks', from ? `copy-on-write overlay over template ${from.meta.key}'s disk` : 'copy-on-write overlay over the image rootfs');
-    const disks = await createDisks(state, image, options.token, from);
+    if (from) state.restoredFrom = from.label;
+    progress('disks', from ? `the disk saved with ${from.label}` : 'copy-on-write overlay over the image rootfs');
+    const disks = await createDisks(state, image, options.token, from, cleanup);
+    state.tokenDisk = disks.tokenDisk;
 
     const agentSocket = join(state.dir, 'agent.sock');
     const net = await guestNetwork(plan.net, state.id, agentSocket);
@@ -225,7 +241,7 @@ async function startVm(imageName: string, options: BootOptions, from: Template |
       cleanup.defer('delete the network namespace', () => deleteNamespace(net.netns!));
     }
 
-    const how = from ? `restoring template ${from.meta.key}` : 'booting';
+    const how = from ? `restoring ${from.label}` : 'booting';
     progress('qemu', `${how}: ${plan.machine}, ${plan.accel}, ${plan.cpus} vCPU, ${plan.memoryMiB} MiB; console ${state.consoleLog}`);
     const bootStart = Date.now();
     const { qemu, stopMethod } = launch(state, plan, image, disks, net, options, cleanup, from);
@@ -236,7 +252,11 @@ async function startVm(imageName: string, options: BootOptions, from: Template |
     }
     await writeState(state);
     if (from) {
-      const loadMs = await startLoaded(state.qmpSocket, () => qemu.exitReason());
+      const loadMs = await startLoaded(
+        state.qmpSocket,
+        () => qemu.exitReason(),
+        () => (state.guestRan = true),
+      );
       progress('qemu', `state loaded in ${loadMs} ms; running`);
     }
 

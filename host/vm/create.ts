@@ -12,7 +12,10 @@ import { bootVm, restoreVm, type BootOptions, type VmHandle, type VmProgress } f
 import { planBoot } from './boot-plan.js';
 import { findBootableImage } from './image.js';
 import { captureTemplate, findTemplate, templateKey, type Template, type TemplateShape } from './template.js';
+import { existsSync } from 'node:fs';
 import { claim, type ClaimResult } from '../lifecycle/index.js';
+import { pauseVm, readPaused, removePaused } from './pause.js';
+import { SnapshotError } from './migrate.js';
 
 export interface CreateOptions extends Pick<
   BootOptions,
@@ -29,7 +32,7 @@ export class LocalSandbox extends Sandbox {
   readonly token: string;
   /** What the claim did in the guest (token, entropy, clock). */
   readonly claim: ClaimResult;
-  /** The template it was restored from. */
+  /** The template it was restored from, or the paused id it was resumed from. */
   readonly templateKey: string;
 
   /** @internal Made by createSandbox. */
@@ -45,6 +48,20 @@ export class LocalSandbox extends Sandbox {
   async kill(): Promise<void> {
     await this.close();
     await this.vm.stop();
+  }
+
+  /**
+   * Saves the whole machine (memory, devices, disk) and ends QEMU, freeing its RAM; returns
+   * the id `resumeSandbox` takes. The channel is closed first: runs in flight end with
+   * AbortError (their processes are killed, as when any client goes away); shell sessions
+   * live on, detached, and can be re-attached after the resume within their grace period
+   * (guest time, which stands still while paused). This object is closed afterwards.
+   * @throws SnapshotError (QEMU failed to save, disk full): the VM then runs on as it was,
+   *   reachable with Sandbox.connect(vm.target, { token }).
+   */
+  async pause(): Promise<string> {
+    await this.close();
+    return pauseVm(this.vm, this.token);
   }
 }
 
@@ -99,15 +116,55 @@ export async function createSandbox(image: string, options: CreateOptions = {}):
   }
   const { token: wanted, ...boot } = options;
   const vm = await restoreVm(template, boot);
+  return claimed(vm, template.meta.token, wanted, key, options.signal);
+}
+
+/** Claims a restored VM with a token of its own (`wanted`, or a random one) and wraps it; ends the VM if that fails. */
+async function claimed(
+  vm: VmHandle,
+  current: string,
+  wanted: string | undefined,
+  key: string,
+  signal: AbortSignal | undefined,
+): Promise<LocalSandbox> {
   let connection: Connection | undefined;
   try {
     const token = wanted ?? randomBytes(32).toString('base64url');
-    connection = await Connection.open(parseTarget(vm.target), { token: template.meta.token });
-    const claimed = await claim(connection, { token }, { signal: options.signal });
-    return new LocalSandbox(vm, connection, token, claimed, key);
+    connection = await Connection.open(parseTarget(vm.target), { token: current });
+    const result = await claim(connection, { token }, { signal });
+    return new LocalSandbox(vm, connection, token, result, key);
   } catch (error) {
     await connection?.close();
     await vm.stop();
     throw error;
   }
+}
+
+/**
+ * Brings a paused sandbox back (`await sb.pause()` gave the id): the same machine, its
+ * processes where they were, claimed again with a new token, entropy and clock. A paused
+ * state resumes once.
+ * @throws NotFoundError (no such paused sandbox), SnapshotError (its state is damaged; or the
+ *   resume failed after the guest ran, which consumes it), VmBootError.
+ */
+export async function resumeSandbox(
+  id: string,
+  options: Pick<CreateOptions, 'token' | 'imagesDir' | 'readyTimeoutMs' | 'onProgress' | 'signal'> = {},
+): Promise<LocalSandbox> {
+  const { meta, source } = await readPaused(id);
+  const { init, net, machine, accel, cpus, memoryMiB } = meta.vm;
+  const { token: wanted, ...boot } = options;
+  let vm: VmHandle;
+  try {
+    vm = await restoreVm(source, { ...boot, init, net, machine, accel, cpus, memoryMiB });
+  } catch (error) {
+    if (existsSync(source.disk)) throw error; // nothing ran: the paused state is intact, try again
+    await removePaused(id);
+    throw new SnapshotError(
+      `resuming ${id} failed after the guest had run, so its saved state no longer matches its disk and was removed: ${(error as Error).message}`,
+      { cause: error },
+    );
+  }
+  await removePaused(id);
+  return claimed(vm, meta.token, wanted, id, options.signal);
 }

@@ -1,6 +1,6 @@
 // Local VM launcher (QEMU) and Firecracker config. See docs/vms.md and docs/firecracker.md.
 export { bootVm, restoreVm, VmBootError, AGENT_PORT, type BootOptions, type VmHandle, type VmProgress } from './boot.js';
-export { createSandbox, LocalSandbox, type CreateOptions } from './create.js';
+export { createSandbox, resumeSandbox, LocalSandbox, type CreateOptions } from './create.js';
 export { SnapshotError } from './migrate.js';
 export { templatesDir, type Template, type TemplateMeta, type TemplateShape } from './template.js';
 export { stopVm, type StopMethod } from './stop.js';

@@ -43,7 +43,13 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  * @throws SnapshotError when loading fails (QEMU exits, or reports the migration failed) or
  *   does not finish within `timeoutMs`.
  */
-export async function startLoaded(qmpSocket: string, exited: () => string | undefined, timeoutMs = 120_000): Promise<number> {
+export async function startLoaded(
+  qmpSocket: string,
+  exited: () => string | undefined,
+  /** Called just before `cont`: from then on the guest may write to its disk. */
+  running: () => void,
+  timeoutMs = 120_000,
+): Promise<number> {
   const started = Date.now();
   let last = '';
   for (;;) {
@@ -52,11 +58,15 @@ export async function startLoaded(qmpSocket: string, exited: () => string | unde
     try {
       const status = ((await qmpCommand(qmpSocket, 'query-status')) as { status?: string }).status ?? '';
       last = status;
-      if (status === 'running') return Date.now() - started;
+      if (status === 'running') {
+        running();
+        return Date.now() - started;
+      }
       if (status === 'paused' || status === 'postmigrate') {
         const migration = (await qmpCommand(qmpSocket, 'query-migrate')) as { status?: string; 'error-desc'?: string };
         if (migration.status === 'failed')
           throw new SnapshotError(`loading the saved state failed: ${migration['error-desc'] ?? 'QEMU gave no reason'}`);
+        running();
         await qmpCommand(qmpSocket, 'cont');
         return Date.now() - started;
       }

@@ -35,8 +35,12 @@ export interface VmState {
   bootToReadySeconds?: number;
   /** The kernel command line it booted with (a template records it for its restores). */
   append?: string;
-  /** The template key it was restored from; absent for a cold boot. */
+  /** What it was restored from ("template <key>", "paused <id>"); absent for a cold boot. */
   restoredFrom?: string;
+  /** The token disk it runs with (its own, or the template's it was restored from). */
+  tokenDisk?: string;
+  /** A restored guest has run (after `cont`): its disk no longer matches the saved state. */
+  guestRan?: boolean;
 }
 
 export const STATE_FILE = 'state.json';

@@ -44,12 +44,42 @@ export interface TemplateMeta {
   saveMs: number;
 }
 
+/** What a restore loads: a saved state, the disk that belongs to it, the machine it ran as. */
+export interface RestoreSource {
+  /** For progress and VmState.restoredFrom: a template key or a paused sandbox id. */
+  label: string;
+  image: string;
+  stateFile: string;
+  /** The disk saved with the state: a template's frozen disk (an overlay goes on top) or a paused VM's own (moved in). */
+  disk: string;
+  /** move: the disk becomes the VM's (a paused VM's, resumed once); overlay: a new overlay over it (a template's). */
+  diskUse: 'overlay' | 'move';
+  tokenDisk: string;
+  append: string;
+  /** The token the saved agent answers to. */
+  token: string;
+}
+
 export interface Template {
   dir: string;
   meta: TemplateMeta;
   stateFile: string;
   disk: string;
   tokenDisk: string;
+}
+
+/** A template as a restore source. */
+export function templateSource(t: Template): RestoreSource {
+  return {
+    label: `template ${t.meta.key}`,
+    image: t.meta.image,
+    stateFile: t.stateFile,
+    disk: t.disk,
+    diskUse: 'overlay',
+    tokenDisk: t.tokenDisk,
+    append: t.meta.append,
+    token: t.meta.token,
+  };
 }
 
 export function templatesDir(env: NodeJS.ProcessEnv = process.env): string {
