@@ -15,6 +15,7 @@ import { captureTemplate, findTemplate, templateKey, type Template, type Templat
 import { existsSync } from 'node:fs';
 import { claim, type ClaimResult } from '../lifecycle/index.js';
 import { pauseVm, readPaused, removePaused } from './pause.js';
+import { forkVm } from './fork.js';
 import { SnapshotError } from './migrate.js';
 
 export interface CreateOptions extends Pick<
@@ -35,13 +36,48 @@ export class LocalSandbox extends Sandbox {
   /** The template it was restored from, or the paused id it was resumed from. */
   readonly templateKey: string;
 
-  /** @internal Made by createSandbox. */
-  constructor(vm: VmHandle, connection: Connection, token: string, claim: ClaimResult, key: string) {
+  readonly #imagesDir: string | undefined;
+
+  /** @internal Made by createSandbox, resumeSandbox and fork. */
+  constructor(vm: VmHandle, connection: Connection, token: string, claim: ClaimResult, key: string, imagesDir: string | undefined) {
     super(parseTarget(vm.target), connection);
     this.vm = vm;
     this.token = token;
     this.claim = claim;
     this.templateKey = key;
+    this.#imagesDir = imagesDir;
+  }
+
+  /**
+   * n new sandboxes that each go on from this one's state at this moment: files, running
+   * processes, memory. This sandbox is stopped while its state is saved (calls in flight
+   * wait, then go on) and runs on afterwards. Each child is claimed: a token, entropy and a
+   * clock of its own. If any child fails, the others are ended and the error is thrown.
+   * Between a child's start and its claim (well under a second) its processes run with the
+   * parent's RNG state: do not fork in the middle of drawing secrets.
+   */
+  async fork(n: number, options: { signal?: AbortSignal } = {}): Promise<LocalSandbox[]> {
+    const { init, net, machine, accel, cpus, memoryMiB } = this.vm.state;
+    const children: LocalSandbox[] = [];
+    try {
+      await forkVm(this.vm, this.token, n, async (source) => {
+        const vm = await restoreVm(source, {
+          init,
+          net,
+          machine,
+          accel,
+          cpus,
+          memoryMiB,
+          imagesDir: this.#imagesDir,
+          signal: options.signal,
+        });
+        children.push(await claimed(vm, this.token, undefined, this.templateKey, this.#imagesDir, options.signal));
+      });
+    } catch (error) {
+      await Promise.all(children.map((child) => child.kill()));
+      throw error;
+    }
+    return children;
   }
 
   /** Closes the channel, ends QEMU, removes the VM's overlay, network and state. Idempotent. */
@@ -116,7 +152,7 @@ export async function createSandbox(image: string, options: CreateOptions = {}):
   }
   const { token: wanted, ...boot } = options;
   const vm = await restoreVm(template, boot);
-  return claimed(vm, template.meta.token, wanted, key, options.signal);
+  return claimed(vm, template.meta.token, wanted, key, options.imagesDir, options.signal);
 }
 
 /** Claims a restored VM with a token of its own (`wanted`, or a random one) and wraps it; ends the VM if that fails. */
@@ -125,6 +161,7 @@ async function claimed(
   current: string,
   wanted: string | undefined,
   key: string,
+  imagesDir: string | undefined,
   signal: AbortSignal | undefined,
 ): Promise<LocalSandbox> {
   let connection: Connection | undefined;
@@ -132,7 +169,7 @@ async function claimed(
     const token = wanted ?? randomBytes(32).toString('base64url');
     connection = await Connection.open(parseTarget(vm.target), { token: current });
     const result = await claim(connection, { token }, { signal });
-    return new LocalSandbox(vm, connection, token, result, key);
+    return new LocalSandbox(vm, connection, token, result, key, imagesDir);
   } catch (error) {
     await connection?.close();
     await vm.stop();
@@ -166,5 +203,5 @@ export async function resumeSandbox(
     );
   }
   await removePaused(id);
-  return claimed(vm, meta.token, wanted, id, options.signal);
+  return claimed(vm, meta.token, wanted, id, options.imagesDir, options.signal);
 }

@@ -2,6 +2,8 @@
 export { bootVm, restoreVm, VmBootError, AGENT_PORT, type BootOptions, type VmHandle, type VmProgress } from './boot.js';
 export { createSandbox, resumeSandbox, LocalSandbox, type CreateOptions } from './create.js';
 export { SnapshotError } from './migrate.js';
+export { SandboxPool, MAX_POOL_SIZE, type PoolOptions } from './pool.js';
+export { MAX_FORKS } from './fork.js';
 export { templatesDir, type Template, type TemplateMeta, type TemplateShape } from './template.js';
 export { stopVm, type StopMethod } from './stop.js';
 export { listStates, readState, type VmState, type NetMode } from './state.js';

@@ -5,6 +5,8 @@ import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSandbox, resumeSandbox, type LocalSandbox } from '../../host/vm/create.js';
 import { pausedDir } from '../../host/vm/pause.js';
+import { SandboxPool } from '../../host/vm/pool.js';
+import { performance } from 'node:perf_hooks';
 import { Sandbox } from '../../host/sandbox.js';
 import { AuthenticationError, NotFoundError } from '../../host/errors.js';
 import { ensureImage, figure, figures, IMAGES_DIR } from './vm-helpers.js';
@@ -141,4 +143,96 @@ describe('pause and resume (python image)', () => {
     await expect(resumeSandbox('0badc0de')).rejects.toThrow(/paused sandbox 0badc0de: not found/);
     await expect(resumeSandbox('../etc')).rejects.toBeInstanceOf(NotFoundError);
   });
+});
+
+describe('fork (python image)', () => {
+  it('makes n independent sandboxes that go on from the parent; the parent runs on', async () => {
+    const parent = await createSandbox('python', OPTIONS);
+    const children: LocalSandbox[] = [];
+    try {
+      await parent.files.write('/home/runbox/before-fork.txt', 'shared past');
+      const shell = await parent.shells.open({
+        command: ['/bin/sh', '-c', 'i=0; while :; do i=$((i+1)); echo $i > /home/runbox/counter; sleep 0.2; done'],
+      });
+      await expect
+        .poll(async () => (await parent.exec(['cat', '/home/runbox/counter'], { timeoutMs: 30_000 })).stdout.trim(), { timeout: 30_000 })
+        .toMatch(/\d/);
+
+      const started = Date.now();
+      children.push(...(await parent.fork(3)));
+      figure(`fork of 3 (python) -> all claimed: ${((Date.now() - started) / 1000).toFixed(1)} s`);
+      expect(children).toHaveLength(3);
+      expect(new Set([parent.token, ...children.map((c) => c.token)]).size).toBe(4);
+
+      const probe = 'import os; print(os.urandom(16).hex())';
+      const seen = new Set<string>();
+      for (const [i, child] of children.entries()) {
+        expect((await child.exec(['cat', '/home/runbox/before-fork.txt'], { timeoutMs: 30_000 })).stdout).toBe('shared past');
+        // The parent's shell loop was copied: it counts on in every child.
+        expect((await child.shells.list()).map((s) => s.id)).toContain(shell.id);
+        const before = Number((await child.exec(['cat', '/home/runbox/counter'], { timeoutMs: 30_000 })).stdout);
+        await expect
+          .poll(async () => Number((await child.exec(['cat', '/home/runbox/counter'], { timeoutMs: 30_000 })).stdout), { timeout: 30_000 })
+          .toBeGreaterThan(before);
+        seen.add((await child.runCode('python', probe, { timeoutMs: 60_000 })).stdout.trim());
+        await child.files.write(`/home/runbox/child-${i}.txt`, String(i));
+      }
+      expect(seen.size).toBe(3);
+      // Independent from here on: a child's file is in neither its siblings nor its parent.
+      for (const sb of [parent, children[1]!, children[2]!]) {
+        expect((await sb.exec(['test', '-e', '/home/runbox/child-0.txt'], { timeoutMs: 30_000 })).exitCode).toBe(1);
+      }
+      // The parent runs on, with its own token.
+      expect((await parent.exec(['echo', 'still here'], { timeoutMs: 30_000 })).stdout).toBe('still here\n');
+      const sibling = await Sandbox.connect(children[1]!.vm.target, { token: children[0]!.token });
+      try {
+        await expect(sibling.languages()).rejects.toBeInstanceOf(AuthenticationError);
+      } finally {
+        await sibling.close();
+      }
+    } finally {
+      for (const child of children) await child.kill();
+      await parent.kill();
+    }
+  }, 600_000);
+
+  it('refuses a fork count outside 1-32, naming it', async () => {
+    const parent = await createSandbox('python', OPTIONS);
+    try {
+      await expect(parent.fork(0)).rejects.toThrow(/fork\(0\): n must be an integer from 1 to 32/);
+      expect((await parent.exec(['true'], { timeoutMs: 30_000 })).exitCode).toBe(0);
+    } finally {
+      await parent.kill();
+    }
+  }, 300_000);
+});
+
+describe('SandboxPool (python image)', () => {
+  it('hands out ready sandboxes at once, refills behind, and ends what it holds on close', async () => {
+    await expect(SandboxPool.start('python', { ...OPTIONS, size: 0 })).rejects.toThrow(/size 0: a pool keeps 1 to 16 sandboxes ready/);
+    const pool = await SandboxPool.start('python', { ...OPTIONS, size: 2 });
+    const taken: LocalSandbox[] = [];
+    try {
+      await expect.poll(() => pool.ready, { timeout: 120_000, interval: 500 }).toBe(2);
+      const t0 = performance.now();
+      taken.push(await pool.take());
+      const claimMs = performance.now() - t0;
+      const r = await taken[0]!.runCode('python', 'print(42)', { timeoutMs: 60_000 });
+      figure(`pool take (python): ${claimMs.toFixed(1)} ms; take -> first result ${(performance.now() - t0).toFixed(0)} ms`);
+      expect(r.stdout).toBe('42\n');
+      taken.push(await pool.take());
+      expect(taken[0]!.token).not.toBe(taken[1]!.token);
+      // It refills to its size behind the takes.
+      await expect.poll(() => pool.ready, { timeout: 120_000, interval: 500 }).toBe(2);
+    } finally {
+      await pool.close();
+    }
+    await expect(pool.take()).rejects.toThrow(/the pool is closed/);
+    // What it handed out is the caller's: still serving after the pool closed.
+    try {
+      expect((await taken[1]!.exec(['echo', 'mine'], { timeoutMs: 30_000 })).stdout).toBe('mine\n');
+    } finally {
+      for (const sb of taken) await sb.kill();
+    }
+  }, 600_000);
 });
