@@ -115,12 +115,33 @@ async function shapeOf(options: CreateOptions): Promise<TemplateShape> {
   };
 }
 
-/** Boots `image` cold with a fresh template token and saves it as the template for `key`. */
+/**
+ * Constant programs that take each interpreter through a first run, so the template is saved
+ * with the agent's spawn path and the interpreter's files in the guest's page cache: a
+ * clone's first run then reads nothing from its disk. Compiled languages are left alone (a
+ * compile would only fill the compile cache).
+ */
+const WARM_UP: Record<string, string> = { python: 'pass', bash: ':', sh: ':', javascript: ';' };
+
+async function warmUp(vm: VmHandle, token: string): Promise<void> {
+  const sandbox = await Sandbox.connect(vm.target, { token });
+  try {
+    for (const { name, compiled } of await sandbox.languages()) {
+      const source = WARM_UP[name];
+      if (!compiled && source !== undefined) await sandbox.runCode(name, source, { timeoutMs: 120_000 });
+    }
+  } finally {
+    await sandbox.close();
+  }
+}
+
+/** Boots `image` cold with a fresh template token, warms it up and saves it as the template for `key`. */
 async function makeTemplate(image: string, options: CreateOptions, key: string, shape: TemplateShape): Promise<Template> {
   const token = randomBytes(32).toString('base64url');
   const { token: _ignored, ...boot } = options;
   const vm = await bootVm(image, { ...boot, token });
   try {
+    await warmUp(vm, token);
     options.onProgress?.({ stage: 'ready', message: `saving template ${key}`, elapsed: 0 });
     return await captureTemplate(key, image, shape, token, {
       qmpSocket: vm.state.qmpSocket,

@@ -4,6 +4,8 @@ export { createSandbox, resumeSandbox, LocalSandbox, type CreateOptions } from '
 export { SnapshotError } from './migrate.js';
 export { SandboxPool, MAX_POOL_SIZE, type PoolOptions } from './pool.js';
 export { MAX_FORKS } from './fork.js';
+export { listSandboxes, type SandboxInfo } from './list.js';
+export { pausedDir } from './pause.js';
 export { templatesDir, type Template, type TemplateMeta, type TemplateShape } from './template.js';
 export { stopVm, type StopMethod } from './stop.js';
 export { listStates, readState, type VmState, type NetMode } from './state.js';

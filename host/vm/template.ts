@@ -17,7 +17,8 @@ import type { BootPlan } from './boot-plan.js';
 import { saveState } from './migrate.js';
 import type { NetMode } from './state.js';
 
-export const TEMPLATE_FORMAT = 1;
+// 2: templates are warmed up (create.ts) before they are saved.
+export const TEMPLATE_FORMAT = 2;
 
 export interface TemplateShape {
   machine: BootPlan['machine'];

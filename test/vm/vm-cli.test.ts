@@ -11,6 +11,7 @@ import { CLI } from '../helpers/agent.js';
 import { ensureImage, figure, IMAGES_DIR } from './vm-helpers.js';
 import { findBootableImage } from '../../host/vm/image.js';
 import type { VmState } from '../../host/vm/state.js';
+import type { SandboxInfo } from '../../host/vm/list.js';
 
 const run = promisify(execFile);
 
@@ -85,14 +86,19 @@ describe('runbox vm run --detach, ls, stop (user-mode network)', () => {
     expect(info.code, info.stderr).toBe(0);
     expect(JSON.parse(info.stdout).system.memory.totalBytes).toBeLessThanOrEqual(512 << 20);
 
-    const listed = JSON.parse((await cli('vm', 'ls', '--json')).stdout) as (VmState & { running: boolean })[];
-    expect(listed.find((s) => s.id === state!.id)?.running).toBe(true);
+    const listed = JSON.parse((await cli('vm', 'ls', '--json')).stdout) as SandboxInfo[];
+    expect(listed.find((s) => s.id === state!.id)).toMatchObject({
+      status: 'running',
+      image: 'bash',
+      target: state.target,
+      memoryMiB: 512,
+    });
 
     const stopped = await cli('vm', 'stop', state.id);
     expect(stopped.code, stopped.stderr).toBe(0);
     expect(stopped.stdout).toContain(`vm ${state.id}: stopped`);
     expect(existsSync(state.dir)).toBe(false);
-    const after = JSON.parse((await cli('vm', 'ls', '--json')).stdout) as VmState[];
+    const after = JSON.parse((await cli('vm', 'ls', '--json')).stdout) as SandboxInfo[];
     expect(after.some((s) => s.id === state!.id)).toBe(false);
     state = undefined;
   });

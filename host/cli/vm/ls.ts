@@ -1,17 +1,19 @@
-// runbox vm ls: the VMs started with --detach (or left behind by a crashed runbox).
+// runbox vm ls: every local sandbox: running VMs, paused ones, and dead leftovers (cleaned).
 import { EXIT, UsageError, printJson } from '../common.js';
 import { defineCommand } from '../command.js';
 import type { CliIo } from '../io.js';
-import { listStates } from '../../vm/state.js';
-import { isAlive } from '../../local/pids.js';
+import { listSandboxes, type SandboxInfo } from '../../vm/list.js';
 
 export const USAGE = `Usage: runbox vm ls [--json]
 
-Lists VMs started with --detach (or left behind by a crashed runbox): id, image/init, network,
-whether QEMU still runs, and the target to dial. Stop them with runbox vm stop.
+Lists this host's sandboxes: VMs that run (started with --detach, or by a program that is
+still running), paused ones on disk (resume them with the SDK's resumeSandbox), and dead ones
+(QEMU gone, left behind by a runbox process that crashed), which are cleaned up once listed.
+Shows id, image/init, status, age, memory (resident/assigned) and what it was restored from.
 
 Options:
-      --json           print the VMs' states as JSON (each with "running")
+      --json           print the sandboxes as JSON (id, status, image, init, since, ageSeconds,
+                       memoryMiB, rssMiB, target, restoredFrom)
   -h, --help           show this help
 `;
 
@@ -19,21 +21,42 @@ export interface LsOptions {
   json: boolean;
 }
 
+function ageText(seconds: number): string {
+  if (seconds < 120) return `${seconds}s`;
+  if (seconds < 7200) return `${Math.round(seconds / 60)}m`;
+  return `${Math.round(seconds / 3600)}h`;
+}
+
+function row(s: SandboxInfo): string {
+  const memory = s.rssMiB !== undefined ? `${s.rssMiB}/${s.memoryMiB}M` : `-/${s.memoryMiB}M`;
+  return [
+    s.id.padEnd(10),
+    `${s.image}/${s.init}`.padEnd(18),
+    s.status.padEnd(8),
+    ageText(s.ageSeconds).padEnd(5),
+    memory.padEnd(11),
+    (s.restoredFrom ?? 'cold boot').padEnd(24),
+    s.target ?? '',
+  ]
+    .join(' ')
+    .trimEnd();
+}
+
 async function run(o: LsOptions, io: CliIo): Promise<number> {
-  const states = (await listStates()).map((s) => ({ ...s, running: s.pid > 0 && isAlive(s.pid) }));
+  const sandboxes = await listSandboxes();
   if (o.json) {
-    printJson(io, states);
+    printJson(io, sandboxes);
     return EXIT.ok;
   }
-  if (states.length === 0) {
-    io.stdout.write('no VMs\n');
+  if (sandboxes.length === 0) {
+    io.stdout.write('no sandboxes\n');
     return EXIT.ok;
   }
-  io.stdout.write(['ID'.padEnd(10), 'IMAGE'.padEnd(18), 'NET'.padEnd(5), 'STATUS'.padEnd(8), 'TARGET'].join(' ') + '\n');
-  for (const s of states) {
-    const status = s.running ? 'running' : 'dead';
-    io.stdout.write([s.id.padEnd(10), `${s.image}/${s.init}`.padEnd(18), s.net.padEnd(5), status.padEnd(8), s.target].join(' ') + '\n');
-  }
+  io.stdout.write(
+    ['ID'.padEnd(10), 'IMAGE'.padEnd(18), 'STATUS'.padEnd(8), 'AGE'.padEnd(5), 'MEMORY'.padEnd(11), 'FROM'.padEnd(24), 'TARGET'].join(' ') +
+      '\n',
+  );
+  for (const s of sandboxes) io.stdout.write(row(s) + '\n');
   return EXIT.ok;
 }
 
