@@ -4,7 +4,12 @@
 import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSandbox, resumeSandbox, type LocalSandbox } from '../../host/vm/create.js';
-import { pausedDir } from '../../host/vm/pause.js';
+import { pausedDir, pauseVm } from '../../host/vm/pause.js';
+import { SnapshotError } from '../../host/vm/migrate.js';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { SandboxPool } from '../../host/vm/pool.js';
 import { performance } from 'node:perf_hooks';
 import { Sandbox } from '../../host/sandbox.js';
@@ -235,4 +240,42 @@ describe('SandboxPool (python image)', () => {
       for (const sb of taken) await sb.kill();
     }
   }, 600_000);
+});
+
+describe('snapshot failures leave nothing half-made (python image)', () => {
+  it('a pause onto a full disk fails with SnapshotError; nothing is kept and the sandbox runs on', async () => {
+    const sb = await createSandbox('python', OPTIONS);
+    // A 64 MiB tmpfs as RUNBOX_HOME for the pause only: the ~200 MB state cannot fit.
+    const full = mkdtempSync(path.join(os.tmpdir(), 'runbox-full-'));
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64m', 'runbox-full', full]);
+    try {
+      const error = await pauseVm(sb.vm, sb.token, { ...process.env, RUNBOX_HOME: full }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(SnapshotError);
+      expect((error as Error).message).toMatch(/saving the VM state to .*mem.state (failed|did not finish)/);
+      expect(readdirSync(path.join(full, 'paused'))).toEqual([]);
+      // The sandbox goes on as it was, disk and all.
+      expect((await sb.exec(['echo', 'alive'], { timeoutMs: 60_000 })).stdout).toBe('alive\n');
+      await sb.files.write('/home/runbox/after.txt', 'x');
+    } finally {
+      execFileSync('umount', [full]);
+      rmSync(full, { recursive: true, force: true });
+      await sb.kill();
+    }
+  }, 300_000);
+
+  it('QEMU killed in the middle of a pause: SnapshotError, no paused state left', async () => {
+    const sb = await createSandbox('python', OPTIONS);
+    try {
+      const pausing = sb.pause().catch((e: unknown) => e);
+      // The save of ~200 MB takes a moment: end QEMU while it runs.
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      process.kill(sb.vm.state.pid, 'SIGKILL');
+      const error = await pausing;
+      expect(error).toBeInstanceOf(SnapshotError);
+      expect(readdirSync(pausedDir()).filter((n) => n.includes(sb.vm.id))).toEqual([]);
+    } finally {
+      await sb.kill();
+    }
+    expect(readdirSync(path.dirname(sb.vm.state.dir))).not.toContain(sb.vm.id);
+  }, 300_000);
 });
