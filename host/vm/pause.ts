@@ -2,8 +2,6 @@
 // $RUNBOX_HOME/paused/<id>/ (0700) and QEMU ended, so it holds no RAM; resumed later by any
 // process on this host as the same machine (same boot, processes where they were). A paused
 // state is resumed once: the resume takes its disk and removes it.
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { InvalidArgumentError, NotFoundError } from '../errors.js';
@@ -12,7 +10,7 @@ import { saveState, SnapshotError } from './migrate.js';
 import { qmpCommand } from './qmp.js';
 import { isVmId } from './paths.js';
 import type { VmHandle } from './boot.js';
-import type { RestoreSource } from './template.js';
+import { sha256Of, type RestoreSource } from './template.js';
 import type { VmState } from './state.js';
 
 export function pausedDir(env: NodeJS.ProcessEnv = process.env): string {
@@ -32,12 +30,6 @@ export interface PausedMeta {
   tokenDisk: string;
   state: { size: number; sha256: string };
   pausedAt: string;
-}
-
-async function sha256Of(file: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(file, { highWaterMark: 4 << 20 })) hash.update(chunk as Buffer);
-  return hash.digest('hex');
 }
 
 /**

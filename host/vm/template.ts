@@ -107,7 +107,8 @@ export async function templateKey(image: BootableImage, shape: TemplateShape): P
   return createHash('sha256').update(JSON.stringify(what)).digest('hex').slice(0, 32);
 }
 
-async function sha256Of(file: string): Promise<string> {
+/** The hex sha256 of a (large) file, streamed. */
+export async function sha256Of(file: string): Promise<string> {
   const hash = createHash('sha256');
   for await (const chunk of createReadStream(file, { highWaterMark: 4 << 20 })) hash.update(chunk as Buffer);
   return hash.digest('hex');
