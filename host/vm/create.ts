@@ -13,6 +13,8 @@ import { planBoot } from './boot-plan.js';
 import { findBootableImage } from './image.js';
 import { captureTemplate, findTemplate, templateKey, type Template, type TemplateShape } from './template.js';
 import { existsSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { sandboxTokenFile } from './state.js';
 import { claim, type ClaimResult } from '../lifecycle/index.js';
 import { pauseVm, readPaused, removePaused } from './pause.js';
 import { forkVm } from './fork.js';
@@ -20,7 +22,18 @@ import { SnapshotError } from './migrate.js';
 
 export interface CreateOptions extends Pick<
   BootOptions,
-  'net' | 'memoryMiB' | 'cpus' | 'init' | 'accel' | 'machine' | 'imagesDir' | 'isolation' | 'readyTimeoutMs' | 'onProgress' | 'signal'
+  | 'net'
+  | 'memoryMiB'
+  | 'cpus'
+  | 'init'
+  | 'accel'
+  | 'machine'
+  | 'imagesDir'
+  | 'isolation'
+  | 'readyTimeoutMs'
+  | 'onProgress'
+  | 'signal'
+  | 'detached'
 > {
   /** The sandbox's token (default: 32 random bytes, base64url). */
   token?: string;
@@ -56,28 +69,8 @@ export class LocalSandbox extends Sandbox {
    * Between a child's start and its claim (well under a second) its processes run with the
    * parent's RNG state: do not fork in the middle of drawing secrets.
    */
-  async fork(n: number, options: { signal?: AbortSignal } = {}): Promise<LocalSandbox[]> {
-    const { init, net, machine, accel, cpus, memoryMiB } = this.vm.state;
-    const children: LocalSandbox[] = [];
-    try {
-      await forkVm(this.vm, this.token, n, async (source) => {
-        const vm = await restoreVm(source, {
-          init,
-          net,
-          machine,
-          accel,
-          cpus,
-          memoryMiB,
-          imagesDir: this.#imagesDir,
-          signal: options.signal,
-        });
-        children.push(await claimed(vm, this.token, undefined, this.templateKey, this.#imagesDir, options.signal));
-      });
-    } catch (error) {
-      await Promise.all(children.map((child) => child.kill()));
-      throw error;
-    }
-    return children;
+  async fork(n: number, options: { signal?: AbortSignal; detached?: boolean } = {}): Promise<LocalSandbox[]> {
+    return forkSandbox(this.vm, this.token, n, { ...options, imagesDir: this.#imagesDir, key: this.templateKey });
   }
 
   /** Closes the channel, ends QEMU, removes the VM's overlay, network and state. Idempotent. */
@@ -138,7 +131,7 @@ async function warmUp(vm: VmHandle, token: string): Promise<void> {
 /** Boots `image` cold with a fresh template token, warms it up and saves it as the template for `key`. */
 async function makeTemplate(image: string, options: CreateOptions, key: string, shape: TemplateShape): Promise<Template> {
   const token = randomBytes(32).toString('base64url');
-  const { token: _ignored, ...boot } = options;
+  const { token: _ignored, detached: _template, ...boot } = options;
   const vm = await bootVm(image, { ...boot, token });
   try {
     await warmUp(vm, token);
@@ -190,6 +183,8 @@ async function claimed(
     const token = wanted ?? randomBytes(32).toString('base64url');
     connection = await Connection.open(parseTarget(vm.target), { token: current });
     const result = await claim(connection, { token }, { signal });
+    // Kept beside the VM's state (0700, root), so a later process (runbox vm pause, fork) can reach it.
+    await writeFile(sandboxTokenFile(vm.state), token, { mode: 0o600 });
     return new LocalSandbox(vm, connection, token, result, key, imagesDir);
   } catch (error) {
     await connection?.close();
@@ -207,7 +202,7 @@ async function claimed(
  */
 export async function resumeSandbox(
   id: string,
-  options: Pick<CreateOptions, 'token' | 'imagesDir' | 'readyTimeoutMs' | 'onProgress' | 'signal'> = {},
+  options: Pick<CreateOptions, 'token' | 'imagesDir' | 'readyTimeoutMs' | 'onProgress' | 'signal' | 'detached'> = {},
 ): Promise<LocalSandbox> {
   const { meta, source } = await readPaused(id);
   const { init, net, machine, accel, cpus, memoryMiB } = meta.vm;
@@ -225,4 +220,38 @@ export async function resumeSandbox(
   }
   await removePaused(id);
   return claimed(vm, meta.token, wanted, id, options.imagesDir, options.signal);
+}
+
+/**
+ * Forks the running sandbox `parent` (its VM handle, or its state read back by another
+ * process, as `runbox vm fork` does) whose current token is `token`: see LocalSandbox.fork.
+ */
+export async function forkSandbox(
+  parent: Pick<VmHandle, 'id' | 'state'>,
+  token: string,
+  n: number,
+  options: { signal?: AbortSignal; detached?: boolean; imagesDir?: string; key?: string } = {},
+): Promise<LocalSandbox[]> {
+  const { init, net, machine, accel, cpus, memoryMiB } = parent.state;
+  const children: LocalSandbox[] = [];
+  try {
+    await forkVm(parent, token, n, async (source) => {
+      const vm = await restoreVm(source, {
+        init,
+        net,
+        machine,
+        accel,
+        cpus,
+        memoryMiB,
+        imagesDir: options.imagesDir,
+        signal: options.signal,
+        detached: options.detached,
+      });
+      children.push(await claimed(vm, token, undefined, options.key ?? `fork of ${parent.id}`, options.imagesDir, options.signal));
+    });
+  } catch (error) {
+    await Promise.all(children.map((child) => child.kill()));
+    throw error;
+  }
+  return children;
 }

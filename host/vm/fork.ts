@@ -37,7 +37,7 @@ async function backingOf(disk: string): Promise<string> {
  * saved state is removed once every child has loaded it.
  */
 export async function forkVm(
-  parent: VmHandle,
+  parent: Pick<VmHandle, 'id' | 'state'>,
   token: string,
   n: number,
   start: (source: RestoreSource, index: number) => Promise<void>,

@@ -37,7 +37,11 @@ export interface PausedMeta {
  * directory and renamed whole: if saving fails (QEMU killed, disk full) nothing is kept
  * and the VM is left running as it was.
  */
-export async function pauseVm(vm: VmHandle, token: string, env: NodeJS.ProcessEnv = process.env): Promise<string> {
+export async function pauseVm(
+  vm: Pick<VmHandle, 'id' | 'state' | 'stop'>,
+  token: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<string> {
   const root = pausedDir(env);
   await mkdir(root, { recursive: true, mode: 0o700 });
   const temp = join(root, `.tmp-${vm.id}`);

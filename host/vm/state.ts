@@ -45,6 +45,11 @@ export interface VmState {
 
 export const STATE_FILE = 'state.json';
 
+/** Where a claimed sandbox's token is kept (0600, in the VM's 0700 directory; gone with it). */
+export function sandboxTokenFile(state: Pick<VmState, 'dir'>): string {
+  return join(state.dir, 'sandbox-token');
+}
+
 export async function writeState(state: VmState): Promise<void> {
   const file = join(state.dir, STATE_FILE);
   await writeFile(`${file}.tmp`, JSON.stringify(state, null, 2) + '\n', { mode: 0o600 });

@@ -8,6 +8,10 @@ import { command as run } from '../../host/cli/vm/run.js';
 import { command as stop } from '../../host/cli/vm/stop.js';
 import { command as ls } from '../../host/cli/vm/ls.js';
 import { command as firecrackerConfig } from '../../host/cli/vm/firecracker-config.js';
+import { command as create } from '../../host/cli/vm/create.js';
+import { command as pause } from '../../host/cli/vm/pause.js';
+import { command as resume } from '../../host/cli/vm/resume.js';
+import { command as fork } from '../../host/cli/vm/fork.js';
 import { memoryIo, usageError } from '../helpers/cli-io.js';
 
 // Every flag some vm subcommand takes, with a value where it needs one.
@@ -27,6 +31,7 @@ const ALL_FLAGS: Record<string, string[]> = {
   tap: ['--tap', 'tap0'],
   vsock: ['--vsock', '/tmp/v.sock'],
   out: ['--out', '/tmp/fc'],
+  count: ['--count', '3'],
 };
 
 /** The flags of ALL_FLAGS `command` does not take: each must be refused by name. */
@@ -38,6 +43,10 @@ function foreignFlags(command: Command<unknown>): string[] {
 describe.each<[string, Command<unknown>, string[], string[]]>([
   ['vm run', run, ['bash'], ['net', 'memory', 'cpus', 'token-file', 'init', 'accel', 'machine', 'isolation', 'wait-ms', 'detach', 'json']],
   ['vm stop', stop, ['0123abcd'], []],
+  ['vm create', create, ['python'], ['net', 'memory', 'cpus', 'init', 'accel', 'machine', 'isolation', 'wait-ms', 'json']],
+  ['vm pause', pause, ['0123abcd'], ['json']],
+  ['vm resume', resume, ['0123abcd'], ['wait-ms', 'json']],
+  ['vm fork', fork, ['0123abcd'], ['count', 'json']],
   ['vm ls', ls, [], ['json']],
   [
     'vm firecracker-config',
@@ -180,7 +189,7 @@ describe('runbox vm dispatch', () => {
   it('an unknown subcommand is 2 with the known ones and the overall usage', async () => {
     const io = memoryIo();
     expect(await main(['start'], io)).toBe(2);
-    expect(io.err()).toBe(`runbox: unknown vm command 'start': expected run, stop, ls or firecracker-config\n\n${USAGE}`);
+    expect(io.err()).toBe(`runbox: unknown vm command 'start': expected run, create, pause, resume, fork, stop, ls or firecracker-config\n\n${USAGE}`);
   });
 
   it("a subcommand's usage error prints that subcommand's usage", async () => {
@@ -196,5 +205,40 @@ describe('runbox vm dispatch', () => {
     const io = memoryIo();
     expect(await main(['run', '--help'], io)).toBe(0);
     expect(io.out()).toBe(run.usage);
+  });
+});
+
+describe('vm create, pause, resume, fork options', () => {
+  it('vm create maps its flags onto createSandbox options', () => {
+    expect(create.parse(['python', '--net', 'user', '--memory', '768', '--isolation', 'per-run', '--json'])).toEqual({
+      image: 'python',
+      create: {
+        net: 'user',
+        memoryMiB: 768,
+        cpus: undefined,
+        init: undefined,
+        accel: undefined,
+        machine: undefined,
+        isolation: 'per-run',
+        readyTimeoutMs: undefined,
+      },
+      json: true,
+    });
+  });
+
+  it.each([
+    [create, [], 'vm create takes exactly one image name, e.g. runbox vm create python'],
+    [create, ['python', '--isolation', 'strict'], '--isolation strict: expected shared or per-run'],
+    [pause, [], 'vm pause takes exactly one sandbox id (see runbox vm ls)'],
+    [pause, ['../etc'], 'vm pause "../etc": not a sandbox id (see runbox vm ls)'],
+    [resume, ['a', 'b'], 'vm resume takes exactly one paused sandbox id (see runbox vm ls)'],
+    [fork, ['0123abcd', '-n', '0'], '--count 0: expected 1 to 32'],
+    [fork, ['0123abcd', '--count', '33'], '--count 33: expected 1 to 32'],
+  ] as const)('%s %j is a usage error naming what is wrong', (command, argv, message) => {
+    expect(usageError(command as Command<unknown>, [...argv])).toBe(message);
+  });
+
+  it('vm fork takes -n as --count', () => {
+    expect(fork.parse(['0123abcd', '-n', '4'])).toEqual({ id: '0123abcd', count: 4, json: false });
   });
 });

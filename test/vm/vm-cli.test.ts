@@ -169,3 +169,66 @@ describe('runbox vm firecracker-config', () => {
     expect(config['machine-config']).toEqual({ vcpu_count: 2, mem_size_mib: 768, smt: false });
   });
 });
+
+describe('runbox vm create, pause, resume, fork, stop (sandboxes, user-mode network)', () => {
+  interface Summary {
+    id: string;
+    target: string;
+    tokenFile: string;
+    restoredFrom: string;
+  }
+  const made: string[] = [];
+  afterAll(async () => {
+    if (made.length > 0) await cli('vm', 'stop', ...made);
+  });
+  const echo = async (s: Summary, text: string) => cli('exec', '--target', s.target, '--token-file', s.tokenFile, '--', 'echo', text);
+
+  it('drives a sandbox through its life from separate CLI invocations', async () => {
+    const created = await cli('vm', 'create', 'bash', '--net', 'user', '--json');
+    expect(created.code, created.stderr).toBe(0);
+    const first = JSON.parse(created.stdout) as Summary;
+    made.push(first.id);
+    expect(first.restoredFrom).toMatch(/^template [0-9a-f]{32}$/);
+    expect(statSync(first.tokenFile).mode & 0o777).toBe(0o600);
+    expect((await echo(first, 'one')).stdout).toBe('one\n');
+
+    const paused = await cli('vm', 'pause', first.id);
+    expect(paused.code, paused.stderr).toBe(0);
+    expect(paused.stdout).toContain(`sandbox ${first.id}: paused`);
+    const listed = JSON.parse((await cli('vm', 'ls', '--json')).stdout) as SandboxInfo[];
+    expect(listed.find((s) => s.id === first.id)).toMatchObject({ status: 'paused', image: 'bash' });
+
+    const resumed = await cli('vm', 'resume', first.id, '--json');
+    expect(resumed.code, resumed.stderr).toBe(0);
+    const back = JSON.parse(resumed.stdout) as Summary;
+    made.push(back.id);
+    expect(back.restoredFrom).toBe(`paused ${first.id}`);
+    expect((await echo(back, 'two')).stdout).toBe('two\n');
+
+    const forked = await cli('vm', 'fork', back.id, '-n', '2', '--json');
+    expect(forked.code, forked.stderr).toBe(0);
+    const children = JSON.parse(forked.stdout) as Summary[];
+    made.push(...children.map((c) => c.id));
+    expect(children).toHaveLength(2);
+    for (const child of children) {
+      expect(child.restoredFrom).toBe(`fork of ${back.id}`);
+      expect((await echo(child, 'three')).stdout).toBe('three\n');
+    }
+    expect((await echo(back, 'parent')).stdout).toBe('parent\n');
+
+    const stopped = await cli('vm', 'stop', back.id, ...children.map((c) => c.id));
+    expect(stopped.code, stopped.stderr).toBe(0);
+    const after = JSON.parse((await cli('vm', 'ls', '--json')).stdout) as SandboxInfo[];
+    for (const id of [first.id, back.id, ...children.map((c) => c.id)]) expect(after.some((s) => s.id === id)).toBe(false);
+    made.length = 0;
+  }, 900_000);
+
+  it('names what is wrong: an unknown paused id, a VM that is not a sandbox', async () => {
+    const unknown = await cli('vm', 'resume', '0badc0de');
+    expect(unknown.code).toBe(125);
+    expect(unknown.stderr).toMatch(/paused sandbox 0badc0de: not found/);
+    const notRunning = await cli('vm', 'pause', '0badc0de');
+    expect(notRunning.code).toBe(125);
+    expect(notRunning.stderr).toMatch(/vm 0badc0de: no such running sandbox/);
+  });
+});

@@ -7,6 +7,10 @@ import { RUN_FLAGS_HELP } from './run-flags.js';
 export const USAGE = `Usage:
   runbox vm run <image> [--net tap|user] [--memory MiB] [--cpus N] [--token-file F]
                         [--init systemd|openrc] [--accel tcg|kvm] [--machine microvm|q35] [--detach] [--json]
+  runbox vm create <image> [--net tap|user] [--memory MiB] [--cpus N] [--isolation shared|per-run] [--json]
+  runbox vm pause <id> [--json]
+  runbox vm resume <id> [--json]
+  runbox vm fork <id> [-n N] [--json]
   runbox vm stop <id>... | --all
   runbox vm ls [--json]
   runbox vm firecracker-config <image> --tap NAME --vsock PATH [--out DIR] [--init systemd|openrc]
@@ -16,8 +20,12 @@ run      boots a built image (runbox image build <image>) under QEMU, waits unti
          Health, prints the target to dial and the console log, and stays in the foreground until
          Ctrl-C or SIGTERM, then stops the VM and removes everything it created. --detach returns
          once the agent answers and leaves the VM running (state under $RUNBOX_HOME/vms/<id>/).
-stop     stops detached VMs and removes their network namespace, overlay disk and state.
-ls       lists VMs started with --detach (or left behind by a crashed runbox).
+create   a sandbox restored from the image's template snapshot (the first create boots cold once
+         and saves it), claimed with its own token and left running (docs/lifecycle.md).
+pause    saves a running sandbox to disk and ends its QEMU; resume brings it back, same machine.
+fork     N new sandboxes that go on from a running one's state; it runs on.
+stop     stops detached VMs and sandboxes and removes what they created; a paused id discards it.
+ls       lists running, paused and dead sandboxes and VMs (dead ones are cleaned up).
 firecracker-config
          writes <out>/firecracker.json for \`firecracker --config-file\`, plus a sparse copy of the
          rootfs (Firecracker writes to its root drive) and token.img with --token-file.
@@ -35,6 +43,10 @@ export const GROUP: CommandGroup = {
   usage: USAGE,
   subcommands: {
     run: async () => (await import('./run.js')).command,
+    create: async () => (await import('./create.js')).command,
+    pause: async () => (await import('./pause.js')).command,
+    resume: async () => (await import('./resume.js')).command,
+    fork: async () => (await import('./fork.js')).command,
     stop: async () => (await import('./stop.js')).command,
     ls: async () => (await import('./ls.js')).command,
     'firecracker-config': async () => (await import('./firecracker-config.js')).command,

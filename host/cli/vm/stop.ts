@@ -6,11 +6,15 @@ import { NotFoundError } from '../../errors.js';
 import { stopVm } from '../../vm/stop.js';
 import { listStates, readState, type VmState } from '../../vm/state.js';
 import { isVmId, vmDir } from '../../vm/paths.js';
+import { pausedDir, removePaused } from '../../vm/pause.js';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 
 export const USAGE = `Usage: runbox vm stop <id>... | --all
 
-Stops detached VMs (runbox vm run --detach) and removes their network namespace, overlay disk
-and state. The ids are those runbox vm ls lists.
+Stops detached VMs and sandboxes (runbox vm run --detach, vm create, resume, fork) and removes
+their network namespace, overlay disk and state; a paused sandbox's id discards its saved
+state. The ids are those runbox vm ls lists.
 
 Options:
       --all            every VM listed by vm ls
@@ -35,7 +39,13 @@ async function statesOf(o: StopOptions): Promise<VmState[]> {
 }
 
 async function run(o: StopOptions, io: CliIo): Promise<number> {
-  for (const state of await statesOf(o)) {
+  // A paused sandbox has no VM to stop: its saved state is what goes.
+  const paused = o.all ? [] : o.ids.filter((id) => !existsSync(vmDir(id)) && existsSync(join(pausedDir(), id)));
+  for (const id of paused) {
+    await removePaused(id);
+    io.stdout.write(`sandbox ${id}: paused state discarded\n`);
+  }
+  for (const state of await statesOf({ ...o, ids: o.ids.filter((id) => !paused.includes(id)) })) {
     const method = await stopVm(state);
     io.stdout.write(`vm ${state.id}: stopped (${method})\n`);
   }
