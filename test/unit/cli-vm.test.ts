@@ -189,7 +189,9 @@ describe('runbox vm dispatch', () => {
   it('an unknown subcommand is 2 with the known ones and the overall usage', async () => {
     const io = memoryIo();
     expect(await main(['start'], io)).toBe(2);
-    expect(io.err()).toBe(`runbox: unknown vm command 'start': expected run, create, pause, resume, fork, stop, ls or firecracker-config\n\n${USAGE}`);
+    expect(io.err()).toBe(
+      `runbox: unknown vm command 'start': expected run, create, pause, resume, fork, stop, ls or firecracker-config\n\n${USAGE}`,
+    );
   });
 
   it("a subcommand's usage error prints that subcommand's usage", async () => {
