@@ -1,10 +1,11 @@
 // runbox vm create: a sandbox restored from the image's template snapshot (made first by one
 // cold boot when there is none), left running; prints its target and token file.
-import { EXIT, UsageError, choice, intFlag } from '../common.js';
+import { EXIT, UsageError } from '../common.js';
 import { defineCommand } from '../command.js';
 import type { CliIo } from '../io.js';
-import { createSandbox, type CreateOptions } from '../../vm/create.js';
-import { printSandboxes, progressTo } from './sandbox-output.js';
+import { createSandbox } from '../../vm/create.js';
+import { printSandboxes } from './sandbox-output.js';
+import { MACHINE_FLAGS, machineOptions, progressTo, type MachineOptions } from './run-flags.js';
 
 export const USAGE = `Usage: runbox vm create <image> [--net tap|user] [--memory MiB] [--cpus N] [--init systemd|openrc]
                            [--accel tcg|kvm] [--machine microvm|q35] [--isolation shared|per-run]
@@ -30,7 +31,7 @@ Options:
 
 export interface CreateVerbOptions {
   image: string;
-  create: Pick<CreateOptions, 'net' | 'memoryMiB' | 'cpus' | 'init' | 'accel' | 'machine' | 'isolation' | 'readyTimeoutMs'>;
+  create: MachineOptions;
   json: boolean;
 }
 
@@ -45,30 +46,14 @@ export const command = defineCommand({
   name: 'vm create',
   usage: USAGE,
   flags: {
-    net: { type: 'string' },
-    memory: { type: 'string' },
-    cpus: { type: 'string' },
-    init: { type: 'string' },
-    accel: { type: 'string' },
-    machine: { type: 'string' },
-    isolation: { type: 'string' },
-    'wait-ms': { type: 'string' },
+    ...MACHINE_FLAGS,
     json: { type: 'boolean' },
   } as const,
   options(values, positionals): CreateVerbOptions {
     if (positionals.length !== 1) throw new UsageError('vm create takes exactly one image name, e.g. runbox vm create python');
     return {
       image: positionals[0]!,
-      create: {
-        net: choice('net', values.net, ['tap', 'user'] as const),
-        memoryMiB: intFlag('memory', values.memory),
-        cpus: intFlag('cpus', values.cpus),
-        init: choice('init', values.init, ['systemd', 'openrc'] as const),
-        accel: choice('accel', values.accel, ['tcg', 'kvm'] as const),
-        machine: choice('machine', values.machine, ['microvm', 'q35'] as const),
-        isolation: choice('isolation', values.isolation, ['shared', 'per-run'] as const),
-        readyTimeoutMs: intFlag('wait-ms', values['wait-ms']),
-      },
+      create: machineOptions(values),
       json: values.json ?? false,
     };
   },

@@ -4,7 +4,8 @@ import { defineCommand } from '../command.js';
 import type { CliIo } from '../io.js';
 import { resumeSandbox } from '../../vm/create.js';
 import { isVmId } from '../../vm/paths.js';
-import { printSandboxes, progressTo } from './sandbox-output.js';
+import { printSandboxes } from './sandbox-output.js';
+import { progressTo } from './run-flags.js';
 
 export const USAGE = `Usage: runbox vm resume <id> [--wait-ms N] [--json]
 

@@ -1,9 +1,9 @@
 // runbox vm run: boot a built image under QEMU; in the foreground until Ctrl-C/SIGTERM, or --detach.
-import { EXIT, UsageError, choice, intFlag, printJson, readToken } from '../common.js';
+import { EXIT, UsageError, printJson, readToken } from '../common.js';
 import { defineCommand } from '../command.js';
-import { RUN_FLAGS_HELP } from './run-flags.js';
+import { MACHINE_FLAGS, RUN_FLAGS_HELP, machineOptions, progressTo, type MachineOptions } from './run-flags.js';
 import type { CliIo } from '../io.js';
-import { bootVm, type BootOptions, type VmHandle } from '../../vm/boot.js';
+import { bootVm, type VmHandle } from '../../vm/boot.js';
 import type { VmState } from '../../vm/state.js';
 
 export const USAGE = `Usage: runbox vm run <image> [--net tap|user] [--memory MiB] [--cpus N] [--token-file F]
@@ -22,7 +22,7 @@ ${RUN_FLAGS_HELP}  -h, --help           show this help
 export interface RunOptions {
   image: string;
   /** What bootVm gets from the flags (token, signal and progress are added when running). */
-  boot: Pick<BootOptions, 'net' | 'memoryMiB' | 'cpus' | 'init' | 'accel' | 'machine' | 'isolation' | 'readyTimeoutMs'>;
+  boot: MachineOptions;
   tokenFile?: string;
   detach: boolean;
   json: boolean;
@@ -62,7 +62,7 @@ async function run(o: RunOptions, io: CliIo): Promise<number> {
       token,
       detached: o.detach,
       signal: stopSignal.signal,
-      onProgress: (p) => io.stderr.write(`[${p.elapsed.toFixed(1).padStart(5)} s] ${p.stage}: ${p.message}\n`),
+      onProgress: progressTo(io),
     });
     if (o.json) printJson(io, vm.state);
     else io.stdout.write(describe(vm));
@@ -82,15 +82,8 @@ export const command = defineCommand({
   name: 'vm run',
   usage: USAGE,
   flags: {
-    net: { type: 'string' },
-    memory: { type: 'string' },
-    cpus: { type: 'string' },
+    ...MACHINE_FLAGS,
     'token-file': { type: 'string' },
-    init: { type: 'string' },
-    accel: { type: 'string' },
-    machine: { type: 'string' },
-    isolation: { type: 'string' },
-    'wait-ms': { type: 'string' },
     detach: { type: 'boolean' },
     json: { type: 'boolean' },
   } as const,
@@ -98,16 +91,7 @@ export const command = defineCommand({
     if (positionals.length !== 1) throw new UsageError('vm run takes exactly one image name, e.g. runbox vm run python');
     return {
       image: positionals[0]!,
-      boot: {
-        net: choice('net', values.net, ['tap', 'user'] as const),
-        memoryMiB: intFlag('memory', values.memory),
-        cpus: intFlag('cpus', values.cpus),
-        init: choice('init', values.init, ['systemd', 'openrc'] as const),
-        accel: choice('accel', values.accel, ['tcg', 'kvm'] as const),
-        machine: choice('machine', values.machine, ['microvm', 'q35'] as const),
-        isolation: choice('isolation', values.isolation, ['shared', 'per-run'] as const),
-        readyTimeoutMs: intFlag('wait-ms', values['wait-ms']),
-      },
+      boot: machineOptions(values),
       ...(values['token-file'] !== undefined ? { tokenFile: values['token-file'] } : {}),
       detach: values.detach ?? false,
       json: values.json ?? false,

@@ -41,7 +41,3 @@ export function printSandboxes(io: CliIo, sandboxes: LocalSandbox[], json: boole
     );
   }
 }
-
-/** Progress lines on stderr, as `vm run` prints them. */
-export const progressTo = (io: CliIo) => (p: { elapsed: number; stage: string; message: string }) =>
-  io.stderr.write(`[${p.elapsed.toFixed(1).padStart(5)} s] ${p.stage}: ${p.message}\n`);
