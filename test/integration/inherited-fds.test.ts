@@ -1,7 +1,7 @@
-// An fd the agent inherited without close-on-exec (here a file its parent hands it as fd 7)
+// An fd the agent inherited without close-on-exec (here a file a shell opens as fd 7 before exec)
 // is closed at start, so no run or shell inherits it in turn.
 import { spawn } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -25,22 +25,23 @@ describe('inherited file descriptors', () => {
       '--cache-dir',
       path.join(dir, 'cache'),
     ];
-    // libuv dup2()s extra stdio entries into the child without close-on-exec: fd 7 is inherited.
+    // A shell opens the file as fd 7 without close-on-exec, lists the fds the agent will start
+    // with (for the failure message) and execs it: the agent inherits fd 7 as from a supervisor.
     const leaked = path.join(dir, 'leaked.txt');
     writeFileSync(leaked, 'secret');
-    const fd = openSync(leaked, 'r');
-    const agent = spawn(process.execPath, args, {
-      stdio: ['ignore', 'ignore', 'pipe', 'ignore', 'ignore', 'ignore', 'ignore', fd],
+    const wrapper = 'exec 7<"$0"; ls -l /proc/$$/fd >&2; exec "$@"';
+    const agent = spawn('/bin/sh', ['-c', wrapper, leaked, process.execPath, ...args], {
+      stdio: ['ignore', 'ignore', 'pipe'],
     });
-    closeSync(fd);
     let log = '';
     await new Promise<void>((resolve, reject) => {
-      agent.stderr!.setEncoding('utf8').on('data', (text: string) => {
+      agent.stderr.setEncoding('utf8').on('data', (text: string) => {
         log += text;
         if (log.includes('event=agent.ready')) resolve();
       });
       agent.once('exit', (code) => reject(new Error(`agent exited ${code}: ${log}`)));
     });
+    expect(log, 'the agent started with fd 7 open').toMatch(/ 7 -> .*leaked\.txt/);
     expect(log).toMatch(/inherited_fds_closed=[1-9]/);
     const sb = await Sandbox.connect(`unix://${socket}`);
     try {
