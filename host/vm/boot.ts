@@ -17,7 +17,7 @@ import { stopForwarder, stopQemu, type StopMethod } from './stop.js';
 import { sendSysrq } from './console.js';
 import { guestNetwork, kernelArgs, planBoot, type BootPlan, type GuestNetwork } from './boot-plan.js';
 import { killOnExit, startForwarder, startQemu, waitForAgent, type RunningQemu } from './boot-steps.js';
-import { incomingArg, startLoaded } from './migrate.js';
+import { startLoaded } from './migrate.js';
 import { templateSource, type RestoreSource, type Template } from './template.js';
 
 export { AGENT_PORT } from './boot-plan.js';
@@ -64,6 +64,8 @@ export interface BootOptions {
   detached?: boolean;
   onProgress?: (progress: VmProgress) => void;
   signal?: AbortSignal;
+  /** @internal A template's cold boot (create.ts): the guest's RAM is this file, mapped shared. */
+  templateMemoryFile?: string;
 }
 
 export interface VmHandle {
@@ -182,7 +184,14 @@ function launch(
     consoleSocket: state.consoleSocket,
     qmpSocket: state.qmpSocket,
     vsockCid: options.vsockCid,
-    incoming: from ? incomingArg(from.stateFile) : undefined,
+    incoming: from !== undefined,
+    memoryFile: from
+      ? from.memoryFile === undefined
+        ? undefined
+        : { path: from.memoryFile, share: false }
+      : options.templateMemoryFile === undefined
+        ? undefined
+        : { path: options.templateMemoryFile, share: true },
   });
   const qemu = startQemu(state, argv, join(state.dir, 'qemu.log'));
   let method: StopMethod | undefined;
@@ -254,6 +263,7 @@ async function startVm(imageName: string, options: BootOptions, from: RestoreSou
     if (from) {
       const loadMs = await startLoaded(
         state.qmpSocket,
+        from.stateFile,
         () => qemu.exitReason(),
         () => (state.guestRan = true),
       );

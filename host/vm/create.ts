@@ -11,7 +11,15 @@ import { parseTarget } from '../transport/target.js';
 import { bootVm, restoreVm, type BootOptions, type VmHandle, type VmProgress } from './boot.js';
 import { planBoot } from './boot-plan.js';
 import { findBootableImage } from './image.js';
-import { captureTemplate, findTemplate, templateKey, type Template, type TemplateShape } from './template.js';
+import {
+  captureTemplate,
+  discardTemplateWork,
+  findTemplate,
+  startTemplateWork,
+  templateKey,
+  type Template,
+  type TemplateShape,
+} from './template.js';
 import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { sandboxTokenFile } from './state.js';
@@ -128,23 +136,31 @@ async function warmUp(vm: VmHandle, token: string): Promise<void> {
   }
 }
 
-/** Boots `image` cold with a fresh template token, warms it up and saves it as the template for `key`. */
+/**
+ * Boots `image` cold with a fresh template token and its RAM in the template's file, warms it
+ * up and saves it as the template for `key`. Whatever fails, the VM is ended and nothing of
+ * the template is kept.
+ */
 async function makeTemplate(image: string, options: CreateOptions, key: string, shape: TemplateShape): Promise<Template> {
   const token = randomBytes(32).toString('base64url');
   const { token: _ignored, detached: _template, ...boot } = options;
-  const vm = await bootVm(image, { ...boot, token });
+  const work = await startTemplateWork(key);
+  let vm: VmHandle | undefined;
   try {
+    vm = await bootVm(image, { ...boot, token, templateMemoryFile: work.memoryFile });
     await warmUp(vm, token);
     options.onProgress?.({ stage: 'ready', message: `saving template ${key}`, elapsed: 0 });
-    return await captureTemplate(key, image, shape, token, {
+    return await captureTemplate(work, key, image, shape, token, {
       qmpSocket: vm.state.qmpSocket,
       overlay: join(vm.state.dir, 'root.qcow2'),
       tokenDisk: join(vm.state.dir, 'token.img'),
       append: vm.state.append!,
       bootToReadySeconds: vm.bootToReadySeconds,
+      stop: () => vm!.stop(),
     });
   } finally {
-    await vm.stop();
+    await vm?.stop();
+    await discardTemplateWork(work);
   }
 }
 

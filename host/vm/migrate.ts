@@ -25,9 +25,13 @@ function shellSafe(file: string): string {
   return file;
 }
 
-/** `-incoming` for a QEMU that loads `file` at start (and runs once it is loaded). */
-export function incomingArg(file: string): string {
-  return `exec:cat ${shellSafe(file)}`;
+/**
+ * Every VM saves and loads with x-ignore-shared: RAM that is a shared file (a template's
+ * boot) is left out of the stream, as the file holds it; anonymous or private RAM is saved in
+ * full. Source and destination must agree on it (it changes the stream's format).
+ */
+async function ignoreShared(qmpSocket: string): Promise<void> {
+  await qmpCommand(qmpSocket, 'migrate-set-capabilities', 3_000, { capabilities: [{ capability: 'x-ignore-shared', state: true }] });
 }
 
 export interface SavedState {
@@ -38,20 +42,42 @@ export interface SavedState {
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
- * Lets a QEMU started with `-incoming` run once it has loaded the state. A VM saved while
- * stopped (as runbox saves) stays paused after loading; `cont` starts it.
+ * Loads `stateFile` into a QEMU started with `-incoming defer` and lets it run. A VM saved
+ * while stopped (as runbox saves) stays paused after loading; `cont` starts it.
  * @throws SnapshotError when loading fails (QEMU exits, or reports the migration failed) or
  *   does not finish within `timeoutMs`.
  */
 export async function startLoaded(
   qmpSocket: string,
+  stateFile: string,
   exited: () => string | undefined,
   /** Called just before `cont`: from then on the guest may write to its disk. */
   running: () => void,
   timeoutMs = 120_000,
 ): Promise<number> {
+  const uri = `exec:cat ${shellSafe(stateFile)}`;
   const started = Date.now();
   let last = '';
+  // QMP answers a moment after QEMU starts; then the load is started over it.
+  for (;;) {
+    const ended = exited();
+    if (ended !== undefined) throw new SnapshotError(`loading the saved state failed: QEMU ended (${ended})`);
+    try {
+      await qmpCommand(qmpSocket, 'query-status');
+      break;
+    } catch (error) {
+      last = (error as Error).message;
+    }
+    if (Date.now() - started > timeoutMs)
+      throw new SnapshotError(`QEMU's QMP socket did not answer within ${timeoutMs} ms (last: ${last})`);
+    await sleep(20);
+  }
+  try {
+    await ignoreShared(qmpSocket);
+    await qmpCommand(qmpSocket, 'migrate-incoming', 3_000, { uri });
+  } catch (error) {
+    throw new SnapshotError(`loading the saved state failed: ${(error as Error).message}`, { cause: error });
+  }
   for (;;) {
     const ended = exited();
     if (ended !== undefined) throw new SnapshotError(`loading the saved state failed: QEMU ended (${ended})`);
@@ -91,6 +117,7 @@ export async function saveState(qmpSocket: string, file: string, timeoutMs = 120
   const started = Date.now();
   try {
     await qmpCommand(qmpSocket, 'stop');
+    await ignoreShared(qmpSocket);
     // The guest is stopped: no reason to throttle the copy (QEMU's default is 128 MiB/s).
     await qmpCommand(qmpSocket, 'migrate-set-parameters', 3_000, { 'max-bandwidth': 16 * 1024 ** 3 });
     await qmpCommand(qmpSocket, 'migrate', 3_000, { uri });

@@ -38,8 +38,14 @@ export interface QemuConfig {
   qmpSocket: string;
   /** A vhost-vsock device with this guest CID (needs /dev/vhost-vsock on the host). */
   vsockCid?: number;
-  /** Load a saved state at start (`-incoming`, migrate.ts's incomingArg) instead of booting. */
-  incoming?: string;
+  /** Wait for a saved state to load (`-incoming defer`; migrate.ts's startLoaded sends it over QMP) instead of booting. */
+  incoming?: boolean;
+  /**
+   * Guest RAM in a file instead of anonymous memory. share: the guest's RAM is the file (a
+   * template's boot: saving it needs only the devices); private: the file's pages copied on
+   * write (a clone of that template: its untouched pages stay shared in the page cache).
+   */
+  memoryFile?: { path: string; share: boolean };
 }
 
 /** A value inside a QEMU option list (-drive, -chardev, -qmp): a literal ',' is written ',,'. */
@@ -54,8 +60,12 @@ export function qemuArgv(c: QemuConfig): string[] {
   const machine =
     c.machine === 'microvm'
       ? // No option ROMs (nothing to run), but the RTC: the guest needs the wall-clock time at boot.
-        'microvm,x-option-roms=off,rtc=on'
-      : 'q35';
+        'microvm,x-option-roms=off,rtc=on,memory-backend=ram0'
+      : 'q35,memory-backend=ram0';
+  const size = `size=${c.memoryMiB}M`;
+  const ram = c.memoryFile
+    ? `memory-backend-file,id=ram0,${size},mem-path=${opt(c.memoryFile.path)},share=${c.memoryFile.share ? 'on' : 'off'}`
+    : `memory-backend-ram,id=ram0,${size}`;
   const argv = [
     c.qemu ?? 'qemu-system-x86_64',
     '-M',
@@ -69,6 +79,9 @@ export function qemuArgv(c: QemuConfig): string[] {
     String(c.cpus),
     '-m',
     `${c.memoryMiB}M`,
+    // RAM as a named backend, the same in every VM, so any VM's saved state loads into another.
+    '-object',
+    ram,
     '-nodefaults',
     '-no-user-config',
     '-nographic',
@@ -105,6 +118,6 @@ export function qemuArgv(c: QemuConfig): string[] {
   }
   argv.push('-device', `${dev('net')},netdev=net0`);
   if (c.vsockCid !== undefined) argv.push('-device', `${dev('vsock')},guest-cid=${c.vsockCid}`);
-  if (c.incoming !== undefined) argv.push('-incoming', c.incoming);
+  if (c.incoming) argv.push('-incoming', 'defer');
   return argv;
 }

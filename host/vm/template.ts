@@ -1,24 +1,28 @@
 // Template snapshots: an image booted cold once, to a ready agent, then saved (memory, devices,
 // disk) so every later sandbox of that image restores instead of booting. Kept under
-// $RUNBOX_HOME/templates/<key>/ (0700): mem.state (QEMU's migration stream), root.qcow2 (the
-// disk exactly as it was when the memory was saved; clones get overlays on top of it and
-// it is never written again), token.img (the template's token disk) and meta.json (0600,
-// with the template token, which only root on this host can read). The key covers everything
+// $RUNBOX_HOME/templates/<key>/ (0700): mem.ram (the guest's RAM: the template booted with
+// its RAM in this file, shared, so it holds the memory as it was when the VM stopped; clones
+// map it private, copy-on-write, and never write it), mem.state (QEMU's migration stream:
+// devices and CPUs, the RAM skipped), root.qcow2 (the disk exactly as it was when the memory
+// was saved; clones get overlays on top of it and it is never written again), token.img (the
+// template's token disk) and meta.json (0600, with the template token, which only root on
+// this host can read). The key covers everything
 // a restore must match: the image's artifacts, QEMU's version and the machine's shape, so a
 // stale template is never restored.
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import type { Stats } from 'node:fs';
 import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { runboxHome } from '../image/paths.js';
+import { sha256File } from '../image/manifest.js';
 import { runCommand, TOOL_TIMEOUT_MS } from '../local/command.js';
 import type { BootableImage } from './image.js';
 import type { BootPlan } from './boot-plan.js';
 import { saveState } from './migrate.js';
 import type { NetMode } from './state.js';
 
-// 2: templates are warmed up (create.ts) before they are saved.
-export const TEMPLATE_FORMAT = 2;
+// 2: templates are warmed up (create.ts) before they are saved. 3: RAM in mem.ram, shared by clones.
+export const TEMPLATE_FORMAT = 3;
 
 export interface TemplateShape {
   machine: BootPlan['machine'];
@@ -40,6 +44,7 @@ export interface TemplateMeta {
   /** The template's token: what a fresh clone answers to until it is claimed. */
   token: string;
   state: { size: number; sha256: string };
+  ram: { size: number; sha256: string };
   createdAt: string;
   coldBootSeconds: number;
   saveMs: number;
@@ -59,12 +64,15 @@ export interface RestoreSource {
   append: string;
   /** The token the saved agent answers to. */
   token: string;
+  /** A template's RAM file, mapped private by the restored VM; absent: the state holds all of the RAM. */
+  memoryFile?: string;
 }
 
 export interface Template {
   dir: string;
   meta: TemplateMeta;
   stateFile: string;
+  memoryFile: string;
   disk: string;
   tokenDisk: string;
 }
@@ -80,6 +88,7 @@ export function templateSource(t: Template): RestoreSource {
     tokenDisk: t.tokenDisk,
     append: t.meta.append,
     token: t.meta.token,
+    memoryFile: t.memoryFile,
   };
 }
 
@@ -107,20 +116,30 @@ export async function templateKey(image: BootableImage, shape: TemplateShape): P
   return createHash('sha256').update(JSON.stringify(what)).digest('hex').slice(0, 32);
 }
 
-/** The hex sha256 of a (large) file, streamed. */
+/** The hex sha256 of a (large) file, streamed (a content id without its "sha256:"). */
 export async function sha256Of(file: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(file, { highWaterMark: 4 << 20 })) hash.update(chunk as Buffer);
-  return hash.digest('hex');
+  return (await sha256File(file)).slice('sha256:'.length);
 }
 
 /** Integrity checks already passed in this process, by file identity (a rewrite changes mtime or size). */
 const verified = new Set<string>();
 
+function templateAt(dir: string, meta: TemplateMeta): Template {
+  return {
+    dir,
+    meta,
+    stateFile: join(dir, 'mem.state'),
+    memoryFile: join(dir, 'mem.ram'),
+    disk: join(dir, 'root.qcow2'),
+    tokenDisk: join(dir, 'token.img'),
+  };
+}
+
 /**
- * The template for `key`, checked before use: its files are there, the state file has the
- * recorded size and (once per process and file version) the recorded sha256. A template that
- * fails is removed and undefined is returned, so the caller boots cold and makes a new one.
+ * The template for `key`, checked before use: its files are there, the state and RAM files
+ * have the recorded sizes and (once per process and file version) the recorded sha256. A
+ * template that fails is removed and undefined is returned, so the caller boots cold and
+ * makes a new one.
  */
 export async function findTemplate(
   key: string,
@@ -134,13 +153,7 @@ export async function findTemplate(
   } catch {
     return undefined;
   }
-  const template: Template = {
-    dir,
-    meta,
-    stateFile: join(dir, 'mem.state'),
-    disk: join(dir, 'root.qcow2'),
-    tokenDisk: join(dir, 'token.img'),
-  };
+  const template = templateAt(dir, meta);
   const problem = await checkTemplate(template, key);
   if (problem === undefined) return template;
   await rm(dir, { recursive: true, force: true });
@@ -148,23 +161,57 @@ export async function findTemplate(
   return undefined;
 }
 
+async function identityOf(file: string, info?: Stats): Promise<string> {
+  const { ino, size, mtimeMs } = info ?? (await stat(file));
+  return `${file}:${ino}:${size}:${mtimeMs}`;
+}
+
+/** Why `file` is not the one recorded (size, then sha256 once per process and file version), or undefined. */
+async function fileProblem(file: string, recorded: { size: number; sha256: string }): Promise<string | undefined> {
+  const name = basename(file);
+  const info = await stat(file);
+  if (info.size !== recorded.size) return `${name} is ${info.size} bytes, ${recorded.size} were saved (truncated or replaced)`;
+  const identity = await identityOf(file, info);
+  if (verified.has(identity)) return undefined;
+  const sum = await sha256Of(file);
+  if (sum !== recorded.sha256) return `${name}'s sha256 is ${sum}, ${recorded.sha256} was saved (corrupted)`;
+  verified.add(identity);
+  return undefined;
+}
+
 async function checkTemplate(t: Template, key: string): Promise<string | undefined> {
   if (t.meta.format !== TEMPLATE_FORMAT || t.meta.key !== key) return `meta.json is of another format or key`;
   try {
-    const info = await stat(t.stateFile);
     await stat(t.disk);
     await stat(t.tokenDisk);
-    if (info.size !== t.meta.state.size) return `mem.state is ${info.size} bytes, ${t.meta.state.size} were saved (truncated or replaced)`;
-    const identity = `${t.stateFile}:${info.ino}:${info.size}:${info.mtimeMs}`;
-    if (!verified.has(identity)) {
-      const sum = await sha256Of(t.stateFile);
-      if (sum !== t.meta.state.sha256) return `mem.state's sha256 is ${sum}, ${t.meta.state.sha256} was saved (corrupted)`;
-      verified.add(identity);
-    }
-    return undefined;
+    return (await fileProblem(t.stateFile, t.meta.state)) ?? (await fileProblem(t.memoryFile, t.meta.ram));
   } catch (error) {
     return (error as Error).message;
   }
+}
+
+/** Where a template is being made: its RAM file is there from the cold boot on. */
+export interface TemplateWork {
+  dir: string;
+  memoryFile: string;
+}
+
+/**
+ * A temporary directory for the template `key`, with an empty RAM file (0600) the cold boot
+ * maps shared. captureTemplate renames it into place whole; discardTemplateWork removes it.
+ */
+export async function startTemplateWork(key: string, env: NodeJS.ProcessEnv = process.env): Promise<TemplateWork> {
+  const root = templatesDir(env);
+  await mkdir(root, { recursive: true, mode: 0o700 });
+  const dir = join(root, `.tmp-${key}-${randomBytes(4).toString('hex')}`);
+  await mkdir(dir, { mode: 0o700 });
+  const memoryFile = join(dir, 'mem.ram');
+  await writeFile(memoryFile, '', { mode: 0o600 });
+  return { dir, memoryFile };
+}
+
+export async function discardTemplateWork(work: TemplateWork): Promise<void> {
+  await rm(work.dir, { recursive: true, force: true });
 }
 
 export interface CapturedVm {
@@ -174,14 +221,19 @@ export interface CapturedVm {
   tokenDisk: string;
   append: string;
   bootToReadySeconds: number;
+  /** Ends the VM (QEMU exits): from then on nothing writes to the RAM file. */
+  stop: () => Promise<unknown>;
 }
 
 /**
- * Saves a ready, just-booted VM as the template for `key` (the VM is left stopped: the caller
- * ends it). Written in a temporary directory and renamed into place whole, so a crash or a
- * failure leaves no half-made template; a template another process made meanwhile wins.
+ * Saves a ready, just-booted VM (booted with its RAM in `work.memoryFile`, shared) as the
+ * template for `key`, and ends the VM. The template is renamed into place only once QEMU has
+ * exited, so no clone ever maps RAM that is still written; on any failure the work directory
+ * is removed (a crash leaves only a .tmp- directory, never a template); a template another
+ * process made meanwhile wins.
  */
 export async function captureTemplate(
+  work: TemplateWork,
   key: string,
   image: string,
   shape: TemplateShape,
@@ -189,16 +241,14 @@ export async function captureTemplate(
   vm: CapturedVm,
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<Template> {
-  const root = templatesDir(env);
-  await mkdir(root, { recursive: true, mode: 0o700 });
-  const temp = join(root, `.tmp-${key}-${randomBytes(4).toString('hex')}`);
-  await mkdir(temp, { mode: 0o700 });
+  const temp = work.dir;
   try {
     const saved = await saveState(vm.qmpSocket, join(temp, 'mem.state'));
     // QEMU flushed the disk when the migration completed and the guest no longer runs: this
-    // overlay is now exactly the disk that belongs to mem.state.
+    // overlay is now exactly the disk that belongs to mem.state (and mem.ram).
     await rename(vm.overlay, join(temp, 'root.qcow2'));
     await rename(vm.tokenDisk, join(temp, 'token.img'));
+    await vm.stop();
     const meta: TemplateMeta = {
       format: TEMPLATE_FORMAT,
       key,
@@ -207,25 +257,29 @@ export async function captureTemplate(
       append: vm.append,
       token,
       state: { size: saved.bytes, sha256: await sha256Of(join(temp, 'mem.state')) },
+      ram: { size: (await stat(work.memoryFile)).size, sha256: await sha256Of(work.memoryFile) },
       createdAt: new Date().toISOString(),
       coldBootSeconds: vm.bootToReadySeconds,
       saveMs: saved.ms,
     };
     await writeFile(join(temp, 'meta.json'), JSON.stringify(meta, null, 2) + '\n', { mode: 0o600 });
-    const dir = join(root, key);
+    const dir = join(templatesDir(env), key);
     try {
       await rename(temp, dir);
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw error;
-      await rm(temp, { recursive: true, force: true });
+      await discardTemplateWork(work);
       const other = await findTemplate(key, undefined, env);
       if (other) return other;
       throw error;
     }
-    return { dir, meta, stateFile: join(dir, 'mem.state'), disk: join(dir, 'root.qcow2'), tokenDisk: join(dir, 'token.img') };
+    const made = templateAt(dir, meta);
+    // Hashed just now: a restore in this process need not read the files again.
+    for (const file of [made.stateFile, made.memoryFile]) verified.add(await identityOf(file));
+    return made;
   } catch (error) {
-    await rm(temp, { recursive: true, force: true });
+    await discardTemplateWork(work);
     throw error;
   }
 }

@@ -1,4 +1,4 @@
-// A template is checked before a restore: a state file cut short, rewritten or gone, or a meta
+// A template is checked before a restore: a state or RAM file cut short, rewritten or gone, or a meta
 // of another key, makes findTemplate remove the template and say why, so createSandbox boots
 // cold instead of handing QEMU a stream it would hang or fail on. Real files, no VM.
 import { createHash } from 'node:crypto';
@@ -13,12 +13,15 @@ const env = { ...process.env, RUNBOX_HOME: home };
 afterAll(() => rmSync(home, { recursive: true, force: true }));
 
 const STATE = Buffer.alloc(256 * 1024, 7);
+const RAM = Buffer.alloc(1024 * 1024, 3);
+const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
 
 /** A template directory as captureTemplate leaves it, with `key`. */
 function makeTemplate(key: string, state: Buffer = STATE): string {
   const dir = path.join(home, 'templates', key);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   writeFileSync(path.join(dir, 'mem.state'), state);
+  writeFileSync(path.join(dir, 'mem.ram'), RAM);
   writeFileSync(path.join(dir, 'root.qcow2'), 'disk');
   writeFileSync(path.join(dir, 'token.img'), 'token');
   const meta: TemplateMeta = {
@@ -28,7 +31,8 @@ function makeTemplate(key: string, state: Buffer = STATE): string {
     shape: { machine: 'microvm', accel: 'tcg', cpus: 2, memoryMiB: 1024, init: 'systemd', net: 'user', isolation: 'shared' },
     append: 'console=ttyS0',
     token: 'template-token',
-    state: { size: state.length, sha256: createHash('sha256').update(state).digest('hex') },
+    state: { size: state.length, sha256: sha256(state) },
+    ram: { size: RAM.length, sha256: sha256(RAM) },
     createdAt: new Date().toISOString(),
     coldBootSeconds: 1,
     saveMs: 1,
@@ -61,6 +65,12 @@ describe('findTemplate', () => {
       'a state file of the same size, other bytes',
       (dir: string) => writeFileSync(path.join(dir, 'mem.state'), Buffer.alloc(256 * 1024, 8)),
       /sha256 is [0-9a-f]{64}, [0-9a-f]{64} was saved \(corrupted\)/,
+    ],
+    ['a truncated RAM file', (dir: string) => truncateSync(path.join(dir, 'mem.ram'), 4096), /mem.ram is 4096 bytes, 1048576 were saved/],
+    [
+      'a RAM file of the same size, other bytes',
+      (dir: string) => writeFileSync(path.join(dir, 'mem.ram'), Buffer.alloc(1024 * 1024, 4)),
+      /mem.ram's sha256 is [0-9a-f]{64}, [0-9a-f]{64} was saved \(corrupted\)/,
     ],
     ['a missing disk', (dir: string) => rmSync(path.join(dir, 'root.qcow2')), /root.qcow2/],
   ])('removes a template with %s and says why', async (_name, damage, reason) => {

@@ -31,7 +31,7 @@ describe('qemuArgv', () => {
     expect(argv()).toEqual([
       'qemu-system-x86_64',
       '-M',
-      'microvm,x-option-roms=off,rtc=on',
+      'microvm,x-option-roms=off,rtc=on,memory-backend=ram0',
       '-accel',
       'tcg',
       '-cpu',
@@ -40,6 +40,8 @@ describe('qemuArgv', () => {
       '2',
       '-m',
       '1024M',
+      '-object',
+      'memory-backend-ram,id=ram0,size=1024M',
       '-nodefaults',
       '-no-user-config',
       '-nographic',
@@ -70,12 +72,12 @@ describe('qemuArgv', () => {
   it.each([
     [
       'microvm',
-      'microvm,x-option-roms=off,rtc=on',
+      'microvm,x-option-roms=off,rtc=on,memory-backend=ram0',
       ['virtio-blk-device,drive=root', 'virtio-blk-device,drive=token', 'virtio-net-device,netdev=net0', 'vhost-vsock-device,guest-cid=7'],
     ],
     [
       'q35',
-      'q35',
+      'q35,memory-backend=ram0',
       ['virtio-blk-pci,drive=root', 'virtio-blk-pci,drive=token', 'virtio-net-pci,netdev=net0', 'vhost-vsock-pci,guest-cid=7'],
     ],
   ] as const)('machine %s: -M %s and virtio devices on its bus', (machine, m, devices) => {
@@ -100,6 +102,23 @@ describe('qemuArgv', () => {
     const args = argv(overrides);
     expect(values(args, '-smp')).toEqual([smp]);
     expect(values(args, '-m')).toEqual([m]);
+  });
+
+  it.each<[string, QemuConfig['memoryFile'], string]>([
+    ['anonymous RAM', undefined, 'memory-backend-ram,id=ram0,size=1024M'],
+    [
+      "a template's boot: RAM is the file, shared",
+      { path: '/t/mem.ram', share: true },
+      'memory-backend-file,id=ram0,size=1024M,mem-path=/t/mem.ram,share=on',
+    ],
+    [
+      "a clone: the template's file, private (copy on write)",
+      { path: '/t/a,b/mem.ram', share: false },
+      'memory-backend-file,id=ram0,size=1024M,mem-path=/t/a,,b/mem.ram,share=off',
+    ],
+  ])('%s', (_name, memoryFile, backend) => {
+    const args = argv({ memoryFile });
+    expect(values(args, '-object')).toEqual([backend]);
   });
 
   it('runs the given QEMU binary', () => {
