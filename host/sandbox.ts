@@ -7,9 +7,9 @@ import { ProcessApi } from './process/index.js';
 import { ShellApi } from './shell/index.js';
 import { FilesApi } from './files/index.js';
 import { SystemApi, type Health, type Language, type SystemInfo } from './system/index.js';
-import { claim, type ClaimRequest, type ClaimResult } from './lifecycle/index.js';
+import { claim, freezeUserCode, thawUserCode, type ClaimRequest, type ClaimResult, type FreezeResult } from './lifecycle/index.js';
 
-export type { ClaimRequest, ClaimResult } from './lifecycle/index.js';
+export type { ClaimRequest, ClaimResult, FreezeResult } from './lifecycle/index.js';
 
 /** Options of `Sandbox.connect`: `token` and the default `requestTimeoutMs` of unary calls. */
 export type SandboxOptions = ConnectionOptions;
@@ -137,4 +137,18 @@ export class Sandbox {
  */
 export function claimSandbox(sandbox: Sandbox, request: ClaimRequest, options: CallOptions = {}): Promise<ClaimResult> {
   return claim(connectionOf(sandbox), request, options);
+}
+
+/**
+ * Stops every process of the sandbox's user code before its memory is saved
+ * (LifecycleService.Freeze): a Claim, thawSandbox or the agent's auto-thaw deadline (guest
+ * time, default 60000 ms) lets it go on. For the VM code, as claimSandbox.
+ */
+export function freezeSandbox(sandbox: Sandbox, request: { autoThawMs?: number } = {}, options: CallOptions = {}): Promise<FreezeResult> {
+  return freezeUserCode(connectionOf(sandbox), request, options);
+}
+
+/** Lets user code stopped by freezeSandbox go on; true when it had been frozen. */
+export function thawSandbox(sandbox: Sandbox, options: CallOptions = {}): Promise<boolean> {
+  return thawUserCode(connectionOf(sandbox), options);
 }

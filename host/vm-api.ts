@@ -2,4 +2,4 @@
 // root (mmdebstrap, network namespaces) and QEMU; see docs/images.md and docs/vms.md.
 export * from './vm/index.js';
 export * from './image/index.js';
-export { claimSandbox, type ClaimRequest, type ClaimResult } from './sandbox.js';
+export { claimSandbox, freezeSandbox, thawSandbox, type ClaimRequest, type ClaimResult, type FreezeResult } from './sandbox.js';

@@ -1,11 +1,14 @@
 // LifecycleService: Claim, which makes a sandbox restored from a memory snapshot its own
 // before user code runs (docs/lifecycle.md). The token is always replaced; the kernel RNG and
-// the clock only with --manage-guest, when the agent owns the machine it runs on.
+// the clock only with --manage-guest, when the agent owns the machine it runs on. Freeze and
+// Thaw hold user code still across a snapshot of a running sandbox (freeze.ts).
 import { create } from '@bufbuild/protobuf';
 import type * as grpc from '@grpc/grpc-js';
 import type { ImplementationOf } from '../../proto/grpc.js';
 import {
   ClaimResponseSchema,
+  FreezeResponseSchema,
+  ThawResponseSchema,
   type ClaimRequest,
   type ClaimResponse,
   type LifecycleService,
@@ -14,7 +17,8 @@ import type { AgentContext } from '../core/context.js';
 import { log } from '../core/log.js';
 import type { AgentToken } from '../server/auth.js';
 import { rpcError, toStatus } from '../server/errors.js';
-import { checkClaim, type CheckedClaim } from './validate.js';
+import { checkAutoThaw, checkClaim, type CheckedClaim } from './validate.js';
+import { UserCodeFreezer } from './freeze.js';
 import { reseedKernelRng } from './entropy.js';
 import { setWallClock } from './clock.js';
 import { writeClaimedToken } from './claimed-token.js';
@@ -52,7 +56,13 @@ async function manageGuest(ctx: AgentContext, claim: CheckedClaim, receivedAt: n
   };
 }
 
-async function claim(ctx: AgentContext, token: AgentToken, request: ClaimRequest, metadata: grpc.Metadata): Promise<ClaimResponse> {
+async function claim(
+  ctx: AgentContext,
+  token: AgentToken,
+  freezer: UserCodeFreezer,
+  request: ClaimRequest,
+  metadata: grpc.Metadata,
+): Promise<ClaimResponse> {
   const receivedAt = performance.now();
   const checked = checkClaim(request);
   const guest = await manageGuest(ctx, checked, receivedAt);
@@ -72,6 +82,8 @@ async function claim(ctx: AgentContext, token: AgentToken, request: ClaimRequest
   }
   // Written and swapped in one synchronous step: no call sees one without the other.
   token.replace(checked.token);
+  // Only now may user code frozen before the snapshot go on: token, entropy and clock are its own.
+  const thawed = await freezer.thaw();
   const detail = guest.skipped.join('; ');
   log.info('lifecycle.claimed', {
     token_replaced: true,
@@ -79,6 +91,7 @@ async function claim(ctx: AgentContext, token: AgentToken, request: ClaimRequest
     entropy_reseeded: guest.entropyReseeded,
     clock_set: guest.clockSet,
     clock_step_ms: guest.clockSet ? guest.clockStepMs : undefined,
+    thawed: thawed || undefined,
     detail: detail || undefined,
   });
   return create(ClaimResponseSchema, {
@@ -87,19 +100,40 @@ async function claim(ctx: AgentContext, token: AgentToken, request: ClaimRequest
     clockSet: guest.clockSet,
     clockStepMs: BigInt(guest.clockStepMs),
     detail,
+    thawed,
   });
 }
 
-export function lifecycleService(ctx: AgentContext, token: AgentToken): ImplementationOf<typeof LifecycleService> {
-  return {
-    claim: (call, callback) => {
-      claim(ctx, token, call.request, call.metadata).then(
-        (response) => callback(null, response),
-        (error: unknown) => {
-          log.warn('lifecycle.claim_refused', { error: error instanceof Error ? error.message : String(error) });
-          callback(toStatus(error));
-        },
-      );
+/** Answers a unary call from a promise; a failure is logged under `event` and sent as its status. */
+function answer<T>(event: string, work: Promise<T>, callback: grpc.sendUnaryData<T>): void {
+  work.then(
+    (response) => callback(null, response),
+    (error: unknown) => {
+      log.warn(event, { error: error instanceof Error ? error.message : String(error) });
+      callback(toStatus(error));
     },
+  );
+}
+
+export function lifecycleService(ctx: AgentContext, token: AgentToken): ImplementationOf<typeof LifecycleService> {
+  const freezer = new UserCodeFreezer(ctx.limits);
+  return {
+    claim: (call, callback) => answer('lifecycle.claim_refused', claim(ctx, token, freezer, call.request, call.metadata), callback),
+    freeze: (call, callback) =>
+      answer(
+        'lifecycle.freeze_failed',
+        (async () => {
+          const result = await freezer.freeze(checkAutoThaw(call.request.autoThawMs));
+          log.info('lifecycle.frozen', { frozen: result.frozen, detail: result.detail || undefined });
+          return create(FreezeResponseSchema, result);
+        })(),
+        callback,
+      ),
+    thaw: (_call, callback) =>
+      answer(
+        'lifecycle.thaw_failed',
+        freezer.thaw().then((thawed) => create(ThawResponseSchema, { thawed })),
+        callback,
+      ),
   };
 }

@@ -49,3 +49,16 @@ export function checkClaim(request: ClaimRequest): CheckedClaim {
   }
   return { token, entropy: request.entropy, unixTimeMs: Number(time) };
 }
+
+export const DEFAULT_AUTO_THAW_MS = 60_000;
+export const MAX_AUTO_THAW_MS = 600_000;
+
+/** Freeze's auto_thaw_ms: 0 is the default, more than MAX_AUTO_THAW_MS is refused. */
+export function checkAutoThaw(ms: number): number {
+  if (ms > MAX_AUTO_THAW_MS) {
+    throw rpcError('FIELD_INVALID', `auto_thaw_ms is ${ms}; at most ${MAX_AUTO_THAW_MS} (0 = ${DEFAULT_AUTO_THAW_MS})`, {
+      field: 'auto_thaw_ms',
+    });
+  }
+  return ms === 0 ? DEFAULT_AUTO_THAW_MS : ms;
+}

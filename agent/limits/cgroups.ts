@@ -66,6 +66,11 @@ export interface LimitsBackend {
   detail: string;
   /** A fresh cgroup for one stage; undefined with the 'none' backend. Throws when creation fails. */
   createCgroup(name: string, limits: StageLimits): RunCgroup | undefined;
+  /**
+   * Freezes (true) or thaws every cgroup of user code at once (the parent's cgroup.freeze)
+   * and resolves once the kernel reports it done; undefined with the 'none' backend.
+   */
+  setFrozen?(frozen: boolean): Promise<void>;
 }
 
 const NOT_ENFORCED = 'memory and process-count limits are NOT enforced (wall-clock and output limits are)';
@@ -220,10 +225,23 @@ class StageCgroup implements RunCgroup {
   }
 }
 
+const FREEZE_WAIT_MS = 5_000;
+
+/** Writes `dir`'s cgroup.freeze and waits until cgroup.events says every process is (un)frozen. */
+async function setCgroupFrozen(dir: string, frozen: boolean): Promise<void> {
+  writeFileSync(path.join(dir, 'cgroup.freeze'), frozen ? '1' : '0');
+  const deadline = Date.now() + FREEZE_WAIT_MS;
+  while (readKeyed(path.join(dir, 'cgroup.events')).get('frozen') !== (frozen ? 1 : 0)) {
+    if (Date.now() > deadline) throw new Error(`${dir}: cgroup.events did not report frozen=${frozen ? 1 : 0} within ${FREEZE_WAIT_MS} ms`);
+    await sleep(5);
+  }
+}
+
 function cgroupBackend(runsDir: string, detail: string): LimitsBackend {
   return {
     kind: 'cgroup_v2',
     detail,
+    setFrozen: (frozen) => setCgroupFrozen(runsDir, frozen),
     createCgroup(name, limits) {
       const dir = path.join(runsDir, name);
       mkdirSync(dir);

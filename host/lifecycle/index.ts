@@ -1,12 +1,12 @@
 // Host side of LifecycleService: Claim, which makes a sandbox restored from a memory snapshot
-// its own (docs/lifecycle.md). Used by the VM code through `claimSandbox` (host/sandbox.ts),
+// its own, and Freeze/Thaw, which hold its user code still across a snapshot (docs/lifecycle.md). Used by the VM code through `claimSandbox` (host/sandbox.ts),
 // not a member of Sandbox: only whoever restored the VM has a reason to call it.
 import { randomBytes } from 'node:crypto';
 import { create } from '@bufbuild/protobuf';
-import { ClaimRequestSchema, LifecycleService } from '../../proto/gen/runbox/v1/lifecycle_pb.js';
+import { ClaimRequestSchema, FreezeRequestSchema, LifecycleService, ThawRequestSchema } from '../../proto/gen/runbox/v1/lifecycle_pb.js';
 import type { CallOptions, Connection } from '../transport/connection.js';
 import { nonNegativeOption } from '../transport/options.js';
-import type { ClaimRequest, ClaimResult } from './types.js';
+import type { ClaimRequest, ClaimResult, FreezeResult } from './types.js';
 
 export type * from './types.js';
 
@@ -36,5 +36,26 @@ export async function claim(connection: Connection, request: ClaimRequest, optio
     clockSet: response.clockSet,
     clockStepMs: Number(response.clockStepMs),
     detail: response.detail,
+    thawed: response.thawed,
   };
+}
+
+/**
+ * Stops every process of user code before the sandbox's memory is saved; a Claim (in a
+ * restored copy) or thawUserCode (in the one that runs on) lets it go on, or the agent does
+ * by itself after `autoThawMs` of guest time (default 60000, at most 600000).
+ */
+export async function freezeUserCode(
+  connection: Connection,
+  request: { autoThawMs?: number } = {},
+  options: CallOptions = {},
+): Promise<FreezeResult> {
+  const autoThawMs = nonNegativeOption(request.autoThawMs, 'autoThawMs') ?? 0;
+  const response = await connection.unary(LifecycleService.method.freeze, create(FreezeRequestSchema, { autoThawMs }), 'freeze', options);
+  return { frozen: response.frozen, detail: response.detail };
+}
+
+/** Lets user code stopped by freezeUserCode go on; true when it had been frozen. */
+export async function thawUserCode(connection: Connection, options: CallOptions = {}): Promise<boolean> {
+  return (await connection.unary(LifecycleService.method.thaw, create(ThawRequestSchema, {}), 'thaw', options)).thawed;
 }

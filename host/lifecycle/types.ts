@@ -23,4 +23,14 @@ export interface ClaimResult {
   clockStepMs: number;
   /** What was skipped and why; '' when everything was done. */
   detail: string;
+  /** User code frozen before the snapshot (freezeUserCode) went on once the rest was done. */
+  thawed: boolean;
+}
+
+/** What freezeUserCode did. */
+export interface FreezeResult {
+  /** Every process of user code is stopped until a Claim or thawUserCode (or the auto-thaw deadline). */
+  frozen: boolean;
+  /** Why not, when not frozen (the agent has no cgroups). */
+  detail: string;
 }

@@ -14,6 +14,7 @@ import { runCommand, TOOL_TIMEOUT_MS } from '../local/command.js';
 import { InvalidArgumentError } from '../errors.js';
 import { saveState, SnapshotError } from './migrate.js';
 import { qmpCommand } from './qmp.js';
+import { freezeVmUserCode, thawVmUserCode } from './freeze.js';
 import type { VmHandle } from './boot.js';
 import type { RestoreSource } from './template.js';
 
@@ -52,8 +53,11 @@ export async function forkVm(
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const stateFile = join(dir, 'mem.state');
   const disks: string[] = [];
+  let frozen = false;
   try {
     try {
+      // User code stops first: each child lets it go on only after its own Claim.
+      frozen = (await freezeVmUserCode(state.target, token)).frozen;
       await saveState(state.qmpSocket, stateFile);
       const overlay = join(state.dir, 'root.qcow2');
       const base = await backingOf(overlay);
@@ -68,6 +72,7 @@ export async function forkVm(
       // The parent goes on whatever happened to the children (after a completed save, `cont`
       // hands the disk back to it).
       await qmpCommand(state.qmpSocket, 'cont').catch(() => undefined);
+      if (frozen) await thawVmUserCode(state.target, token).catch(() => undefined); // else it thaws by itself (AUTO_THAW_MS)
     }
     // All children load at once (each QEMU reads the one state file); the first failure is
     // reported after every start has settled, so the caller can end the ones that came up.

@@ -8,6 +8,7 @@ import { InvalidArgumentError, NotFoundError } from '../errors.js';
 import { runboxHome } from '../image/paths.js';
 import { saveState, SnapshotError } from './migrate.js';
 import { qmpCommand } from './qmp.js';
+import { freezeVmUserCode, thawVmUserCode } from './freeze.js';
 import { isVmId } from './paths.js';
 import type { VmHandle } from './boot.js';
 import { sha256Of, type RestoreSource } from './template.js';
@@ -33,9 +34,9 @@ export interface PausedMeta {
 }
 
 /**
- * Saves `vm` (stopped first) under paused/<its id> and ends it. Written in a temporary
- * directory and renamed whole: if saving fails (QEMU killed, disk full) nothing is kept
- * and the VM is left running as it was.
+ * Saves `vm` (its user code frozen, then the VM stopped) under paused/<its id> and ends it.
+ * Written in a temporary directory and renamed whole: if saving fails (QEMU killed, disk
+ * full) nothing is kept and the VM is left running as it was, its user code thawed.
  */
 export async function pauseVm(
   vm: Pick<VmHandle, 'id' | 'state' | 'stop'>,
@@ -53,7 +54,10 @@ export async function pauseVm(
     await rm(temp, { recursive: true, force: true });
     throw new InvalidArgumentError(`VM ${vm.id}: only sandboxes restored from a snapshot (createSandbox, resumeSandbox) can be paused`);
   }
+  let frozen = false;
   try {
+    // User code stops first: the resumed copy lets it go on only after its Claim.
+    frozen = (await freezeVmUserCode(state.target, token)).frozen;
     const saved = await saveState(state.qmpSocket, join(temp, 'mem.state'));
     await rename(join(state.dir, 'root.qcow2'), join(temp, 'root.qcow2'));
     const meta: PausedMeta = {
@@ -74,6 +78,7 @@ export async function pauseVm(
     await rename(join(temp, 'root.qcow2'), join(state.dir, 'root.qcow2')).catch(() => undefined);
     await rm(temp, { recursive: true, force: true });
     await qmpCommand(state.qmpSocket, 'cont').catch(() => undefined);
+    if (frozen) await thawVmUserCode(state.target, token).catch(() => undefined);
     throw error;
   }
   await vm.stop();

@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { AgentError, AuthenticationError, InvalidArgumentError, Sandbox } from '../../host/index.js';
-import { claimSandbox, type ClaimResult } from '../../host/vm-api.js';
+import { claimSandbox, freezeSandbox, thawSandbox, type ClaimResult } from '../../host/vm-api.js';
 import { reseedKernelRng } from '../../agent/lifecycle/entropy.js';
 import { startAgent, useAgent } from '../helpers/agent.js';
 import { failure } from '../helpers/assert.js';
@@ -27,6 +27,7 @@ const UNMANAGED: ClaimResult = {
   clockSet: false,
   clockStepMs: 0,
   detail: 'entropy and clock not managed: the agent runs without --manage-guest',
+  thawed: false,
 };
 
 async function expectRefused(sb: Sandbox, reason: 'TOKEN_MISSING' | 'TOKEN_MISMATCH'): Promise<void> {
@@ -146,6 +147,38 @@ describe('Claim on an agent with a token', () => {
     } finally {
       expect(await restarted.stop()).toBe(0);
     }
+  });
+});
+
+describe('Freeze and Thaw on an agent without cgroups', () => {
+  // The agents here run with --cgroups off (this host's cgroups are not the tests'): Freeze
+  // must say it could not freeze, and why; the VM tests freeze user code for real.
+  const fixture = useAgent({ token: 'freeze-token' });
+
+  it('answers frozen=false naming the cause; Thaw has nothing to thaw; the agent serves on', async () => {
+    const { sb } = fixture;
+    const result = await freezeSandbox(sb, { autoThawMs: 1000 });
+    expect(result.frozen).toBe(false);
+    expect(result.detail).toMatch(/^user code cannot be frozen: cgroups are off \(--cgroups off\)/);
+    expect(await thawSandbox(sb)).toBe(false);
+    expect((await sb.exec(['echo', 'still serving'])).stdout).toBe('still serving\n');
+  });
+
+  it.each([
+    ['an auto-thaw deadline over 600000 ms', 600_001],
+    ['the largest uint32', 2 ** 32 - 1],
+  ])('refuses %s with FIELD_INVALID naming auto_thaw_ms', async (_name, autoThawMs) => {
+    const error = await failure(freezeSandbox(fixture.sb, { autoThawMs }));
+    expect(error).toBeInstanceOf(InvalidArgumentError);
+    expect(error.reason).toBe('FIELD_INVALID');
+    expect(error.metadata).toEqual({ field: 'auto_thaw_ms' });
+    expect(error.message).toMatch(/auto_thaw_ms is \d+; at most 600000/);
+  });
+
+  it('is refused without the token, like every call', async () => {
+    const wrong = await fixture.connect('unix', { token: 'not-the-token' });
+    expect((await failure(freezeSandbox(wrong))).reason).toBe('TOKEN_MISMATCH');
+    expect((await failure(thawSandbox(wrong))).reason).toBe('TOKEN_MISMATCH');
   });
 });
 

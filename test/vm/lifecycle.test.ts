@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { SandboxPool } from '../../host/vm/pool.js';
 import { performance } from 'node:perf_hooks';
-import { Sandbox } from '../../host/sandbox.js';
+import { freezeSandbox, Sandbox, thawSandbox } from '../../host/sandbox.js';
 import { AuthenticationError, NotFoundError } from '../../host/errors.js';
 import { ensureImage, figure, figures, IMAGES_DIR } from './vm-helpers.js';
 
@@ -210,6 +210,75 @@ describe('fork (python image)', () => {
       await parent.kill();
     }
   }, 300_000);
+});
+
+describe('user code frozen across a snapshot (python image)', () => {
+  beforeAll(() => ensureImage('python'), 3_600_000);
+  /** Lines `<guest ns since the epoch> <16 random hex digits>` the loop below writes every 20 ms. */
+  const DRAW_LOOP =
+    'while :; do echo "$(date +%s%N) $(od -An -N8 -tx1 /dev/urandom | tr -d " \\n")" >> /home/runbox/draws; sleep 0.02; done';
+  const draws = async (sb: Sandbox) =>
+    (await sb.exec(['cat', '/home/runbox/draws'], { timeoutMs: 60_000 })).stdout.split('\n').filter(Boolean);
+
+  it('Freeze holds user code (a run started meanwhile waits) until Thaw, or until its deadline', async () => {
+    const sb = await createSandbox('python', OPTIONS);
+    try {
+      const clock = async () => Number((await sb.exec(['date', '+%s%3N'], { timeoutMs: 60_000 })).stdout);
+      expect(Math.abs((await clock()) - Date.now())).toBeLessThan(2_000);
+      expect(await freezeSandbox(sb, { autoThawMs: 600_000 })).toEqual({ frozen: true, detail: '' });
+      const during = clock();
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      const thawedAt = Date.now();
+      expect(await thawSandbox(sb)).toBe(true);
+      // The run could only start once its cgroup was thawed.
+      expect(await during).toBeGreaterThanOrEqual(thawedAt - 500);
+      expect(await thawSandbox(sb)).toBe(false);
+
+      const frozenAt = Date.now();
+      expect((await freezeSandbox(sb, { autoThawMs: 2_000 })).frozen).toBe(true);
+      // Nobody thaws: the agent does, after 2 s of guest time.
+      expect(await clock()).toBeGreaterThanOrEqual(frozenAt + 2_000 - 500);
+    } finally {
+      await sb.kill();
+    }
+  }, 600_000);
+
+  it("a fork's children run no user code before their Claim: nothing drawn after the fork is shared, the parent goes on", async () => {
+    const parent = await createSandbox('python', OPTIONS);
+    const children: LocalSandbox[] = [];
+    try {
+      await parent.shells.open({ command: ['/bin/sh', '-c', DRAW_LOOP] });
+      await expect.poll(async () => (await draws(parent)).length, { timeout: 60_000 }).toBeGreaterThan(5);
+      children.push(...(await parent.fork(2)));
+      const [a, b] = await Promise.all(
+        children.map(async (child) => {
+          const seen = (await draws(child)).length;
+          await expect.poll(async () => (await draws(child)).length, { timeout: 60_000 }).toBeGreaterThan(seen + 5);
+          return draws(child);
+        }),
+      );
+      // Each child's clock jumps once, at its Claim: the largest gap between two lines. Before
+      // it, only what the parent wrote before it froze (the same lines in both children);
+      // after it, only draws of the child's own reseeded RNG.
+      const split = (lines: string[]) => {
+        const times = lines.map((line) => BigInt(line.split(' ')[0]!));
+        let at = 1;
+        for (let i = 1; i < times.length; i++) if (times[i]! - times[i - 1]! > times[at]! - times[at - 1]!) at = i;
+        return { before: lines.slice(0, at), after: lines.slice(at).map((line) => line.split(' ')[1]!) };
+      };
+      const [sa, sb] = [split(a!), split(b!)];
+      expect(sa.before.length).toBeGreaterThan(5);
+      expect(sa.before).toEqual(sb.before);
+      expect(sa.after.filter((draw) => sb.after.includes(draw))).toEqual([]);
+      expect(children.every((child) => child.claim.thawed)).toBe(true);
+      // The parent was thawed after its state was saved: its loop goes on.
+      const now = (await draws(parent)).length;
+      await expect.poll(async () => (await draws(parent)).length, { timeout: 60_000 }).toBeGreaterThan(now);
+    } finally {
+      for (const child of children) await child.kill();
+      await parent.kill();
+    }
+  }, 600_000);
 });
 
 describe('SandboxPool (python image)', () => {

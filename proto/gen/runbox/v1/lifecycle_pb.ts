@@ -10,7 +10,83 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file runbox/v1/lifecycle.proto.
  */
 export const file_runbox_v1_lifecycle: GenFile = /*@__PURE__*/
-  fileDesc("ChlydW5ib3gvdjEvbGlmZWN5Y2xlLnByb3RvEglydW5ib3gudjEiRAoMQ2xhaW1SZXF1ZXN0Eg0KBXRva2VuGAEgASgJEg8KB2VudHJvcHkYAiABKAwSFAoMdW5peF90aW1lX21zGAMgASgDInsKDUNsYWltUmVzcG9uc2USFgoOdG9rZW5fcmVwbGFjZWQYASABKAgSGAoQZW50cm9weV9yZXNlZWRlZBgCIAEoCBIRCgljbG9ja19zZXQYAyABKAgSFQoNY2xvY2tfc3RlcF9tcxgEIAEoAxIOCgZkZXRhaWwYBSABKAkyTgoQTGlmZWN5Y2xlU2VydmljZRI6CgVDbGFpbRIXLnJ1bmJveC52MS5DbGFpbVJlcXVlc3QaGC5ydW5ib3gudjEuQ2xhaW1SZXNwb25zZUJTCg1kZXYucnVuYm94LnYxQg5MaWZlY3ljbGVQcm90b1ABWiRydW5ib3guZGV2L2dlbi9nby9ydW5ib3gvdjE7cnVuYm94djGqAglSdW5ib3guVjFiBnByb3RvMw");
+  fileDesc("ChlydW5ib3gvdjEvbGlmZWN5Y2xlLnByb3RvEglydW5ib3gudjEiJQoNRnJlZXplUmVxdWVzdBIUCgxhdXRvX3RoYXdfbXMYASABKA0iMAoORnJlZXplUmVzcG9uc2USDgoGZnJvemVuGAEgASgIEg4KBmRldGFpbBgCIAEoCSINCgtUaGF3UmVxdWVzdCIeCgxUaGF3UmVzcG9uc2USDgoGdGhhd2VkGAEgASgIIkQKDENsYWltUmVxdWVzdBINCgV0b2tlbhgBIAEoCRIPCgdlbnRyb3B5GAIgASgMEhQKDHVuaXhfdGltZV9tcxgDIAEoAyKLAQoNQ2xhaW1SZXNwb25zZRIWCg50b2tlbl9yZXBsYWNlZBgBIAEoCBIYChBlbnRyb3B5X3Jlc2VlZGVkGAIgASgIEhEKCWNsb2NrX3NldBgDIAEoCBIVCg1jbG9ja19zdGVwX21zGAQgASgDEg4KBmRldGFpbBgFIAEoCRIOCgZ0aGF3ZWQYBiABKAgyxgEKEExpZmVjeWNsZVNlcnZpY2USOgoFQ2xhaW0SFy5ydW5ib3gudjEuQ2xhaW1SZXF1ZXN0GhgucnVuYm94LnYxLkNsYWltUmVzcG9uc2USPQoGRnJlZXplEhgucnVuYm94LnYxLkZyZWV6ZVJlcXVlc3QaGS5ydW5ib3gudjEuRnJlZXplUmVzcG9uc2USNwoEVGhhdxIWLnJ1bmJveC52MS5UaGF3UmVxdWVzdBoXLnJ1bmJveC52MS5UaGF3UmVzcG9uc2VCUwoNZGV2LnJ1bmJveC52MUIOTGlmZWN5Y2xlUHJvdG9QAVokcnVuYm94LmRldi9nZW4vZ28vcnVuYm94L3YxO3J1bmJveHYxqgIJUnVuYm94LlYxYgZwcm90bzM");
+
+/**
+ * @generated from message runbox.v1.FreezeRequest
+ */
+export type FreezeRequest = Message<"runbox.v1.FreezeRequest"> & {
+  /**
+   * Guest time after which user code goes on by itself if no Claim or Thaw came, in ms;
+   * 0 = 60000. At most 600000.
+   *
+   * @generated from field: uint32 auto_thaw_ms = 1;
+   */
+  autoThawMs: number;
+};
+
+/**
+ * Describes the message runbox.v1.FreezeRequest.
+ * Use `create(FreezeRequestSchema)` to create a new message.
+ */
+export const FreezeRequestSchema: GenMessage<FreezeRequest> = /*@__PURE__*/
+  messageDesc(file_runbox_v1_lifecycle, 0);
+
+/**
+ * FreezeResponse says whether user code is stopped; detail says why not (no cgroups).
+ *
+ * @generated from message runbox.v1.FreezeResponse
+ */
+export type FreezeResponse = Message<"runbox.v1.FreezeResponse"> & {
+  /**
+   * @generated from field: bool frozen = 1;
+   */
+  frozen: boolean;
+
+  /**
+   * @generated from field: string detail = 2;
+   */
+  detail: string;
+};
+
+/**
+ * Describes the message runbox.v1.FreezeResponse.
+ * Use `create(FreezeResponseSchema)` to create a new message.
+ */
+export const FreezeResponseSchema: GenMessage<FreezeResponse> = /*@__PURE__*/
+  messageDesc(file_runbox_v1_lifecycle, 1);
+
+/**
+ * @generated from message runbox.v1.ThawRequest
+ */
+export type ThawRequest = Message<"runbox.v1.ThawRequest"> & {
+};
+
+/**
+ * Describes the message runbox.v1.ThawRequest.
+ * Use `create(ThawRequestSchema)` to create a new message.
+ */
+export const ThawRequestSchema: GenMessage<ThawRequest> = /*@__PURE__*/
+  messageDesc(file_runbox_v1_lifecycle, 2);
+
+/**
+ * @generated from message runbox.v1.ThawResponse
+ */
+export type ThawResponse = Message<"runbox.v1.ThawResponse"> & {
+  /**
+   * User code had been frozen and goes on now.
+   *
+   * @generated from field: bool thawed = 1;
+   */
+  thawed: boolean;
+};
+
+/**
+ * Describes the message runbox.v1.ThawResponse.
+ * Use `create(ThawResponseSchema)` to create a new message.
+ */
+export const ThawResponseSchema: GenMessage<ThawResponse> = /*@__PURE__*/
+  messageDesc(file_runbox_v1_lifecycle, 3);
 
 /**
  * @generated from message runbox.v1.ClaimRequest
@@ -45,7 +121,7 @@ export type ClaimRequest = Message<"runbox.v1.ClaimRequest"> & {
  * Use `create(ClaimRequestSchema)` to create a new message.
  */
 export const ClaimRequestSchema: GenMessage<ClaimRequest> = /*@__PURE__*/
-  messageDesc(file_runbox_v1_lifecycle, 0);
+  messageDesc(file_runbox_v1_lifecycle, 4);
 
 /**
  * ClaimResponse says what was done. A step that was skipped or failed is false, and
@@ -89,6 +165,13 @@ export type ClaimResponse = Message<"runbox.v1.ClaimResponse"> & {
    * @generated from field: string detail = 5;
    */
   detail: string;
+
+  /**
+   * User code stopped by Freeze went on after the token, entropy and clock were done.
+   *
+   * @generated from field: bool thawed = 6;
+   */
+  thawed: boolean;
 };
 
 /**
@@ -96,7 +179,7 @@ export type ClaimResponse = Message<"runbox.v1.ClaimResponse"> & {
  * Use `create(ClaimResponseSchema)` to create a new message.
  */
 export const ClaimResponseSchema: GenMessage<ClaimResponse> = /*@__PURE__*/
-  messageDesc(file_runbox_v1_lifecycle, 1);
+  messageDesc(file_runbox_v1_lifecycle, 5);
 
 /**
  * LifecycleService is what the host does to a sandbox as a whole rather than inside it.
@@ -119,6 +202,31 @@ export const LifecycleService: GenService<{
     methodKind: "unary";
     input: typeof ClaimRequestSchema;
     output: typeof ClaimResponseSchema;
+  },
+  /**
+   * Freeze stops every process of user code (runs, shells, the file worker) where it is,
+   * before the host saves the sandbox's memory (pause, fork): so no user code runs in a
+   * restored copy before its Claim has given it fresh entropy and the right clock. Claim
+   * lets them go on after it has done so; Thaw does without a Claim (the sandbox that
+   * went on running after a fork, a pause that failed). An agent that is neither claimed
+   * nor thawed within auto_thaw_ms (guest time) lets its user code go on by itself.
+   *
+   * @generated from rpc runbox.v1.LifecycleService.Freeze
+   */
+  freeze: {
+    methodKind: "unary";
+    input: typeof FreezeRequestSchema;
+    output: typeof FreezeResponseSchema;
+  },
+  /**
+   * Thaw lets user code stopped by Freeze go on. Thawing what is not frozen does nothing.
+   *
+   * @generated from rpc runbox.v1.LifecycleService.Thaw
+   */
+  thaw: {
+    methodKind: "unary";
+    input: typeof ThawRequestSchema;
+    output: typeof ThawResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_runbox_v1_lifecycle, 0);
