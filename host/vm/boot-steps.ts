@@ -41,12 +41,11 @@ export function startQemu(state: VmState, argv: string[], logFile: string): Runn
   return { process: child, exited, exitReason: () => reason };
 }
 
-/**
- * If this process dies without stop(), QEMU and the namespace must not outlive it. Synchronous:
- * 'exit' allows nothing else. Returns the function that removes the hook.
- */
-export function killOnExit(state: VmState): () => void {
-  const hook = () => {
+/** VMs this process must end if it exits first: one 'exit' listener for all of them, however many. */
+const endOnExit = new Set<VmState>();
+
+function endAll(): void {
+  for (const state of endOnExit) {
     for (const pid of [state.pid, state.forwarderPid]) {
       if (pid)
         try {
@@ -61,9 +60,20 @@ export function killOnExit(state: VmState): () => void {
       } catch {
         /* gone */
       }
+  }
+}
+
+/**
+ * If this process dies without stop(), QEMU and the namespace must not outlive it. Synchronous:
+ * 'exit' allows nothing else. Returns the function that removes the hook.
+ */
+export function killOnExit(state: VmState): () => void {
+  if (endOnExit.size === 0) process.once('exit', endAll);
+  endOnExit.add(state);
+  return () => {
+    endOnExit.delete(state);
+    if (endOnExit.size === 0) process.removeListener('exit', endAll);
   };
-  process.once('exit', hook);
-  return () => process.removeListener('exit', hook);
 }
 
 export function tail(file: string, lines: number): string {
