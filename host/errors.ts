@@ -21,7 +21,8 @@ export type ErrorCode =
   | 'build_failed'
   | 'command_failed'
   | 'vm_boot_failed'
-  | 'snapshot_failed';
+  | 'snapshot_failed'
+  | 'registry_failed';
 
 export interface RunboxErrorOptions {
   cause?: unknown;

@@ -37,11 +37,19 @@ packages=(
   python3-grpcio python3-protobuf protobuf-compiler libprotobuf-dev
   # node-pty builds a native addon when no prebuilt one fits
   python3 make g++
+  # image sharing tests: a real OCI registry (the CNCF distribution server) and a second client
+  docker-registry skopeo
 )
 step "installing Debian packages"
 apt-get update -q
 DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${packages[@]}" \
   | grep -E '^(Setting up|E:)' || true
+
+# The package starts a registry on :5000 for the whole machine; the tests start their own on loopback.
+if command -v systemctl >/dev/null && systemctl is-enabled --quiet docker-registry 2>/dev/null; then
+  step "disabling the system-wide docker-registry service (tests run their own)"
+  systemctl disable --now docker-registry || true
+fi
 
 if ! getent passwd runbox >/dev/null; then
   step "creating the unprivileged user 'runbox' that runs user code"

@@ -11,6 +11,8 @@ import { main, USAGE } from '../../host/cli/image/index.js';
 import { command as build } from '../../host/cli/image/build.js';
 import { command as ls } from '../../host/cli/image/ls.js';
 import { command as verify } from '../../host/cli/image/verify.js';
+import { command as push } from '../../host/cli/image/push.js';
+import { command as pull } from '../../host/cli/image/pull.js';
 import { memoryIo, usageError } from '../helpers/cli-io.js';
 
 const ALL_FLAGS: Record<string, string[]> = {
@@ -19,12 +21,19 @@ const ALL_FLAGS: Record<string, string[]> = {
   'agent-dir': ['--agent-dir', '/tmp/agent'],
   force: ['--force'],
   json: ['--json'],
+  username: ['--username', 'u', '--password-stdin'],
+  'password-stdin': ['--password-stdin', '--username', 'u'],
+  'allow-http': ['--allow-http'],
 };
+
+const TRANSFER = ['out', 'username', 'password-stdin', 'allow-http', 'json'];
 
 describe.each<[string, Command<unknown>, string[], string[]]>([
   ['image build', build, ['python'], ['init', 'out', 'agent-dir', 'force', 'json']],
   ['image ls', ls, [], ['out', 'json']],
   ['image verify', verify, ['python'], ['init', 'out', 'json']],
+  ['image push', push, ['python', 'localhost:5000/r/python:1'], TRANSFER],
+  ['image pull', pull, ['localhost:5000/r/python:1'], TRANSFER],
 ])('%s', (name, command, base, own) => {
   it('takes exactly the flags it uses', () => {
     expect(command.name).toBe(name);
@@ -48,6 +57,32 @@ describe.each<[string, Command<unknown>, string[], string[]]>([
     expect(command.parse(['--help'])).toBe('help');
     expect(command.parse(['-h', 'a', 'b'])).toBe('help');
     expect(command.usage).toMatch(new RegExp(`^Usage: runbox ${name} `));
+  });
+});
+
+describe('image push and pull options', () => {
+  it('push: <name>[/<init>] and a reference; the flags map', () => {
+    expect(push.parse(['python/openrc', 'reg:5000/a/b:1', '--username', 'me', '--password-stdin', '--allow-http', '--out', '/o'])).toEqual({
+      image: 'python',
+      init: 'openrc',
+      reference: 'reg:5000/a/b:1',
+      outDir: '/o',
+      username: 'me',
+      passwordStdin: true,
+      allowHttp: true,
+      json: false,
+    });
+    expect(push.parse(['bash', 'reg/a:1'])).toMatchObject({ image: 'bash', init: 'systemd' });
+  });
+
+  it.each([
+    [push, ['python'], 'image push takes an image and a reference'],
+    [push, ['python/sysv', 'reg/a:1'], '"python/sysv": name an image as <name> or <name>/<init> (init: systemd or openrc)'],
+    [pull, [], 'image pull takes one reference'],
+    [pull, ['reg/a:1', '--username', 'me'], '--username and --password-stdin go together'],
+    [pull, ['reg/a:1', '--password-stdin'], '--username and --password-stdin go together'],
+  ] as const)('%#: refuses %j', (command, argv, message) => {
+    expect(usageError(command as Command<unknown>, [...argv])).toContain(message);
   });
 });
 
@@ -94,7 +129,7 @@ describe('runbox image dispatch and exit codes', () => {
   it('an unknown subcommand is 2 with the known ones', async () => {
     const io = memoryIo();
     expect(await main(['remove'], io)).toBe(2);
-    expect(io.err()).toBe(`runbox: unknown image command 'remove': expected build, ls or verify\n\n${USAGE}`);
+    expect(io.err()).toBe(`runbox: unknown image command 'remove': expected build, ls, verify, push or pull\n\n${USAGE}`);
   });
 
   it('list is ls', async () => {

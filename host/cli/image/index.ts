@@ -1,4 +1,4 @@
-// runbox image: build, list and verify VM images; front end of host/image (the rootfs/kernel/
+// runbox image: build, list, verify, push and pull VM images; front end of host/image (the rootfs/kernel/
 // initrd builder). Each subcommand is its own module with its own flags, loaded when it runs.
 import { runGroup, type CommandGroup } from '../command.js';
 import type { CliIo } from '../io.js';
@@ -7,10 +7,13 @@ export const USAGE = `Usage:
   runbox image build <name|spec.json> [--init systemd|openrc] [--out DIR] [--agent-dir DIR] [--force]
   runbox image ls [--out DIR] [--json]
   runbox image verify [<name>] [--init systemd|openrc] [--out DIR] [--json]
+  runbox image push <name>[/<init>] <host[:port]/repo:tag> [--username U --password-stdin] [--json]
+  runbox image pull <host[:port]/repo[:tag|@digest]> [--username U --password-stdin] [--json]
 
 Builds per-language VM images (ext4 root filesystem + kernel + initramfs) from specs in
 init/images/ (bash, python, nodejs, go, rust, python-jwt) or your own spec file that
-"extends" one of them. Building needs root and the Debian mirror.
+"extends" one of them. Building needs root and the Debian mirror. push and pull share
+built images through any OCI registry, verified by content id (docs/sharing.md).
 
 Options:
       --init I        init system inside the image: systemd (default) or openrc
@@ -28,6 +31,8 @@ export const GROUP: CommandGroup = {
     build: async () => (await import('./build.js')).command,
     ls: async () => (await import('./ls.js')).command,
     verify: async () => (await import('./verify.js')).command,
+    push: async () => (await import('./push.js')).command,
+    pull: async () => (await import('./pull.js')).command,
   },
   aliases: { list: 'ls' },
   missingUsageTo: 'stderr',

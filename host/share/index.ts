@@ -1,0 +1,7 @@
+// Sharing images by content id (docs/sharing.md): push to and pull from OCI registries.
+export { pushImage, type PushResult, type PushedLayer, type TransferOptions } from './push.js';
+export { pullImage, type PullResult } from './pull.js';
+export { parseReference, formatReference, type ImageReference } from './reference.js';
+export { RegistryError } from './errors.js';
+export type { Credentials } from './credentials.js';
+export type { TransferProgress } from './progress.js';

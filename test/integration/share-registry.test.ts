@@ -1,0 +1,276 @@
+// pushImage / pullImage against a real registry (Debian's docker-registry on loopback): an
+// image directory made here (a sparse rootfs with data in it, kernel, vmlinux, initramfs),
+// pushed, read back by a second client (skopeo), pulled into an empty directory and compared
+// byte for byte; then the bad cases: unknown tag, credentials, a corrupted blob, a registry
+// that dies in the middle of a download. The VM test pushes and boots a real image.
+import { execFileSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+  openSync,
+  writeSync,
+  closeSync,
+  ftruncateSync,
+} from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pullImage, pushImage, type TransferProgress } from '../../host/share/index.js';
+import { listImages, upsertImage, type ImageEntry } from '../../host/image/manifest.js';
+import { AuthenticationError, InvalidArgumentError, NotFoundError } from '../../host/errors.js';
+import { RegistryError } from '../../host/share/errors.js';
+import { hasRegistry, startRegistry, type TestRegistry } from '../helpers/registry.js';
+import { requireInCi } from '../helpers/required.js';
+import { failure } from '../helpers/assert.js';
+
+const root = mkdtempSync(path.join(os.tmpdir(), 'runbox-share-'));
+const home = path.join(root, 'home');
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+const hasSkopeo = existsSync('/usr/bin/skopeo');
+
+const sha = (file: string) => `sha256:${createHash('sha256').update(readFileSync(file)).digest('hex')}`;
+
+/** An image directory holding one entry `name` whose rootfs is mostly holes, `dataMiB` of random data in it (at 16 MiB). */
+function makeImagesDir(name: string, dataMiB = 8): { dir: string; entry: ImageEntry } {
+  const dir = path.join(root, `src-${name}`);
+  mkdirSync(path.join(dir, name, 'systemd'), { recursive: true });
+  mkdirSync(path.join(dir, 'kernel'), { recursive: true });
+  const rootfs = path.join(dir, name, 'systemd', 'rootfs.ext4');
+  const fd = openSync(rootfs, 'w');
+  const size = (32 + dataMiB) << 20;
+  ftruncateSync(fd, size);
+  for (let i = 0; i < dataMiB; i++) writeSync(fd, randomBytes(1 << 20), 0, 1 << 20, (16 + i) << 20);
+  writeSync(fd, Buffer.from('the end'), 0, 7, size - 7);
+  closeSync(fd);
+  const files = {
+    kernel: 'kernel/vmlinuz-test',
+    vmlinux: 'kernel/vmlinux-test',
+    initrd: 'kernel/initrd-test.img',
+  } as const;
+  writeFileSync(path.join(dir, files.kernel), randomBytes(300_000));
+  writeFileSync(path.join(dir, files.vmlinux), Buffer.concat([randomBytes(200_000), Buffer.alloc(800_000)]));
+  writeFileSync(path.join(dir, files.initrd), randomBytes(50_000));
+  const artifact = (file: string) => ({
+    file,
+    size: statSync(path.join(dir, file)).size,
+    id: sha(path.join(dir, file)) as `sha256:${string}`,
+  });
+  const entry = {
+    name,
+    init: 'systemd',
+    description: 'a test image',
+    chain: ['base', name],
+    specHash: `sha256:${'1'.repeat(64)}`,
+    cacheKey: `sha256:${'2'.repeat(64)}`,
+    builderVersion: 'test',
+    builtAt: new Date().toISOString(),
+    buildSeconds: 1,
+    rootfs: { ...artifact(`${name}/systemd/rootfs.ext4`), allocatedBytes: 8 << 20, blocksUsed: 2048, blocksTotal: 16384, fsUuid: 'test' },
+    kernel: { ...artifact(files.kernel), release: '6.1-test', package: 'linux-image-test', packageVersion: '1' },
+    vmlinux: artifact(files.vmlinux),
+    initrd: { ...artifact(files.initrd), modules: [], builtinDrivers: [] },
+    bootArgs: 'console=ttyS0',
+    languages: {},
+    env: {},
+    packages: [],
+  } as ImageEntry;
+  return { dir, entry };
+}
+
+// The blob cache ($RUNBOX_HOME/blobs) of this file's pushes: its own.
+process.env.RUNBOX_HOME = home;
+
+function needRegistry(): void {
+  if (!hasRegistry) throw new Error('docker-registry is missing: init/setup-host.sh installs it (apt-get install docker-registry skopeo)');
+}
+
+describe('push and pull through a registry (open)', () => {
+  let registry: TestRegistry;
+  let source: { dir: string; entry: ImageEntry };
+  beforeAll(async () => {
+    needRegistry();
+    registry = await startRegistry();
+    source = makeImagesDir('demo');
+    await upsertImage(source.dir, source.entry);
+  }, 60_000);
+  afterAll(() => registry?.stop());
+
+  it('pushes an image as one artifact; a second push uploads nothing', async () => {
+    const stages: TransferProgress[] = [];
+    const ref = `${registry.host}/runbox/demo:v1`;
+    const first = await pushImage('demo', 'systemd', ref, { imagesDir: source.dir, onProgress: (p) => stages.push(p) });
+    expect(first.reference).toBe(ref);
+    expect(first.digest).toMatch(/^sha256:[0-9a-f]{64}$/);
+    expect(first.layers.map((l) => [l.kind, l.uploaded])).toEqual([
+      ['rootfs', true],
+      ['kernel', true],
+      ['vmlinux', true],
+      ['initrd', true],
+      ['config', true],
+    ]);
+    // Holes and zeros do not cost bandwidth: the rootfs layer is about its 8 MiB of data.
+    const rootfs = first.layers.find((l) => l.kind === 'rootfs')!;
+    expect(rootfs.size).toBeLessThan(9 << 20);
+    expect(stages.some((p) => p.stage === 'upload' && p.what === 'rootfs' && p.bytes === p.total)).toBe(true);
+    const again = await pushImage('demo', 'systemd', ref, { imagesDir: source.dir });
+    expect(again.digest).toBe(first.digest);
+    expect(again.bytesUploaded).toBe(0);
+    expect(again.layers.every((l) => !l.uploaded)).toBe(true);
+  });
+
+  it('is readable by a second client: skopeo sees the manifest and copies every blob with the digests runbox reported', async (ctx) => {
+    requireInCi(ctx, hasSkopeo, 'skopeo (Debian package)');
+    const ref = `${registry.host}/runbox/demo:v1`;
+    const pushed = await pushImage('demo', 'systemd', ref, { imagesDir: source.dir });
+    const raw = execFileSync('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${ref}`]);
+    expect(`sha256:${createHash('sha256').update(raw).digest('hex')}`).toBe(pushed.digest);
+    const copy = path.join(root, 'skopeo-copy');
+    execFileSync('skopeo', ['copy', '--src-tls-verify=false', `docker://${ref}`, `dir:${copy}`], { stdio: 'pipe' });
+    for (const layer of pushed.layers) expect(sha(path.join(copy, layer.digest.replace(/^sha256:/, '')))).toBe(layer.digest);
+  });
+
+  it('pulls into an empty directory: every artifact byte for byte, the rootfs sparse again, the entry listed; a second pull downloads nothing', async () => {
+    const target = path.join(root, 'pulled');
+    const ref = `${registry.host}/runbox/demo:v1`;
+    const pulled = await pullImage(ref, { imagesDir: target });
+    expect(pulled).toMatchObject({ image: 'demo', init: 'systemd' });
+    expect(pulled.artifacts.every((a) => a.downloaded)).toBe(true);
+    for (const kind of ['rootfs', 'kernel', 'vmlinux', 'initrd'] as const) {
+      expect(sha(path.join(target, source.entry[kind].file))).toBe(source.entry[kind].id);
+    }
+    const rootfs = statSync(path.join(target, source.entry.rootfs.file));
+    expect(rootfs.size).toBe(40 << 20);
+    expect(rootfs.blocks * 512).toBeLessThan(10 << 20);
+    expect((await listImages(target)).map((e) => e.name)).toEqual(['demo']);
+    const again = await pullImage(ref, { imagesDir: target });
+    expect(again.bytesDownloaded).toBe(0);
+    expect(again.artifacts.every((a) => !a.downloaded)).toBe(true);
+    // A pull by the digest the tag resolved to gives the same.
+    expect((await pullImage(`oci://${registry.host}/runbox/demo@${pulled.digest}`, { imagesDir: target })).digest).toBe(pulled.digest);
+  });
+
+  it('names what is wrong: an unknown tag, a bad reference, an image not built here', async () => {
+    const unknown = await failure(pullImage(`${registry.host}/runbox/demo:nope`, { imagesDir: path.join(root, 'none') }));
+    expect(unknown).toBeInstanceOf(NotFoundError);
+    expect(unknown.message).toMatch(/manifest nope not found \(MANIFEST_UNKNOWN/);
+    expect(existsSync(path.join(root, 'none', 'manifest.json'))).toBe(false);
+    const bad = await failure(pullImage('no-registry-here'));
+    expect(bad).toBeInstanceOf(InvalidArgumentError);
+    expect(bad.reason).toBe('REFERENCE_INVALID');
+    const missing = await failure(pushImage('python', 'openrc', `${registry.host}/x:y`, { imagesDir: source.dir }));
+    expect(missing).toBeInstanceOf(NotFoundError);
+    expect(missing.message).toMatch(/image python \(openrc\) is not in .*: build it/);
+  });
+
+  it('a blob corrupted in the registry is refused (digest mismatch), nothing is installed; once repaired a pull succeeds', async () => {
+    const ref = `${registry.host}/runbox/demo:v1`;
+    const pushed = await pushImage('demo', 'systemd', ref, { imagesDir: source.dir });
+    const blob = registry.blobFile(pushed.layers.find((l) => l.kind === 'vmlinux')!.digest);
+    const good = readFileSync(blob);
+    const broken = Buffer.from(good);
+    broken[broken.length >> 1]! ^= 0xff;
+    writeFileSync(blob, broken);
+    const target = path.join(root, 'corrupt');
+    try {
+      const error = await failure(pullImage(ref, { imagesDir: target }));
+      expect(error).toBeInstanceOf(RegistryError);
+      expect(error.reason).toBe('DIGEST_MISMATCH');
+      expect(error.message).toMatch(/the vmlinux blob: expected sha256:[0-9a-f]{64} .* got sha256:[0-9a-f]{64}/);
+      expect(existsSync(path.join(target, 'manifest.json'))).toBe(false);
+      expect(existsSync(path.join(target, source.entry.rootfs.file))).toBe(false);
+      expect(readdirSync(path.join(target, '.pull')).filter((f) => !f.endsWith('.partial'))).toEqual([]);
+    } finally {
+      writeFileSync(blob, good);
+    }
+    const pulled = await pullImage(ref, { imagesDir: target });
+    expect(sha(path.join(target, source.entry.vmlinux.file))).toBe(source.entry.vmlinux.id);
+    expect(pulled.image).toBe('demo');
+  });
+
+  it('a registry that dies in the middle of a download: a clear error, nothing installed; the next pull resumes where it broke off', async () => {
+    // 96 MiB of data: far more than the socket buffers hold, so the kill lands in the middle.
+    const big = makeImagesDir('big', 96);
+    await upsertImage(big.dir, big.entry);
+    const ref = `${registry.host}/runbox/big:v1`;
+    const pushed = await pushImage('big', 'systemd', ref, { imagesDir: big.dir });
+    const rootfsLayer = pushed.layers.find((l) => l.kind === 'rootfs')!;
+    const target = path.join(root, 'interrupted');
+    let killed: Promise<void> | undefined;
+    const error = await failure(
+      pullImage(ref, {
+        imagesDir: target,
+        onProgress: (p) => {
+          if (p.stage === 'download' && p.what === 'rootfs' && p.bytes > rootfsLayer.size / 8) killed ??= registry.kill();
+        },
+      }),
+    );
+    await killed;
+    expect(error).toBeInstanceOf(RegistryError);
+    expect(error.reason).toBe('TRANSFER_INTERRUPTED');
+    expect(error.message).toMatch(/the rootfs download broke off after \d+ of \d+ bytes .*pull again to resume/);
+    expect(existsSync(path.join(target, 'manifest.json'))).toBe(false);
+    expect(existsSync(path.join(target, big.entry.rootfs.file))).toBe(false);
+    await registry.restart();
+    const resumed = await pullImage(ref, { imagesDir: target });
+    const rootfs = resumed.artifacts.find((a) => a.kind === 'rootfs')!;
+    expect(rootfs.downloaded).toBe(true);
+    // Only what the first attempt did not get came down again.
+    expect(resumed.bytesDownloaded).toBeLessThan(rootfsLayer.size);
+    expect(sha(path.join(target, big.entry.rootfs.file))).toBe(big.entry.rootfs.id);
+  });
+});
+
+describe('push and pull through a registry behind htpasswd (basic auth)', () => {
+  const auth = { username: 'runbox', password: `pw-${randomBytes(6).toString('hex')}` };
+  let registry: TestRegistry;
+  let source: { dir: string; entry: ImageEntry };
+  beforeAll(async () => {
+    needRegistry();
+    registry = await startRegistry(auth);
+    source = makeImagesDir('authed');
+    await upsertImage(source.dir, source.entry);
+  }, 60_000);
+  afterAll(() => registry?.stop());
+
+  it('without credentials, and with wrong ones: AuthenticationError saying which, never the password', async () => {
+    const ref = `${registry.host}/runbox/authed:v1`;
+    const none = await failure(pushImage('authed', 'systemd', ref, { imagesDir: source.dir }));
+    expect(none).toBeInstanceOf(AuthenticationError);
+    expect(none.reason).toBe('REGISTRY_UNAUTHORIZED');
+    expect(none.message).toMatch(/requires credentials and none were found/);
+    const wrong = await failure(
+      pushImage('authed', 'systemd', ref, { imagesDir: source.dir, credentials: { username: 'runbox', password: 'nope-secret' } }),
+    );
+    expect(wrong).toBeInstanceOf(AuthenticationError);
+    expect(wrong.message).toMatch(/the credentials were refused/);
+    expect(wrong.message).not.toContain('nope-secret');
+  });
+
+  it('with the credentials of ~/.docker/config.json ($DOCKER_CONFIG): push and pull work', async () => {
+    const dockerDir = path.join(root, 'docker-config');
+    mkdirSync(dockerDir, { recursive: true });
+    writeFileSync(
+      path.join(dockerDir, 'config.json'),
+      JSON.stringify({ auths: { [registry.host]: { auth: Buffer.from(`${auth.username}:${auth.password}`).toString('base64') } } }),
+    );
+    const before = process.env.DOCKER_CONFIG;
+    process.env.DOCKER_CONFIG = dockerDir;
+    try {
+      const ref = `${registry.host}/runbox/authed:v1`;
+      const pushed = await pushImage('authed', 'systemd', ref, { imagesDir: source.dir });
+      const pulled = await pullImage(ref, { imagesDir: path.join(root, 'authed-pulled') });
+      expect(pulled.digest).toBe(pushed.digest);
+      expect(pulled.artifacts.every((a) => a.downloaded)).toBe(true);
+    } finally {
+      if (before === undefined) delete process.env.DOCKER_CONFIG;
+      else process.env.DOCKER_CONFIG = before;
+    }
+  });
+});
