@@ -336,7 +336,7 @@ describe('snapshot failures leave nothing half-made (python image)', () => {
     const sb = await createSandbox('python', OPTIONS);
     try {
       const pausing = sb.pause().catch((e: unknown) => e);
-      // The save of ~200 MB takes a moment: end QEMU while it runs.
+      // The freeze and the save of ~200 MB take a moment: end QEMU while they run (either is a failed pause).
       await new Promise((resolve) => setTimeout(resolve, 150));
       process.kill(sb.vm.state.pid, 'SIGKILL');
       const error = await pausing;

@@ -1,0 +1,82 @@
+// The worked example of docs/sharing.md against real parts: the python image built here is
+// pushed to a registry (Debian's docker-registry on loopback), pulled into an empty image
+// directory with the CLI as a new host would, and booted from there: no build on the
+// pulling side. Prints push and pull figures against the rootfs size.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pushImage } from '../../host/share/index.js';
+import { defaultImagesDir } from '../../host/image/paths.js';
+import { findImage, readManifest } from '../../host/image/manifest.js';
+import { bootVm } from '../../host/vm/boot.js';
+import { Sandbox } from '../../host/sandbox.js';
+import { hasRegistry, startRegistry, type TestRegistry } from '../helpers/registry.js';
+import { ensureImage, figure, figures, IMAGES_DIR } from './vm-helpers.js';
+
+const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const MiB = (n: number) => `${(n / 2 ** 20).toFixed(0)} MiB`;
+
+afterAll(() => {
+  process.stdout.write(`\nVM figures:\n${figures.map((f) => `  ${f}`).join('\n')}\n`);
+});
+
+describe('push python to a registry, pull it into an empty RUNBOX_HOME, boot it', () => {
+  let registry: TestRegistry;
+  const fresh = mkdtempSync(path.join(os.tmpdir(), 'runbox-pulled-home-'));
+  beforeAll(async () => {
+    if (!hasRegistry) throw new Error('docker-registry is missing: init/setup-host.sh installs it');
+    await ensureImage('python');
+    registry = await startRegistry();
+  }, 3_600_000);
+  afterAll(async () => {
+    await registry?.stop();
+    rmSync(fresh, { recursive: true, force: true });
+  });
+
+  it('boots the pulled image with no build on the pulling side', async () => {
+    const imagesDir = IMAGES_DIR ?? defaultImagesDir();
+    const entry = findImage(await readManifest(imagesDir), 'python', 'systemd')!;
+    const ref = `${registry.host}/runbox/python:test`;
+    let started = Date.now();
+    const pushed = await pushImage('python', 'systemd', ref, { imagesDir });
+    const rootfsLayer = pushed.layers.find((l) => l.kind === 'rootfs')!;
+    figure(
+      `push python: ${((Date.now() - started) / 1000).toFixed(1)} s, ${MiB(pushed.bytesUploaded)} uploaded; rootfs ${MiB(entry.rootfs.size)} (allocated ${MiB(entry.rootfs.allocatedBytes)}) as a ${MiB(rootfsLayer.size)} layer`,
+    );
+
+    // A new host: its own RUNBOX_HOME, nothing built; the CLI as a user runs it.
+    const env = { ...process.env, RUNBOX_HOME: fresh };
+    const cli = (args: string[]) =>
+      execFileSync(process.execPath, [path.join(REPO, 'dist/host/cli.js'), ...args], { env, encoding: 'utf8' });
+    started = Date.now();
+    const pulled = JSON.parse(cli(['image', 'pull', ref, '--json'])) as { digest: string; bytesDownloaded: number };
+    figure(
+      `pull python into an empty RUNBOX_HOME: ${((Date.now() - started) / 1000).toFixed(1)} s, ${MiB(pulled.bytesDownloaded)} downloaded`,
+    );
+    expect(pulled.digest).toBe(pushed.digest);
+    started = Date.now();
+    const again = JSON.parse(cli(['image', 'pull', ref, '--json'])) as { bytesDownloaded: number };
+    figure(`second pull (all here): ${((Date.now() - started) / 1000).toFixed(1)} s, ${again.bytesDownloaded} bytes downloaded`);
+    expect(again.bytesDownloaded).toBe(0);
+    expect(cli(['image', 'verify', 'python'])).toMatch(/4 artifacts checked .* 0 mismatches/);
+    const pulledRootfs = statSync(path.join(fresh, 'images', entry.rootfs.file));
+    expect(pulledRootfs.size).toBe(entry.rootfs.size);
+    expect(pulledRootfs.blocks * 512).toBeLessThan(entry.rootfs.size);
+
+    const vm = await bootVm('python', { imagesDir: path.join(fresh, 'images'), net: 'user', readyTimeoutMs: 240_000 });
+    try {
+      const sb = await Sandbox.connect(vm.target);
+      try {
+        const r = await sb.runCode('python', 'import sys; print(sys.version_info[0] * 14)', { timeoutMs: 60_000 });
+        expect(r.stdout).toBe('42\n');
+      } finally {
+        await sb.close();
+      }
+    } finally {
+      await vm.stop();
+    }
+  }, 1_800_000);
+});
