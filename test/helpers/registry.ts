@@ -1,8 +1,12 @@
 // A real OCI registry for the sharing tests: Debian's docker-registry (the CNCF distribution
-// server) on a loopback port, its storage in a temporary directory, open or behind htpasswd
-// (bcrypt at the lowest cost, 2^4: the server checks it on every request; made by Python's crypt). Stopped and removed by stop().
+// server) on a loopback port, its storage in a temporary directory: open; behind htpasswd
+// (bcrypt at the lowest cost, 2^4: the server checks it on every request; made by Python's
+// crypt); or behind a bearer token service this helper runs (JWTs signed with a key and
+// certificate it makes with openssl). Stopped and removed by stop().
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createPrivateKey, randomBytes, sign, X509Certificate } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -29,12 +33,68 @@ export interface TestRegistry {
   blobFile(digest: string): string;
   /** Ends the server (SIGKILL, sent before this returns: as a registry that dies), keeping its storage. */
   kill(): Promise<void>;
+  /** How many tokens the bearer token service handed out (0 without one). */
+  tokensIssued(): number;
   /** Starts it again on the same port and storage. */
   restart(): Promise<void>;
   stop(): Promise<void>;
 }
 
-export async function startRegistry(auth?: { username: string; password: string }): Promise<TestRegistry> {
+/** A token service for distribution's `auth: token`: checks Basic credentials, answers a JWT signed with the key whose certificate the registry trusts. */
+async function startTokenService(
+  dir: string,
+  auth: { username: string; password: string },
+): Promise<{ url: string; cert: string; issued: () => number; close: () => Promise<void> }> {
+  const key = path.join(dir, 'token.key');
+  const cert = path.join(dir, 'token.crt');
+  execFileSync(
+    'openssl',
+    ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=runbox-test-token', '-days', '1', '-keyout', key, '-out', cert],
+    {
+      stdio: 'ignore',
+    },
+  );
+  const privateKey = createPrivateKey(readFileSync(key));
+  const der = new X509Certificate(readFileSync(cert)).raw.toString('base64');
+  const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+  const expected = `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString('base64')}`;
+  let issued = 0;
+  const server = http.createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://x');
+    if (req.headers.authorization !== expected) {
+      res.writeHead(401, { 'content-type': 'application/json' }).end('{"details":"bad credentials"}');
+      return;
+    }
+    const [, name = '', actions = ''] = /^repository:([^:]+):(.+)$/.exec(url.searchParams.get('scope') ?? '') ?? [];
+    const now = Math.floor(Date.now() / 1000);
+    const claims = {
+      iss: 'runbox-test-issuer',
+      sub: auth.username,
+      aud: url.searchParams.get('service'),
+      exp: now + 300,
+      nbf: now - 10,
+      iat: now,
+      jti: randomBytes(8).toString('hex'),
+      access: name ? [{ type: 'repository', name, actions: actions.split(',') }] : [],
+    };
+    const body = `${b64({ alg: 'RS256', typ: 'JWT', x5c: [der] })}.${b64(claims)}`;
+    const token = `${body}.${sign('sha256', Buffer.from(body), privateKey).toString('base64url')}`;
+    issued++;
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ token }));
+  });
+  const port = await freePort();
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  return { url: `http://127.0.0.1:${port}/token`, cert, issued: () => issued, close: () => new Promise((r) => server.close(() => r())) };
+}
+
+export interface RegistryAuth {
+  username: string;
+  password: string;
+  /** basic (default): htpasswd; bearer: a token service the registry sends clients to. */
+  scheme?: 'basic' | 'bearer';
+}
+
+export async function startRegistry(auth?: RegistryAuth): Promise<TestRegistry> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'runbox-registry-'));
   const storage = path.join(dir, 'storage');
   const port = await freePort();
@@ -44,7 +104,13 @@ export async function startRegistry(auth?: { username: string; password: string 
     `storage: { filesystem: { rootdirectory: ${storage} }, delete: { enabled: true } }`,
     `http: { addr: 127.0.0.1:${port} }`,
   ];
-  if (auth) {
+  let tokens: Awaited<ReturnType<typeof startTokenService>> | undefined;
+  if (auth?.scheme === 'bearer') {
+    tokens = await startTokenService(dir, auth);
+    lines.push(
+      `auth: { token: { realm: "${tokens.url}", service: runbox-test, issuer: runbox-test-issuer, rootcertbundle: ${tokens.cert} } }`,
+    );
+  } else if (auth) {
     const hash = execFileSync(
       '/usr/bin/python3',
       [
@@ -96,9 +162,50 @@ export async function startRegistry(auth?: { username: string; password: string 
     },
     kill,
     restart: start,
+    tokensIssued: () => tokens?.issued() ?? 0,
     stop: async () => {
       await kill();
+      await tokens?.close();
       rmSync(dir, { recursive: true, force: true });
     },
+  };
+}
+
+/**
+ * A TCP front to `host` (host:port) that passes answers on at `bytesPerSecond`, so a test can
+ * end the registry while a download is surely in the middle; when the registry's side closes,
+ * so does the client's. Returns the front's host:port and its close().
+ */
+export async function slowFront(host: string, bytesPerSecond: number): Promise<{ host: string; close: () => Promise<void> }> {
+  const [upHost, upPort] = [host.slice(0, host.lastIndexOf(':')), Number(host.slice(host.lastIndexOf(':') + 1))];
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((client) => {
+    const upstream = net.connect(upPort, upHost);
+    sockets.add(client).add(upstream);
+    client.pipe(upstream);
+    upstream.on('data', (chunk: Buffer) => {
+      upstream.pause();
+      client.write(chunk, () => setTimeout(() => upstream.resume(), (chunk.length / bytesPerSecond) * 1000));
+    });
+    for (const [a, b] of [
+      [client, upstream],
+      [upstream, client],
+    ] as const) {
+      a.on('error', () => b.destroy());
+      a.on('close', () => {
+        sockets.delete(a);
+        b.destroy();
+      });
+    }
+  });
+  const port = await freePort();
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  return {
+    host: `127.0.0.1:${port}`,
+    close: () =>
+      new Promise((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
   };
 }
