@@ -5,3 +5,15 @@ export { parseReference, formatReference, type ImageReference } from './referenc
 export { RegistryError } from './errors.js';
 export type { Credentials } from './credentials.js';
 export type { TransferProgress } from './progress.js';
+export {
+  publishImage,
+  pullFromListing,
+  LISTING_FILE,
+  type Listing,
+  type Bundle,
+  type ListedImage,
+  type PublishOptions,
+  type PublishResult,
+  type ListingPullOptions,
+  type ListingPullResult,
+} from './listing.js';

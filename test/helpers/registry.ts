@@ -14,7 +14,7 @@ import path from 'node:path';
 export const REGISTRY_BINARY = '/usr/bin/docker-registry';
 export const hasRegistry = existsSync(REGISTRY_BINARY);
 
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = net.createServer().listen(0, '127.0.0.1', () => {
       const port = (server.address() as net.AddressInfo).port;

@@ -5,20 +5,7 @@
 // that dies in the middle of a download. The VM test pushes and boots a real image.
 import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import {
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  readdirSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-  openSync,
-  writeSync,
-  closeSync,
-  ftruncateSync,
-} from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -27,6 +14,7 @@ import { listImages, upsertImage, type ImageEntry } from '../../host/image/manif
 import { AuthenticationError, InvalidArgumentError, NotFoundError } from '../../host/errors.js';
 import { RegistryError } from '../../host/share/errors.js';
 import { hasRegistry, slowFront, startRegistry, type TestRegistry } from '../helpers/registry.js';
+import { makeImagesDir as makeImagesDirIn, sha } from '../helpers/fake-image.js';
 import { requireInCi } from '../helpers/required.js';
 import { failure } from '../helpers/assert.js';
 
@@ -35,54 +23,7 @@ const home = path.join(root, 'home');
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 const hasSkopeo = existsSync('/usr/bin/skopeo');
 
-const sha = (file: string) => `sha256:${createHash('sha256').update(readFileSync(file)).digest('hex')}`;
-
-/** An image directory holding one entry `name` whose rootfs is mostly holes, `dataMiB` of random data in it (at 16 MiB). */
-function makeImagesDir(name: string, dataMiB = 8): { dir: string; entry: ImageEntry } {
-  const dir = path.join(root, `src-${name}`);
-  mkdirSync(path.join(dir, name, 'systemd'), { recursive: true });
-  mkdirSync(path.join(dir, 'kernel'), { recursive: true });
-  const rootfs = path.join(dir, name, 'systemd', 'rootfs.ext4');
-  const fd = openSync(rootfs, 'w');
-  const size = (32 + dataMiB) << 20;
-  ftruncateSync(fd, size);
-  for (let i = 0; i < dataMiB; i++) writeSync(fd, randomBytes(1 << 20), 0, 1 << 20, (16 + i) << 20);
-  writeSync(fd, Buffer.from('the end'), 0, 7, size - 7);
-  closeSync(fd);
-  const files = {
-    kernel: 'kernel/vmlinuz-test',
-    vmlinux: 'kernel/vmlinux-test',
-    initrd: 'kernel/initrd-test.img',
-  } as const;
-  writeFileSync(path.join(dir, files.kernel), randomBytes(300_000));
-  writeFileSync(path.join(dir, files.vmlinux), Buffer.concat([randomBytes(200_000), Buffer.alloc(800_000)]));
-  writeFileSync(path.join(dir, files.initrd), randomBytes(50_000));
-  const artifact = (file: string) => ({
-    file,
-    size: statSync(path.join(dir, file)).size,
-    id: sha(path.join(dir, file)) as `sha256:${string}`,
-  });
-  const entry = {
-    name,
-    init: 'systemd',
-    description: 'a test image',
-    chain: ['base', name],
-    specHash: `sha256:${'1'.repeat(64)}`,
-    cacheKey: `sha256:${'2'.repeat(64)}`,
-    builderVersion: 'test',
-    builtAt: new Date().toISOString(),
-    buildSeconds: 1,
-    rootfs: { ...artifact(`${name}/systemd/rootfs.ext4`), allocatedBytes: 8 << 20, blocksUsed: 2048, blocksTotal: 16384, fsUuid: 'test' },
-    kernel: { ...artifact(files.kernel), release: '6.1-test', package: 'linux-image-test', packageVersion: '1' },
-    vmlinux: artifact(files.vmlinux),
-    initrd: { ...artifact(files.initrd), modules: [], builtinDrivers: [] },
-    bootArgs: 'console=ttyS0',
-    languages: {},
-    env: {},
-    packages: [],
-  } as ImageEntry;
-  return { dir, entry };
-}
+const makeImagesDir = (name: string, dataMiB?: number) => makeImagesDirIn(root, name, dataMiB);
 
 // The blob cache ($RUNBOX_HOME/blobs) of this file's pushes: its own.
 process.env.RUNBOX_HOME = home;

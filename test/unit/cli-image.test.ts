@@ -13,6 +13,7 @@ import { command as ls } from '../../host/cli/image/ls.js';
 import { command as verify } from '../../host/cli/image/verify.js';
 import { command as push } from '../../host/cli/image/push.js';
 import { command as pull } from '../../host/cli/image/pull.js';
+import { command as publish } from '../../host/cli/image/publish.js';
 import { memoryIo, usageError } from '../helpers/cli-io.js';
 
 const ALL_FLAGS: Record<string, string[]> = {
@@ -24,7 +25,14 @@ const ALL_FLAGS: Record<string, string[]> = {
   username: ['--username', 'u', '--password-stdin'],
   'password-stdin': ['--password-stdin', '--username', 'u'],
   'allow-http': ['--allow-http'],
+  listing: ['--listing', './bundles.json'],
+  to: ['--to', '/tmp/site', '--uri-base', 'https://x/'],
+  'uri-base': ['--uri-base', 'https://x/', '--to', '/tmp/site'],
+  version: ['--version', '1', '--to', '/tmp/site', '--uri-base', 'https://x/'],
 };
+
+/** Where a flag needs another to be valid in one verb. */
+const WITH: Record<string, Record<string, string[]>> = { 'image pull': { init: ['--init', 'openrc', '--listing', 'l.json'] } };
 
 const TRANSFER = ['out', 'username', 'password-stdin', 'allow-http', 'json'];
 
@@ -33,7 +41,8 @@ describe.each<[string, Command<unknown>, string[], string[]]>([
   ['image ls', ls, [], ['out', 'json']],
   ['image verify', verify, ['python'], ['init', 'out', 'json']],
   ['image push', push, ['python', 'localhost:5000/r/python:1'], TRANSFER],
-  ['image pull', pull, ['localhost:5000/r/python:1'], TRANSFER],
+  ['image pull', pull, ['localhost:5000/r/python:1'], [...TRANSFER, 'listing', 'init']],
+  ['image publish', publish, ['python', '--to', '/tmp/site', '--uri-base', 'https://x/'], ['to', 'uri-base', 'version', 'out', 'json']],
 ])('%s', (name, command, base, own) => {
   it('takes exactly the flags it uses', () => {
     expect(command.name).toBe(name);
@@ -41,7 +50,7 @@ describe.each<[string, Command<unknown>, string[], string[]]>([
   });
 
   it.each(own)('accepts --%s', (flag) => {
-    expect(command.parse([...base, ...ALL_FLAGS[flag]!])).not.toBe('help');
+    expect(command.parse([...base, ...(WITH[name]?.[flag] ?? ALL_FLAGS[flag]!)])).not.toBe('help');
   });
 
   it.each(Object.keys(ALL_FLAGS).filter((flag) => !own.includes(flag)))('refuses --%s, naming it', (flag) => {
@@ -75,12 +84,33 @@ describe('image push and pull options', () => {
     expect(push.parse(['bash', 'reg/a:1'])).toMatchObject({ image: 'bash', init: 'systemd' });
   });
 
+  it('pull --listing and publish map their flags', () => {
+    expect(pull.parse(['python@2', '--listing', 'https://x/bundles.json', '--init', 'openrc'])).toMatchObject({
+      reference: 'python@2',
+      listing: 'https://x/bundles.json',
+      init: 'openrc',
+    });
+    expect(publish.parse(['go/openrc', '--to', '/s', '--uri-base', 'https://x', '--version', '1.0', '--out', '/o', '--json'])).toEqual({
+      image: 'go',
+      init: 'openrc',
+      to: '/s',
+      uriBase: 'https://x',
+      version: '1.0',
+      outDir: '/o',
+      json: true,
+    });
+  });
+
   it.each([
     [push, ['python'], 'image push takes an image and a reference'],
     [push, ['python/sysv', 'reg/a:1'], '"python/sysv": name an image as <name> or <name>/<init> (init: systemd or openrc)'],
     [pull, [], 'image pull takes one reference'],
     [pull, ['reg/a:1', '--username', 'me'], '--username and --password-stdin go together'],
     [pull, ['reg/a:1', '--password-stdin'], '--username and --password-stdin go together'],
+    [pull, ['reg/a:1', '--init', 'openrc'], '--init goes with --listing'],
+    [pull, ['python', '--listing', 'l.json', '--username', 'u', '--password-stdin'], '--username is for registries'],
+    [publish, ['python', '--to', '/s'], 'image publish needs --to <dir> and --uri-base <url>'],
+    [publish, ['--to', '/s', '--uri-base', 'https://x'], 'image publish takes one image'],
   ] as const)('%#: refuses %j', (command, argv, message) => {
     expect(usageError(command as Command<unknown>, [...argv])).toContain(message);
   });
@@ -129,7 +159,7 @@ describe('runbox image dispatch and exit codes', () => {
   it('an unknown subcommand is 2 with the known ones', async () => {
     const io = memoryIo();
     expect(await main(['remove'], io)).toBe(2);
-    expect(io.err()).toBe(`runbox: unknown image command 'remove': expected build, ls, verify, push or pull\n\n${USAGE}`);
+    expect(io.err()).toBe(`runbox: unknown image command 'remove': expected build, ls, verify, push, pull or publish\n\n${USAGE}`);
   });
 
   it('list is ls', async () => {

@@ -1,4 +1,4 @@
-// runbox image: build, list, verify, push and pull VM images; front end of host/image (the rootfs/kernel/
+// runbox image: build, list, verify, push, pull and publish VM images; front end of host/image (the rootfs/kernel/
 // initrd builder). Each subcommand is its own module with its own flags, loaded when it runs.
 import { runGroup, type CommandGroup } from '../command.js';
 import type { CliIo } from '../io.js';
@@ -9,6 +9,8 @@ export const USAGE = `Usage:
   runbox image verify [<name>] [--init systemd|openrc] [--out DIR] [--json]
   runbox image push <name>[/<init>] <host[:port]/repo:tag> [--username U --password-stdin] [--json]
   runbox image pull <host[:port]/repo[:tag|@digest]> [--username U --password-stdin] [--json]
+  runbox image publish <name>[/<init>] --to <dir> --uri-base <url> [--version V] [--json]
+  runbox image pull --listing <path|url> <name>[@<version>] [--init I] [--json]
 
 Builds per-language VM images (ext4 root filesystem + kernel + initramfs) from specs in
 init/images/ (bash, python, nodejs, go, rust, python-jwt) or your own spec file that
@@ -33,6 +35,7 @@ export const GROUP: CommandGroup = {
     verify: async () => (await import('./verify.js')).command,
     push: async () => (await import('./push.js')).command,
     pull: async () => (await import('./pull.js')).command,
+    publish: async () => (await import('./publish.js')).command,
   },
   aliases: { list: 'ls' },
   missingUsageTo: 'stderr',
