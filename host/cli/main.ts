@@ -15,8 +15,9 @@ export const VERBS: Record<string, Verb> = {
   languages: { summary: 'list the languages a sandbox offers', load: () => import('./languages.js') },
   info: { summary: "show a sandbox's health and system information", load: () => import('./info.js') },
   web: { summary: 'serve a browser terminal for a sandbox', load: () => import('./web.js') },
-  image: { summary: 'build, list and verify VM images', load: () => import('./image/index.js') },
+  image: { summary: 'build, list, verify, push, pull and publish VM images', load: () => import('./image/index.js') },
   vm: { summary: 'boot and stop local VMs', load: () => import('./vm/index.js') },
+  machine: { summary: 'export portable machine packages', load: () => import('./machine/index.js') },
   quickstart: { summary: 'build the python image, boot it, run code in it', load: () => import('./quickstart.js') },
 };
 

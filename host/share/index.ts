@@ -17,3 +17,4 @@ export {
   type ListingPullOptions,
   type ListingPullResult,
 } from './listing.js';
+export { exportMachine, readMachine, resolveMachine, parseRepo, type MachinePackage, type MachineRepo } from './machine.js';

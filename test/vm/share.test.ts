@@ -1,9 +1,9 @@
 // The worked example of docs/sharing.md against real parts: the python image built here is
 // pushed to a registry (Debian's docker-registry on loopback), pulled into an empty image
-// directory with the CLI as a new host would, and booted from there: no build on the
-// pulling side. Prints push and pull figures against the rootfs size.
+// directory with the CLI as a new host would; a third empty host gets only a machine package
+// naming the registry and boots it with `runbox vm run ./machine.json`: no build on either. Prints push and pull figures against the rootfs size.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,7 +11,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pushImage } from '../../host/share/index.js';
 import { defaultImagesDir } from '../../host/image/paths.js';
 import { findImage, readManifest } from '../../host/image/manifest.js';
-import { bootVm } from '../../host/vm/boot.js';
 import { Sandbox } from '../../host/sandbox.js';
 import { hasRegistry, startRegistry, type TestRegistry } from '../helpers/registry.js';
 import { ensureImage, figure, figures, IMAGES_DIR } from './vm-helpers.js';
@@ -36,7 +35,7 @@ describe('push python to a registry, pull it into an empty RUNBOX_HOME, boot it'
     rmSync(fresh, { recursive: true, force: true });
   });
 
-  it('boots the pulled image with no build on the pulling side', async () => {
+  it('pulls with no build on the pulling side, and boots a machine package on a third host', async () => {
     const imagesDir = IMAGES_DIR ?? defaultImagesDir();
     const entry = findImage(await readManifest(imagesDir), 'python', 'systemd')!;
     const ref = `${registry.host}/runbox/python:test`;
@@ -66,17 +65,37 @@ describe('push python to a registry, pull it into an empty RUNBOX_HOME, boot it'
     expect(pulledRootfs.size).toBe(entry.rootfs.size);
     expect(pulledRootfs.blocks * 512).toBeLessThan(entry.rootfs.size);
 
-    const vm = await bootVm('python', { imagesDir: path.join(fresh, 'images'), net: 'user', readyTimeoutMs: 240_000 });
+    // A third host gets only a machine package naming the registry: vm run fetches and boots.
+    const third = mkdtempSync(path.join(os.tmpdir(), 'runbox-machine-home-'));
     try {
-      const sb = await Sandbox.connect(vm.target);
+      const machine = path.join(third, 'machine.json');
+      writeFileSync(machine, cli(['machine', 'export', 'python', '--repo', ref, '--out', imagesDir]));
+      const thirdCli = (args: string[]) =>
+        execFileSync(process.execPath, [path.join(REPO, 'dist/host/cli.js'), ...args], {
+          env: { ...process.env, RUNBOX_HOME: third },
+          encoding: 'utf8',
+        });
+      started = Date.now();
+      const state = JSON.parse(thirdCli(['vm', 'run', machine, '--net', 'user', '--detach', '--json'])) as {
+        id: string;
+        target: string;
+        memoryMiB: number;
+      };
+      figure(`vm run ./machine.json on an empty RUNBOX_HOME (fetch + boot): ${((Date.now() - started) / 1000).toFixed(1)} s`);
+      expect(state.memoryMiB).toBe(1024);
       try {
-        const r = await sb.runCode('python', 'import sys; print(sys.version_info[0] * 14)', { timeoutMs: 60_000 });
-        expect(r.stdout).toBe('42\n');
+        const sb = await Sandbox.connect(state.target);
+        try {
+          const r = await sb.runCode('python', 'import sys; print(sys.version_info[0] * 14)', { timeoutMs: 60_000 });
+          expect(r.stdout).toBe('42\n');
+        } finally {
+          await sb.close();
+        }
       } finally {
-        await sb.close();
+        thirdCli(['vm', 'stop', state.id]);
       }
     } finally {
-      await vm.stop();
+      rmSync(third, { recursive: true, force: true });
     }
   }, 1_800_000);
 });

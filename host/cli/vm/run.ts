@@ -5,8 +5,10 @@ import { MACHINE_FLAGS, RUN_FLAGS_HELP, machineOptions, progressTo, type Machine
 import type { CliIo } from '../io.js';
 import { bootVm, type VmHandle } from '../../vm/boot.js';
 import type { VmState } from '../../vm/state.js';
+import { readMachine, resolveMachine } from '../../share/index.js';
+import { progressLines } from '../image/transfer-flags.js';
 
-export const USAGE = `Usage: runbox vm run <image> [--net tap|user] [--memory MiB] [--cpus N] [--token-file F]
+export const USAGE = `Usage: runbox vm run <image|machine.json> [--net tap|user] [--memory MiB] [--cpus N] [--token-file F]
                         [--init systemd|openrc] [--accel tcg|kvm] [--machine microvm|q35]
                         [--isolation shared|per-run] [--wait-ms N] [--detach] [--json]
 
@@ -14,6 +16,9 @@ Boots a built image (runbox image build <image>) under QEMU, waits until its age
 Health, prints the target to dial and the console log, and stays in the foreground until
 Ctrl-C or SIGTERM, then stops the VM and removes everything it created. --detach returns
 once the agent answers and leaves the VM running (state under $RUNBOX_HOME/vms/<id>/).
+A machine package (a path ending in .json, from \`runbox machine export\`) boots its image
+with its shape; assets not here are fetched from its repos and verified first
+(docs/sharing.md). Flags given override the package's shape.
 
 Options:
 ${RUN_FLAGS_HELP}  -h, --help           show this help
@@ -50,15 +55,27 @@ async function foreground(vm: VmHandle, stopSignal: AbortSignal, io: CliIo): Pro
   return EXIT.ok;
 }
 
+/** A machine package: its image made present (fetched if need be) and its shape under the flags given. */
+async function fromPackage(o: RunOptions, io: CliIo): Promise<{ image: string; boot: MachineOptions }> {
+  if (!o.image.endsWith('.json')) return { image: o.image, boot: o.boot };
+  const m = await resolveMachine(await readMachine(o.image), {
+    onStep: (message) => io.stderr.write(`machine: ${message}\n`),
+    onProgress: progressLines(io),
+  });
+  const given = Object.fromEntries(Object.entries(o.boot).filter(([, v]) => v !== undefined)) as MachineOptions;
+  return { image: m.name, boot: { init: m.init, machine: m.machine.type, memoryMiB: m.machine.memoryMiB, cpus: m.machine.cpus, ...given } };
+}
+
 async function run(o: RunOptions, io: CliIo): Promise<number> {
+  const { image, boot } = await fromPackage(o, io);
   const token = o.tokenFile !== undefined ? readToken(o.tokenFile, io.env) : undefined;
   const stopSignal = new AbortController();
   const onSignal = () => stopSignal.abort();
   io.events.once('SIGINT', onSignal);
   io.events.once('SIGTERM', onSignal);
   try {
-    const vm = await bootVm(o.image, {
-      ...o.boot,
+    const vm = await bootVm(image, {
+      ...boot,
       token,
       detached: o.detach,
       signal: stopSignal.signal,
@@ -88,7 +105,10 @@ export const command = defineCommand({
     json: { type: 'boolean' },
   } as const,
   options(values, positionals): RunOptions {
-    if (positionals.length !== 1) throw new UsageError('vm run takes exactly one image name, e.g. runbox vm run python');
+    if (positionals.length !== 1)
+      throw new UsageError(
+        'vm run takes exactly one image name or machine package, e.g. runbox vm run python, runbox vm run ./machine.json',
+      );
     return {
       image: positionals[0]!,
       boot: machineOptions(values),
