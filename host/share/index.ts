@@ -17,4 +17,13 @@ export {
   type ListingPullOptions,
   type ListingPullResult,
 } from './listing.js';
-export { exportMachine, readMachine, resolveMachine, parseRepo, type MachinePackage, type MachineRepo } from './machine.js';
+export {
+  exportMachine,
+  readMachine,
+  resolveMachine,
+  machineBootOptions,
+  parseRepo,
+  type MachinePackage,
+  type MachineRepo,
+  type ResolveOptions,
+} from './machine.js';

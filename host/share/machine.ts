@@ -150,3 +150,18 @@ export async function resolveMachine(m: MachinePackage, options: ResolveOptions 
     { reason: 'MACHINE_UNRESOLVED' },
   );
 }
+
+/** The boot options a package describes. */
+export interface MachineBootOptions {
+  init: InitSystem;
+  machine: MachinePackage['machine']['type'];
+  memoryMiB: number;
+  cpus: number;
+}
+
+/** The package's boot options under the ones the caller set (`undefined` is not set). */
+export function machineBootOptions<T extends object>(m: MachinePackage, given: T): MachineBootOptions & T {
+  const set = Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined));
+  const described: MachineBootOptions = { init: m.init, machine: m.machine.type, memoryMiB: m.machine.memoryMiB, cpus: m.machine.cpus };
+  return { ...described, ...set } as MachineBootOptions & T;
+}

@@ -27,6 +27,7 @@ import { claim, type ClaimResult } from '../lifecycle/index.js';
 import { pauseVm, readPaused, removePaused } from './pause.js';
 import { forkVm } from './fork.js';
 import { SnapshotError } from './migrate.js';
+import { machineBootOptions, readMachine, resolveMachine, type ResolveOptions } from '../share/machine.js';
 
 export interface CreateOptions extends Pick<
   BootOptions,
@@ -45,6 +46,11 @@ export interface CreateOptions extends Pick<
 > {
   /** The sandbox's token (default: 32 random bytes, base64url). */
   token?: string;
+  /**
+   * When the image is a machine package (a path ending in .json): how to fetch its assets
+   * from the package's repos when they are not in the image directory.
+   */
+  fetch?: Pick<ResolveOptions, 'credentials' | 'allowHttp' | 'onProgress' | 'onStep'>;
 }
 
 /** A Sandbox on a VM this process started: `kill()` ends the VM and removes everything it made. */
@@ -167,10 +173,19 @@ async function makeTemplate(image: string, options: CreateOptions, key: string, 
 /**
  * A connected, ready, claimed Sandbox on a new local VM of `image`, restored from its
  * template snapshot (made first, by one cold boot, when there is none for this shape).
- * @throws NotFoundError (image not built), InvalidArgumentError (a bad option), VmBootError,
+ * `image` is an image name, or the path of a machine package (`runbox machine export`,
+ * docs/sharing.md): its assets are found by content id or fetched from its repos, verified,
+ * and its machine shape is used where the options do not set one.
+ * @throws NotFoundError (image not built; a package no repo can resolve), InvalidArgumentError (a bad option), VmBootError,
  *   SnapshotError, AbortError (options.signal).
  */
 export async function createSandbox(image: string, options: CreateOptions = {}): Promise<LocalSandbox> {
+  if (image.endsWith('.json')) {
+    // A machine package: its image made present by content id, its shape under the options given.
+    const { fetch, ...rest } = options;
+    const m = await resolveMachine(await readMachine(image), { imagesDir: options.imagesDir, ...fetch });
+    return createSandbox(m.name, machineBootOptions(m, rest));
+  }
   const shape = await shapeOf(options);
   const bootable = await findBootableImage(image, shape.init, options.imagesDir);
   const key = await templateKey(bootable, shape);

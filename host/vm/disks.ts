@@ -1,6 +1,6 @@
 // The VM's disks: a copy-on-write overlay over the image's rootfs (the image stays pristine and
 // bootable by any number of VMs at once) and an optional token disk.
-import { writeFile } from 'node:fs/promises';
+import { open, writeFile } from 'node:fs/promises';
 import { runCommand, TOOL_TIMEOUT_MS } from '../local/command.js';
 import { InvalidArgumentError } from '../errors.js';
 
@@ -12,6 +12,27 @@ export async function createOverlay(backing: string, overlay: string, backingFor
   await runCommand(['qemu-img', 'create', '-q', '-f', 'qcow2', '-F', backingFormat, '-b', backing, overlay], {
     timeoutMs: TOOL_TIMEOUT_MS,
   });
+}
+
+/**
+ * The backing file a qcow2 overlay names in its header (offset 8: u64 offset of the name,
+ * offset 16: u32 length; 0 when it has none), read without spawning qemu-img.
+ */
+export async function backingFileOf(qcow2: string): Promise<string | undefined> {
+  const file = await open(qcow2, 'r');
+  try {
+    const header = Buffer.alloc(20);
+    await file.read(header, 0, 20, 0);
+    if (header.readUInt32BE(0) !== 0x514649fb) throw new InvalidArgumentError(`${qcow2} is not a qcow2 file`);
+    const at = Number(header.readBigUInt64BE(8));
+    const length = header.readUInt32BE(16);
+    if (at === 0 || length === 0 || length > 4096) return undefined;
+    const name = Buffer.alloc(length);
+    await file.read(name, 0, length, at);
+    return name.toString('utf8');
+  } finally {
+    await file.close();
+  }
 }
 
 export const TOKEN_DISK_BYTES = 4096;

@@ -10,12 +10,13 @@
 // a restore must match: the image's artifacts, QEMU's version and the machine's shape, so a
 // stale template is never restored.
 import { createHash, randomBytes } from 'node:crypto';
-import type { Stats } from 'node:fs';
+import { existsSync, type Stats } from 'node:fs';
 import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { runboxHome } from '../image/paths.js';
 import { sha256File } from '../image/manifest.js';
 import { runCommand, TOOL_TIMEOUT_MS } from '../local/command.js';
+import { backingFileOf } from './disks.js';
 import type { BootableImage } from './image.js';
 import type { BootPlan } from './boot-plan.js';
 import { saveState } from './migrate.js';
@@ -184,6 +185,10 @@ async function checkTemplate(t: Template, key: string): Promise<string | undefin
   try {
     await stat(t.disk);
     await stat(t.tokenDisk);
+    // The saved disk reads through to the rootfs it was booted from, by path: an image
+    // directory removed since (a temporary RUNBOX_HOME) leaves a template that cannot restore.
+    const rootfs = await backingFileOf(t.disk);
+    if (rootfs !== undefined && !existsSync(rootfs)) return `its disk's backing rootfs ${rootfs} is gone`;
     return (await fileProblem(t.stateFile, t.meta.state)) ?? (await fileProblem(t.memoryFile, t.meta.ram));
   } catch (error) {
     return (error as Error).message;

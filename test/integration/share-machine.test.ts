@@ -12,6 +12,7 @@ import { findImage, readManifest, upsertImage, type ImageEntry } from '../../hos
 import { InvalidArgumentError, NotFoundError } from '../../host/errors.js';
 import { command as exportCommand } from '../../host/cli/machine/export.js';
 import { makeImagesDir } from '../helpers/fake-image.js';
+import { createSandbox } from '../../host/vm/create.js';
 import { failure } from '../helpers/assert.js';
 import { REPO } from '../helpers/agent.js';
 import { usageError } from '../helpers/cli-io.js';
@@ -91,6 +92,26 @@ describe('machine packages', () => {
     const invalid = await failure(readMachine(notOne));
     expect(invalid).toBeInstanceOf(InvalidArgumentError);
     expect(invalid.reason).toBe('MACHINE_INVALID');
+  });
+
+  it('createSandbox(./machine.json) refuses, before booting anything, a package that is not one or that no repo resolves', async () => {
+    const bad = path.join(root, 'broken-machine.json');
+    writeFileSync(bad, '{ not json');
+    const invalid = await failure(createSandbox(bad, { imagesDir: path.join(root, 'empty') }));
+    expect(invalid).toBeInstanceOf(InvalidArgumentError);
+    expect(invalid.reason).toBe('MACHINE_INVALID');
+    expect(invalid.message).toMatch(/broken-machine\.json is not a runbox machine package/);
+    const m = await exportMachine('demo', 'systemd', {
+      imagesDir: source.dir,
+      repos: [{ type: 'listing', uri: path.join(root, 'gone.json') }],
+    });
+    const file = path.join(root, 'unresolvable-machine.json');
+    writeFileSync(file, JSON.stringify({ ...m, assets: m.assets.map((a) => ({ ...a, id: `sha256:${'1'.repeat(64)}` })) }));
+    const steps: string[] = [];
+    const unresolved = await failure(createSandbox(file, { imagesDir: path.join(root, 'empty'), fetch: { onStep: (s) => steps.push(s) } }));
+    expect(unresolved).toBeInstanceOf(NotFoundError);
+    expect(unresolved.reason).toBe('MACHINE_UNRESOLVED');
+    expect(steps).toEqual([`fetching demo (systemd) from ${path.join(root, 'gone.json')}`]);
   });
 
   it('runbox machine export: its flags', () => {

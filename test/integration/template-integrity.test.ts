@@ -1,6 +1,8 @@
 // A template is checked before a restore: a state or RAM file cut short, rewritten or gone, or a meta
 // of another key, makes findTemplate remove the template and say why, so createSandbox boots
-// cold instead of handing QEMU a stream it would hang or fail on. Real files, no VM.
+// cold instead of handing QEMU a stream it would hang or fail on. Real files (the disk a qcow2
+// overlay made by qemu-img over a raw rootfs), no VM.
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, truncateSync, writeFileSync, existsSync } from 'node:fs';
 import os from 'node:os';
@@ -14,6 +16,9 @@ afterAll(() => rmSync(home, { recursive: true, force: true }));
 
 const STATE = Buffer.alloc(256 * 1024, 7);
 const RAM = Buffer.alloc(1024 * 1024, 3);
+// The image rootfs a template's disk reads through to.
+const ROOTFS = path.join(home, 'rootfs.ext4');
+writeFileSync(ROOTFS, Buffer.alloc(1024 * 1024));
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
 
 /** A template directory as captureTemplate leaves it, with `key`. */
@@ -22,7 +27,7 @@ function makeTemplate(key: string, state: Buffer = STATE): string {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   writeFileSync(path.join(dir, 'mem.state'), state);
   writeFileSync(path.join(dir, 'mem.ram'), RAM);
-  writeFileSync(path.join(dir, 'root.qcow2'), 'disk');
+  execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', '-F', 'raw', '-b', ROOTFS, path.join(dir, 'root.qcow2')]);
   writeFileSync(path.join(dir, 'token.img'), 'token');
   const meta: TemplateMeta = {
     format: TEMPLATE_FORMAT,
@@ -73,6 +78,17 @@ describe('findTemplate', () => {
       /mem.ram's sha256 is [0-9a-f]{64}, [0-9a-f]{64} was saved \(corrupted\)/,
     ],
     ['a missing disk', (dir: string) => rmSync(path.join(dir, 'root.qcow2')), /root.qcow2/],
+    [
+      'a disk whose backing rootfs is gone (its image directory removed)',
+      (dir: string) => {
+        const gone = path.join(home, 'removed-home-rootfs.ext4');
+        writeFileSync(gone, Buffer.alloc(1024 * 1024));
+        execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', '-F', 'raw', '-b', gone, path.join(dir, 'root.qcow2')]);
+        rmSync(gone);
+      },
+      /backing rootfs .*removed-home-rootfs.ext4 is gone/,
+    ],
+    ['a disk that is not qcow2', (dir: string) => writeFileSync(path.join(dir, 'root.qcow2'), 'disk'), /is not a qcow2 file/],
   ])('removes a template with %s and says why', async (_name, damage, reason) => {
     const key = createHash('sha256').update(_name).digest('hex').slice(0, 32);
     const dir = makeTemplate(key);

@@ -1,7 +1,8 @@
 // The worked example of docs/sharing.md against real parts: the python image built here is
 // pushed to a registry (Debian's docker-registry on loopback), pulled into an empty image
 // directory with the CLI as a new host would; a third empty host gets only a machine package
-// naming the registry and boots it with `runbox vm run ./machine.json`: no build on either. Prints push and pull figures against the rootfs size.
+// naming the registry and boots it with `runbox vm run ./machine.json`, then createSandbox
+// takes the same package: no build on either. Prints push and pull figures against the rootfs size.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -12,6 +13,7 @@ import { pushImage } from '../../host/share/index.js';
 import { defaultImagesDir } from '../../host/image/paths.js';
 import { findImage, readManifest } from '../../host/image/manifest.js';
 import { Sandbox } from '../../host/sandbox.js';
+import { createSandbox } from '../../host/vm/create.js';
 import { hasRegistry, startRegistry, type TestRegistry } from '../helpers/registry.js';
 import { ensureImage, figure, figures, IMAGES_DIR } from './vm-helpers.js';
 
@@ -93,6 +95,26 @@ describe('push python to a registry, pull it into an empty RUNBOX_HOME, boot it'
         }
       } finally {
         thirdCli(['vm', 'stop', state.id]);
+      }
+
+      // The SDK takes the same package: the image is there by content id now, so createSandbox
+      // goes straight to the template of that content and shape (made once if there is none).
+      started = Date.now();
+      const steps: string[] = [];
+      const created = await createSandbox(machine, {
+        imagesDir: path.join(third, 'images'),
+        net: 'user',
+        readyTimeoutMs: 240_000,
+        fetch: { onStep: (s) => steps.push(s) },
+      });
+      try {
+        expect(steps).toEqual(['python (systemd) is here with every asset of the package']);
+        expect(created.vm.state.memoryMiB).toBe(1024);
+        const r = await created.runCode('python', 'print(6 * 7)', { timeoutMs: 60_000 });
+        expect(r.stdout).toBe('42\n');
+        figure(`createSandbox('./machine.json') -> first result: ${((Date.now() - started) / 1000).toFixed(1)} s`);
+      } finally {
+        await created.kill();
       }
     } finally {
       rmSync(third, { recursive: true, force: true });

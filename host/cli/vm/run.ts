@@ -5,7 +5,7 @@ import { MACHINE_FLAGS, RUN_FLAGS_HELP, machineOptions, progressTo, type Machine
 import type { CliIo } from '../io.js';
 import { bootVm, type VmHandle } from '../../vm/boot.js';
 import type { VmState } from '../../vm/state.js';
-import { readMachine, resolveMachine } from '../../share/index.js';
+import { machineBootOptions, readMachine, resolveMachine } from '../../share/index.js';
 import { progressLines } from '../image/transfer-flags.js';
 
 export const USAGE = `Usage: runbox vm run <image|machine.json> [--net tap|user] [--memory MiB] [--cpus N] [--token-file F]
@@ -62,8 +62,7 @@ async function fromPackage(o: RunOptions, io: CliIo): Promise<{ image: string; b
     onStep: (message) => io.stderr.write(`machine: ${message}\n`),
     onProgress: progressLines(io),
   });
-  const given = Object.fromEntries(Object.entries(o.boot).filter(([, v]) => v !== undefined)) as MachineOptions;
-  return { image: m.name, boot: { init: m.init, machine: m.machine.type, memoryMiB: m.machine.memoryMiB, cpus: m.machine.cpus, ...given } };
+  return { image: m.name, boot: machineBootOptions(m, o.boot) };
 }
 
 async function run(o: RunOptions, io: CliIo): Promise<number> {
