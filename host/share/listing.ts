@@ -10,9 +10,10 @@ import { copyFile, mkdir, readFile, rename, stat, writeFile } from 'node:fs/prom
 import { dirname, extname, join, resolve } from 'node:path';
 import { pathToFileURL, fileURLToPath } from 'node:url';
 import { InvalidArgumentError, NotFoundError } from '../errors.js';
-import { findImage, readManifest, type ImageEntry } from '../image/manifest.js';
+import type { ImageEntry } from '../image/manifest.js';
 import { defaultImagesDir } from '../image/paths.js';
 import type { InitSystem } from '../image/spec.js';
+import { localImage } from './local-image.js';
 import { gzipLayer } from './blobs.js';
 import { checkEntry } from './entry.js';
 import { RegistryError } from './errors.js';
@@ -103,14 +104,7 @@ function parseListing(text: string, where: string): Listing {
 
 /** Publishes image `image` (`init`) into a listing; see the file comment. */
 export async function publishImage(image: string, init: InitSystem, options: PublishOptions): Promise<PublishResult> {
-  const imagesDir = options.imagesDir ?? defaultImagesDir();
-  const entry = findImage(await readManifest(imagesDir), image, init);
-  if (!entry) {
-    throw new NotFoundError(`image ${image} (${init}) is not in ${imagesDir}: build it (runbox image build ${image}) or pull it first`, {
-      reason: 'IMAGE_NOT_FOUND',
-      metadata: { image, init },
-    });
-  }
+  const { entry, imagesDir } = await localImage(image, init, options.imagesDir);
   const version = options.version ?? entry.cacheKey.replace(/^sha256:/, '').slice(0, 12);
   if (!VERSION.test(version))
     throw new InvalidArgumentError(`version ${JSON.stringify(version)}: letters, digits and . _ + -, at most 64`, {

@@ -9,6 +9,7 @@ import { InvalidArgumentError, NotFoundError } from '../errors.js';
 import { findImage, readManifest, type ImageEntry } from '../image/manifest.js';
 import { defaultImagesDir } from '../image/paths.js';
 import type { InitSystem } from '../image/spec.js';
+import { localImage } from './local-image.js';
 import { ARTIFACT_KINDS, type ArtifactKind } from './media-types.js';
 import { pullImage } from './pull.js';
 import { pullFromListing } from './listing.js';
@@ -35,13 +36,6 @@ export interface ExportOptions {
   repos?: MachineRepo[];
 }
 
-function notBuilt(image: string, init: InitSystem, imagesDir: string): NotFoundError {
-  return new NotFoundError(`image ${image} (${init}) is not in ${imagesDir}: build it (runbox image build ${image}) or pull it first`, {
-    reason: 'IMAGE_NOT_FOUND',
-    metadata: { image, init },
-  });
-}
-
 /** `--repo` values: a listing URL or path (ends in .json) or a registry reference. */
 export function parseRepo(value: string): MachineRepo {
   if (/\.json(?:[?#].*)?$/.test(value)) return { type: 'listing', uri: value };
@@ -50,9 +44,7 @@ export function parseRepo(value: string): MachineRepo {
 }
 
 export async function exportMachine(image: string, init: InitSystem, options: ExportOptions = {}): Promise<MachinePackage> {
-  const imagesDir = options.imagesDir ?? defaultImagesDir();
-  const entry = findImage(await readManifest(imagesDir), image, init);
-  if (!entry) throw notBuilt(image, init, imagesDir);
+  const { entry } = await localImage(image, init, options.imagesDir);
   return {
     schemaVersion: 1,
     kind: 'runbox.machine',

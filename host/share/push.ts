@@ -5,10 +5,10 @@
 import { createHash } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { InvalidArgumentError, NotFoundError } from '../errors.js';
-import { defaultImagesDir } from '../image/paths.js';
-import { findImage, readManifest, type ImageEntry } from '../image/manifest.js';
+import { InvalidArgumentError } from '../errors.js';
+import type { ImageEntry } from '../image/manifest.js';
 import type { InitSystem } from '../image/spec.js';
+import { localImage } from './local-image.js';
 import { blobCacheDir, gzipLayer, type Layer } from './blobs.js';
 import { credentialsFor, type Credentials } from './credentials.js';
 import {
@@ -56,14 +56,7 @@ export async function pushImage(image: string, init: InitSystem, reference: stri
   const ref = parseReference(reference, { allowHttp: options.allowHttp });
   if (!ref.tag || ref.digest)
     throw new InvalidArgumentError(`${reference}: push needs a tag (…:tag), not a digest`, { reason: 'REFERENCE_INVALID' });
-  const imagesDir = options.imagesDir ?? defaultImagesDir();
-  const entry = findImage(await readManifest(imagesDir), image, init);
-  if (!entry) {
-    throw new NotFoundError(`image ${image} (${init}) is not in ${imagesDir}: build it (runbox image build ${image}) or pull it first`, {
-      reason: 'IMAGE_NOT_FOUND',
-      metadata: { image, init },
-    });
-  }
+  const { entry, imagesDir } = await localImage(image, init, options.imagesDir);
   const client = new RegistryClient(ref, { credentials: options.credentials ?? credentialsFor(ref.registry), signal: options.signal });
   await client.ping();
 

@@ -17,13 +17,7 @@ init/images/ (bash, python, nodejs, go, rust, python-jwt) or your own spec file 
 "extends" one of them. Building needs root and the Debian mirror. push and pull share
 built images through any OCI registry, verified by content id (docs/sharing.md).
 
-Options:
-      --init I        init system inside the image: systemd (default) or openrc
-      --out DIR       image directory (default: $RUNBOX_HOME/images, RUNBOX_HOME=~/.cache/runbox)
-      --agent-dir DIR agent bundle to install (default: <repo>/dist/agent, from \`npm run build\`)
-      --force         rebuild even if the cache says nothing changed
-      --json          machine-readable output
-  -h, --help          show this help
+Each subcommand's flags: runbox image <subcommand> --help.
 `;
 
 export const GROUP: CommandGroup = {
