@@ -7,14 +7,16 @@ import { createSandbox } from '../../vm/create.js';
 import { printSandboxes } from './sandbox-output.js';
 import { MACHINE_FLAGS, machineOptions, progressTo, type MachineOptions } from './run-flags.js';
 
-export const USAGE = `Usage: runbox vm create <image> [--net tap|user] [--memory MiB] [--cpus N] [--init systemd|openrc]
+export const USAGE = `Usage: runbox vm create <image|machine.json> [--net tap|user] [--memory MiB] [--cpus N] [--init systemd|openrc]
                            [--accel tcg|kvm] [--machine microvm|q35] [--isolation shared|per-run]
                            [--wait-ms N] [--json]
 
 Creates a sandbox of a built image from its template snapshot: the first create of an image
 in a shape boots it cold once and saves the template; later ones restore it in seconds. The
 sandbox is claimed (a token, entropy and clock of its own) and left running; its token is
-in the printed token file (root only). See docs/lifecycle.md.
+in the printed token file (root only). A machine package (runbox machine export) is found
+by content id or fetched from its repos first, and gives the shape flags do not set. See
+docs/lifecycle.md and docs/sharing.md.
 
 Options:
       --net M          tap (default as root) or user
