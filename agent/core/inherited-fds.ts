@@ -1,7 +1,8 @@
 // File descriptors the agent inherited from whoever started it (a supervisor's pipe, a
 // socket left open by a shell) would be inherited again by every run and shell: libuv does
 // not close them in children. Node's own descriptors are close-on-exec; whatever above
-// stderr is not, at start, came from outside and is closed before anything else opens.
+// stderr is not, at start, came from outside and is closed before anything else opens. (Node 20
+// already marks inherited fds up to 16 close-on-exec itself; higher ones reach this check.)
 import { closeSync, readdirSync, readFileSync } from 'node:fs';
 
 const O_CLOEXEC = 0o2000000;

@@ -1,5 +1,7 @@
-// An fd the agent inherited without close-on-exec (here a file a shell opens as fd 7 before exec)
-// is closed at start, so no run or shell inherits it in turn.
+// An fd the agent inherited without close-on-exec (here a file a shell opens as fd 40 before exec)
+// is closed at start, so no run or shell inherits it in turn. Fd 40, not a low one: Node 20 itself
+// marks inherited fds up to 16 close-on-exec at start (seen on 20.20), so a low fd never reaches
+// the agent's own check, and the test would pass only when its runner leaked a high fd as well.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -25,12 +27,13 @@ describe('inherited file descriptors', () => {
       '--cache-dir',
       path.join(dir, 'cache'),
     ];
-    // A shell opens the file as fd 7 without close-on-exec, lists the fds the agent will start
-    // with (for the failure message) and execs it: the agent inherits fd 7 as from a supervisor.
+    // A shell opens the file as fd 40 without close-on-exec, lists the fds the agent will start
+    // with (for the failure message) and execs it: the agent inherits fd 40 as from a supervisor.
+    // bash, not sh: dash takes single-digit fds only.
     const leaked = path.join(dir, 'leaked.txt');
     writeFileSync(leaked, 'secret');
-    const wrapper = 'exec 7<"$0"; ls -l /proc/$$/fd >&2; exec "$@"';
-    const agent = spawn('/bin/sh', ['-c', wrapper, leaked, process.execPath, ...args], {
+    const wrapper = 'exec 40<"$0"; ls -l /proc/$$/fd >&2; exec "$@"';
+    const agent = spawn('/bin/bash', ['-c', wrapper, leaked, process.execPath, ...args], {
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     let log = '';
@@ -41,7 +44,7 @@ describe('inherited file descriptors', () => {
       });
       agent.once('exit', (code) => reject(new Error(`agent exited ${code}: ${log}`)));
     });
-    expect(log, 'the agent started with fd 7 open').toMatch(/ 7 -> .*leaked\.txt/);
+    expect(log, 'the agent started with fd 40 open').toMatch(/ 40 -> .*leaked\.txt/);
     expect(log).toMatch(/inherited_fds_closed=[1-9]/);
     const sb = await Sandbox.connect(`unix://${socket}`);
     try {
@@ -53,7 +56,7 @@ describe('inherited file descriptors', () => {
       sh.onData((d) => (out += Buffer.from(d).toString()));
       await sh.wait();
       expect(out).toMatch(/\b0 1 2\b/);
-      expect(out.trim().split(/\s+/)).not.toContain('7');
+      expect(out.trim().split(/\s+/)).not.toContain('40');
     } finally {
       await sb.close();
       agent.kill('SIGTERM');
