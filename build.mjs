@@ -59,6 +59,15 @@ async function buildAgent() {
   });
   // The file worker runs as the user in its own process; the agent starts it from this file.
   await build({ ...guestBundle, entryPoints: ['agent/files/worker/main.ts'], outfile: `${agentDir}/file-worker.js` });
+  // Code context drivers, fed to their interpreter on stdin (agent/context/driver.ts). The
+  // JavaScript one runs at global scope (`node -`): an IIFE, so none of its names become globals.
+  await build({
+    ...guestBundle,
+    format: 'iife',
+    entryPoints: ['agent/context/driver/javascript.ts'],
+    outfile: `${agentDir}/context-javascript.js`,
+  });
+  copyFileSync('agent/context/driver/python.py', `${agentDir}/context-python.py`);
   const ptyNative = path.join(path.dirname(require.resolve('node-pty/package.json')), 'build/Release/pty.node');
   copyFileSync(ptyNative, `${agentDir}/pty.node`);
   // The repo's package.json says "type": "module"; this marker keeps the CJS bundle CJS when run from dist/.

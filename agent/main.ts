@@ -53,6 +53,7 @@ async function main(): Promise<number> {
     admission: new Admission(config.maxConcurrent),
     live: new Set(),
     shells: { live: 0, opened: 0 },
+    contexts: { live: 0, opened: 0 },
   };
   const { server, health } = createServer(ctx, token);
   const { gate } = await listen(server, config.listen);

@@ -1,9 +1,10 @@
 // Sandbox: the SDK's handle on one agent. The capability rooms do the work (process/,
 // shell/, files/, system/, lifecycle/); this class wires them to one connection.
 import { Connection, type CallOptions, type ConnectionOptions } from './transport/connection.js';
-import { AbortError, AuthenticationError, RunboxError, TimeoutError } from './errors.js';
+import { AbortError, AuthenticationError, InvalidArgumentError, RunboxError, TimeoutError } from './errors.js';
 import { parseTarget, formatTarget, type Target } from './transport/target.js';
-import { ProcessApi } from './process/index.js';
+import { ProcessApi, type ProcessHandle, type RunCodeOptions, type RunResult } from './process/index.js';
+import { ContextApi, type CodeContext, type Execution, type RunCellOptions } from './context/index.js';
 import { ShellApi } from './shell/index.js';
 import { FilesApi } from './files/index.js';
 import { SystemApi, type Health, type Language, type SystemInfo } from './system/index.js';
@@ -32,6 +33,15 @@ const delay = (ms: number, signal?: AbortSignal) =>
     signal?.addEventListener('abort', done, { once: true });
   });
 
+/** The names each context language answers to (the agent's aliases). */
+const CONTEXT_ALIASES: Record<string, string[]> = {
+  python: ['python', 'py', 'python3'],
+  javascript: ['javascript', 'js', 'node', 'nodejs'],
+};
+
+/** Options of `sb.runCode(language, code, { context })`: the cell runs in that context. */
+export type RunInContextOptions = RunCellOptions & { context: CodeContext };
+
 /** Set by Sandbox's static block: claimSandbox reaches the connection, nothing public does. */
 let connectionOf: (sandbox: Sandbox) => Connection;
 
@@ -41,15 +51,16 @@ let connectionOf: (sandbox: Sandbox) => Connection;
  */
 export class Sandbox {
   readonly target: Target;
-  /** Run source code: `await sb.runCode('python', 'print(1)')`. See ProcessApi.runCode. */
-  readonly runCode: ProcessApi['runCode'];
   /** Run an argv command: `await sb.exec(['ls', '-l'])`. See ProcessApi.exec. */
   readonly exec: ProcessApi['exec'];
   /** Interactive shells on a pty: `sb.shells.open()`, `attach(id)`, `list()`. */
   readonly shells: ShellApi;
   /** Files in the sandbox, read and written as the sandbox's user. */
   readonly files: FilesApi;
+  /** Code contexts whose state survives between cells: `sb.contexts.create('python')`, `list()`, `get(id)`. */
+  readonly contexts: ContextApi;
   readonly #connection: Connection;
+  readonly #processes: ProcessApi;
   readonly #system: SystemApi;
 
   static {
@@ -61,11 +72,40 @@ export class Sandbox {
     this.target = target;
     this.#connection = connection;
     const processes = new ProcessApi(connection);
-    this.runCode = processes.runCode.bind(processes);
+    this.#processes = processes;
     this.exec = processes.exec.bind(processes);
     this.shells = new ShellApi(connection);
     this.files = new FilesApi(connection);
+    this.contexts = new ContextApi(connection);
     this.#system = new SystemApi(connection);
+  }
+
+  /**
+   * Runs source code: a fresh process per call (see ProcessApi.runCode), or, with
+   * `{ context }`, a cell in that code context, whose state persists (see CodeContext.run).
+   *
+   * ```ts
+   * const r = await sb.runCode('python', 'print(1)');                    // RunResult
+   * const e = await sb.runCode('python', 'x = 1; x', { context: ctx });  // Execution
+   * ```
+   */
+  runCode(language: string, source: string | Uint8Array, options: RunInContextOptions): Promise<Execution>;
+  runCode(language: string, source: string | Uint8Array, options: RunCodeOptions & { background: true }): Promise<ProcessHandle>;
+  runCode(language: string, source: string | Uint8Array, options?: RunCodeOptions): Promise<RunResult>;
+  runCode(
+    language: string,
+    source: string | Uint8Array,
+    options: RunCodeOptions | RunInContextOptions = {},
+  ): Promise<RunResult | ProcessHandle | Execution> {
+    if (!('context' in options)) return this.#processes.runCode(language, source, options);
+    const { context, ...cell } = options;
+    if (!CONTEXT_ALIASES[context.language]?.includes(language.toLowerCase())) {
+      throw new InvalidArgumentError(`runCode: language ${JSON.stringify(language)} does not match the context's (${context.language})`, {
+        reason: 'CONTEXT_LANGUAGE_MISMATCH',
+        metadata: { option: 'context' },
+      });
+    }
+    return context.run(typeof source === 'string' ? source : new TextDecoder().decode(source), cell);
   }
 
   /**

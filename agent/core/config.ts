@@ -37,6 +37,10 @@ export interface AgentConfig {
   shellGraceMs: number;
   /** Live shell sessions before RESOURCE_EXHAUSTED. */
   maxShells: number;
+  /** Open code contexts before RESOURCE_EXHAUSTED. */
+  maxContexts: number;
+  /** A context without a cell for this long is closed. */
+  contextIdleMs: number;
   /** How long the file worker may take to answer an op before the op fails (and a silent worker is replaced). */
   fileTimeoutMs: number;
   /** A connection with no call in flight for this long is closed. */
@@ -88,13 +92,16 @@ Options:
   --idle-timeout-ms N     close a connection with no call in flight for N ms, one that
                           never sent a byte included (default 120000; clients reconnect)
   --max-shells N          live shell sessions before RESOURCE_EXHAUSTED (default 64)
+  --max-contexts N        open code contexts before RESOURCE_EXHAUSTED (default 8)
+  --context-idle-ms N     close a code context that ran no cell for N ms (default 1800000)
   --isolation MODE        shared: all user code is the --user user and shares its files,
-                          processes and /tmp (default); per-run: every run and shell is a
+                          processes and /tmp (default); per-run: every run, shell and context is a
                           uid of its own (from --run-uids) with a private directory, /tmp,
                           /var/tmp, /dev/shm and a /proc showing only its own processes;
                           needs root and util-linux (unshare, setpriv)
   --run-uids FIRST-LAST   uids per-run isolation hands out; no user may own them and there
-                          must be at least --max-concurrent + --max-shells (default 61000-61999)
+                          must be at least --max-concurrent + --max-shells + --max-contexts
+                          (default 61000-61999)
   --help                  print this help
 `;
 
@@ -161,6 +168,8 @@ export function parseConfig(argv: string[]): AgentConfig | 'help' {
         'file-timeout-ms': { type: 'string' },
         'idle-timeout-ms': { type: 'string' },
         'max-shells': { type: 'string' },
+        'max-contexts': { type: 'string' },
+        'context-idle-ms': { type: 'string' },
         isolation: { type: 'string' },
         'run-uids': { type: 'string' },
         help: { type: 'boolean' },
@@ -190,10 +199,12 @@ export function parseConfig(argv: string[]): AgentConfig | 'help' {
   if (isolation !== 'shared' && isolation !== 'per-run') throw new ConfigError(`--isolation ${isolation}: expected shared or per-run`);
   const maxConcurrent = positiveInt('max-concurrent', v['max-concurrent'], 32);
   const maxShells = positiveInt('max-shells', v['max-shells'], 64);
+  const maxContexts = positiveInt('max-contexts', v['max-contexts'], 8);
   const runUids = parseUidRange(v['run-uids'] ?? '61000-61999');
-  if (isolation === 'per-run' && runUids.last - runUids.first + 1 < maxConcurrent + maxShells) {
+  const tenants = maxConcurrent + maxShells + maxContexts;
+  if (isolation === 'per-run' && runUids.last - runUids.first + 1 < tenants) {
     throw new ConfigError(
-      `--run-uids ${runUids.first}-${runUids.last}: ${runUids.last - runUids.first + 1} uids, fewer than --max-concurrent + --max-shells (${maxConcurrent + maxShells})`,
+      `--run-uids ${runUids.first}-${runUids.last}: ${runUids.last - runUids.first + 1} uids, fewer than --max-concurrent + --max-shells + --max-contexts (${tenants})`,
     );
   }
   return {
@@ -214,6 +225,8 @@ export function parseConfig(argv: string[]): AgentConfig | 'help' {
     fileTimeoutMs: positiveInt('file-timeout-ms', v['file-timeout-ms'], 60_000),
     idleTimeoutMs: positiveInt('idle-timeout-ms', v['idle-timeout-ms'], 120_000),
     maxShells,
+    maxContexts,
+    contextIdleMs: positiveInt('context-idle-ms', v['context-idle-ms'], 30 * 60_000),
     isolation,
     runUids,
     // What a request may ask for at most: generous, but bounded so one run can't hold the agent forever.

@@ -52,4 +52,6 @@ export interface AgentContext {
   live: Set<Killable>;
   /** Shell sessions: how many live now, how many were ever opened (the compile cache asks). */
   shells: { live: number; opened: number };
+  /** Code contexts, counted as shells are. */
+  contexts: { live: number; opened: number };
 }

@@ -62,6 +62,7 @@ async function claim(
   freezer: UserCodeFreezer,
   request: ClaimRequest,
   metadata: grpc.Metadata,
+  reseedInterpreters: () => void,
 ): Promise<ClaimResponse> {
   const receivedAt = performance.now();
   const checked = checkClaim(request);
@@ -82,6 +83,8 @@ async function claim(
   }
   // Written and swapped in one synchronous step: no call sees one without the other.
   token.replace(checked.token);
+  // Long-lived interpreters (code contexts) reseed their own generators first thing when they go on.
+  reseedInterpreters();
   // Only now may user code frozen before the snapshot go on: token, entropy and clock are its own.
   const thawed = await freezer.thaw();
   const detail = guest.skipped.join('; ');
@@ -115,10 +118,16 @@ function answer<T>(event: string, work: Promise<T>, callback: grpc.sendUnaryData
   );
 }
 
-export function lifecycleService(ctx: AgentContext, token: AgentToken): ImplementationOf<typeof LifecycleService> {
+/** `reseedInterpreters`: the code contexts' hook (context/registry.ts), called by each Claim before the thaw. */
+export function lifecycleService(
+  ctx: AgentContext,
+  token: AgentToken,
+  reseedInterpreters: () => void = () => undefined,
+): ImplementationOf<typeof LifecycleService> {
   const freezer = new UserCodeFreezer(ctx.limits);
   return {
-    claim: (call, callback) => answer('lifecycle.claim_refused', claim(ctx, token, freezer, call.request, call.metadata), callback),
+    claim: (call, callback) =>
+      answer('lifecycle.claim_refused', claim(ctx, token, freezer, call.request, call.metadata, reseedInterpreters), callback),
     freeze: (call, callback) =>
       answer(
         'lifecycle.freeze_failed',

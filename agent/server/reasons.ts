@@ -37,6 +37,19 @@ export const REASONS = {
   SHELL_NOT_FOUND: { code: status.NOT_FOUND, when: 'attach to a session that exited or whose grace period ran out [session]' },
   SHELL_TAKEN_OVER: { code: status.ABORTED, when: 'another client attached to the session this stream held [session]' },
   SHELL_START_FAILED: { code: status.FAILED_PRECONDITION, when: 'the command could not be started on a pty [field]' },
+  // ContextService
+  CONTEXT_LANGUAGE_UNSUPPORTED: {
+    code: status.INVALID_ARGUMENT,
+    when: 'CreateContext names a language without a context driver (only python and javascript have one) [field, language]',
+  },
+  TOO_MANY_CONTEXTS: { code: status.RESOURCE_EXHAUSTED, when: '--max-contexts contexts are open [flag, limit]' },
+  CONTEXT_NOT_FOUND: { code: status.NOT_FOUND, when: 'no such context, or it was closed (idle too long, CloseContext) [context]' },
+  CONTEXT_BUSY: { code: status.FAILED_PRECONDITION, when: 'Execute while the context runs another cell [context]' },
+  CONTEXT_DEAD: { code: status.FAILED_PRECONDITION, when: 'Execute on a context whose process ended; RestartContext revives it [context]' },
+  CONTEXT_START_FAILED: {
+    code: status.FAILED_PRECONDITION,
+    when: "the context's interpreter could not start (e.g. no IPython in the image); the message has its words [language]",
+  },
   // FilesService (errno in [errno], the path in [path])
   PATH_INVALID: { code: status.INVALID_ARGUMENT, when: 'a path that is empty, relative, holds NUL or is over 4096 bytes [field]' },
   MODE_INVALID: { code: status.INVALID_ARGUMENT, when: 'permission bits over 07777 [field]' },

@@ -10,6 +10,7 @@ import { ProcessService } from '../../proto/gen/runbox/v1/process_pb.js';
 import { ShellService } from '../../proto/gen/runbox/v1/shell_pb.js';
 import { FilesService } from '../../proto/gen/runbox/v1/files_pb.js';
 import { LifecycleService } from '../../proto/gen/runbox/v1/lifecycle_pb.js';
+import { ContextService } from '../../proto/gen/runbox/v1/context_pb.js';
 import type { ListenTarget } from '../core/config.js';
 import type { AgentContext } from '../core/context.js';
 import { type AgentToken, tokenInterceptor } from './auth.js';
@@ -18,6 +19,7 @@ import { processService } from '../process/service.js';
 import { shellService } from '../shell/service.js';
 import { filesService } from '../files/service.js';
 import { lifecycleService } from '../lifecycle/service.js';
+import { contextService } from '../context/service.js';
 import { log } from '../core/log.js';
 import { Health } from '../../proto/gen/grpc/health/v1/health_pb.js';
 import { ServerReflection } from '../../proto/gen/grpc/reflection/v1/reflection_pb.js';
@@ -26,7 +28,7 @@ import { HealthState, healthService } from './standard/health.js';
 import { DescriptorIndex, reflectionService, reflectionServiceV1Alpha } from './standard/reflection.js';
 
 /** The runbox services; the standard ones (health, reflection) report on these. */
-const RUNBOX_SERVICES = [SystemService, ProcessService, ShellService, FilesService, LifecycleService] as const;
+const RUNBOX_SERVICES = [SystemService, ProcessService, ShellService, FilesService, LifecycleService, ContextService] as const;
 const STANDARD_SERVICES = [Health, ServerReflection, ServerReflectionV1Alpha] as const;
 
 export interface AgentServer {
@@ -52,7 +54,14 @@ export function createServer(ctx: AgentContext, token: AgentToken): AgentServer 
   addService(server, ProcessService, processService(ctx));
   addService(server, ShellService, shellService(ctx));
   addService(server, FilesService, filesService(ctx));
-  addService(server, LifecycleService, lifecycleService(ctx, token));
+  const contexts = contextService(ctx);
+  addService(server, ContextService, contexts.implementation);
+  // A claimed clone's contexts reseed their generators before user code goes on (docs/lifecycle.md).
+  addService(
+    server,
+    LifecycleService,
+    lifecycleService(ctx, token, () => contexts.registry.reseedAll()),
+  );
   const health = new HealthState([...RUNBOX_SERVICES, Health].map((s) => s.typeName));
   const descriptors = new DescriptorIndex([...RUNBOX_SERVICES, ...STANDARD_SERVICES]);
   addService(server, Health, healthService(health));

@@ -90,6 +90,8 @@ describe('parseConfig', () => {
       },
       shellGraceMs: 60_000,
       maxShells: 64,
+      maxContexts: 8,
+      contextIdleMs: 1_800_000,
       fileTimeoutMs: 60_000,
       idleTimeoutMs: 120_000,
       isolation: 'shared',
@@ -132,9 +134,11 @@ describe('parseConfig', () => {
     ['--run-uids', ['--run-uids', '70000-70095'], { runUids: { first: 70000, last: 70095 } }],
     [
       '--run-uids exactly big enough',
-      ['--isolation=per-run', '--run-uids', '70000-70002', '--max-concurrent', '2', '--max-shells', '1'],
-      { runUids: { first: 70000, last: 70002 } },
+      ['--isolation=per-run', '--run-uids', '70000-70003', '--max-concurrent', '2', '--max-shells', '1', '--max-contexts', '1'],
+      { runUids: { first: 70000, last: 70003 } },
     ],
+    ['--max-contexts', ['--max-contexts', '3'], { maxContexts: 3 }],
+    ['--context-idle-ms', ['--context-idle-ms', '60000'], { contextIdleMs: 60_000 }],
   ])('%s', (_name, argv, expected) => {
     expect(config(argv)).toMatchObject(expected);
   });
@@ -206,9 +210,9 @@ describe('parseConfig', () => {
     ['--run-uids reversed', ['--run-uids', '62000-61000'], /FIRST <= LAST/],
     ['--run-uids up to 2^31-1', ['--run-uids', '61000-2147483647'], /< 2147483647/],
     [
-      '--run-uids smaller than the runs and shells it must serve',
+      '--run-uids smaller than the runs, shells and contexts it must serve',
       ['--isolation', 'per-run', '--run-uids', '61000-61009'],
-      /--run-uids 61000-61009: 10 uids, fewer than --max-concurrent \+ --max-shells \(96\)/,
+      /--run-uids 61000-61009: 10 uids, fewer than --max-concurrent \+ --max-shells \+ --max-contexts \(104\)/,
     ],
     ['--max-source-bytes at the default message size', ['--max-source-bytes', String(16 << 20)], /--max-message-bytes must be larger/],
   ])('%s is a ConfigError', (_name, argv, message) => {
