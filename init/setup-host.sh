@@ -33,6 +33,8 @@ packages=(
   python3 golang-1.23-go rustc-web node-typescript gcc libc6-dev
   # CLI and browser-terminal tests
   tmux chromium
+  # code contexts (python driver: IPython; rich results: pandas tables, matplotlib charts)
+  python3-ipython python3-pandas python3-matplotlib
   # the non-Node client test: Python grpcio, protobuf, protoc and its well-known protos (any.proto)
   python3-grpcio python3-protobuf protobuf-compiler libprotobuf-dev
   # node-pty builds a native addon when no prebuilt one fits

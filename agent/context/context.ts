@@ -8,6 +8,7 @@ import type { RunCgroup } from '../limits/cgroups.js';
 import { watchMemory } from '../limits/memory-watch.js';
 import type { StageLimits } from '../limits/cgroups.js';
 import type { Identity } from '../usercode/isolation.js';
+import { GATE_CWD_FAILED } from '../usercode/gate.js';
 import { log } from '../core/log.js';
 import { rpcError } from '../server/errors.js';
 import { DriverProcess, type ContextLanguage, type DriverExit } from './driver.js';
@@ -148,7 +149,9 @@ export class CodeContext {
     cgroup?.remove();
     const memoryLimit = stats?.oomKilled === true || this.#memoryStuck;
     let message = this.#why ?? (this.#fatal || describeExit(exit, memoryLimit, this.setup.limits));
-    if (this.state === 'starting' && !this.#fatal) message += this.#stderrTail();
+    if (this.state === 'starting' && exit.code === GATE_CWD_FAILED && !this.#why) {
+      message = `cwd ${JSON.stringify(this.setup.cwd)}: user ${this.setup.who.user.name} cannot enter it (it does not exist or is not theirs to enter)`;
+    } else if (this.state === 'starting' && !this.#fatal) message += this.#stderrTail();
     this.death = { message, exitCode: exit.signal ? -1 : (exit.code ?? -1), signal: exit.signal ?? '', memoryLimit };
     this.state = 'dead';
     for (const splitter of Object.values(this.#splitters)) splitter.cancel();

@@ -11,6 +11,7 @@ export const VERBS: Record<string, Verb> = {
   run: { summary: 'run a source file in a language', load: () => import('./run.js') },
   exec: { summary: 'run a command (argv)', load: () => import('./exec.js') },
   shell: { summary: 'open an interactive shell', load: () => import('./shell.js') },
+  repl: { summary: 'an interactive REPL on a code context (python, javascript)', load: () => import('./repl/index.js') },
   cp: { summary: 'copy files in and out (sandbox:/path)', load: () => import('./cp.js') },
   languages: { summary: 'list the languages a sandbox offers', load: () => import('./languages.js') },
   info: { summary: "show a sandbox's health and system information", load: () => import('./info.js') },

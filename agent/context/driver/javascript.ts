@@ -33,6 +33,14 @@ function send(event: Record<string, unknown>): void {
 
 const state = { seq: 0, count: 0, executing: false, interrupt: undefined as ((error: Error) => void) | undefined };
 
+/** What an interrupted cell raises, whether it was busy (breakOnSigint) or awaiting. */
+const interrupted = () => {
+  const error = new Error('the cell was interrupted (SIGINT)');
+  error.name = 'Interrupted';
+  error.stack = `${error.name}: ${error.message}`;
+  return error;
+};
+
 function display(data: unknown, options: { raw?: boolean } = {}): void {
   const bundle: WireBundle = options.raw ? rawBundle(data) : bundleOf(data);
   send({ ev: 'display', seq: state.seq, main: false, data: bundle });
@@ -44,7 +52,7 @@ function errorEvent(error: unknown): Record<string, unknown> {
     // Frames of the driver itself say nothing to the user.
     const stack = String(e.stack ?? `${e.name}: ${e.message}`)
       .split('\n')
-      .filter((line) => !line.includes('[stdin]') && !line.includes('node:vm'))
+      .filter((line) => !/\[stdin\]|node:vm|node:internal\/process\/task_queues/.test(line))
       .join('\n');
     return { ev: 'error', seq: state.seq, name: e.name || 'Error', value: e.message ?? '', traceback: stack };
   }
@@ -87,7 +95,8 @@ async function execute(command: Command): Promise<void> {
     if (value !== undefined) send({ ev: 'display', seq: state.seq, main: true, data: bundleOf(value) });
   } catch (error) {
     status = 'error';
-    send(errorEvent(error));
+    const busyInterrupted = (error as { code?: unknown } | null)?.code === 'ERR_SCRIPT_EXECUTION_INTERRUPTED';
+    send(errorEvent(busyInterrupted ? interrupted() : error));
   } finally {
     state.executing = false;
     state.interrupt = undefined;
@@ -105,13 +114,11 @@ function installGlobals(): void {
   g.display = display;
   process.on('SIGINT', () => {
     // Only a cell is interrupted; a SIGINT between cells is dropped, never fatal.
-    if (state.executing) state.interrupt?.(Object.assign(new Error('the cell was interrupted (SIGINT)'), { name: 'Interrupted' }));
+    if (state.executing) state.interrupt?.(interrupted());
   });
-  // A callback that throws after its cell ended must not end the context: it is reported.
-  const report = (error: unknown) => {
-    if (state.executing) send(errorEvent(error));
-    else process.stderr.write(`Uncaught ${inspect(error)}\n`);
-  };
+  // A callback that throws must not end the context. It is not the running cell's error (it may
+  // come from any earlier cell's timer): it goes to stderr, as Node prints it.
+  const report = (error: unknown) => process.stderr.write(`Uncaught ${inspect(error)}\n`);
   process.on('uncaughtException', report);
   process.on('unhandledRejection', report);
 }
