@@ -114,6 +114,10 @@ class ContextShell(InteractiveShell):
     def enable_gui(self, gui=None):
         pass  # no event loop integration: there is no screen
 
+    # `!cmd` writes straight to the real stdout/stderr (captured like any child process), not
+    # through a pseudo-terminal that would turn every newline into \r\n.
+    system = InteractiveShell.system_raw
+
 
 def on_interrupt(signum, frame):
     # Only user code is interrupted; a SIGINT that lands between cells is dropped.
