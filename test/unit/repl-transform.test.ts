@@ -12,7 +12,7 @@ async function runCells(cells: string[]): Promise<unknown[]> {
     const repl = toReplScript(code);
     if (repl?.prelude) new Script(repl.prelude).runInContext(context);
     const value: unknown = new Script(repl?.body ?? code).runInContext(context);
-    values.push(repl?.async ? await (value) : value);
+    values.push(repl?.async ? await value : value);
   }
   return values;
 }
