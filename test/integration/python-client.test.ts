@@ -45,6 +45,7 @@ describe('a Python grpcio client', () => {
       'grpc.health.v1.Health',
       'grpc.reflection.v1.ServerReflection',
       'grpc.reflection.v1alpha.ServerReflection',
+      'runbox.v1.ContextService',
       'runbox.v1.FilesService',
       'runbox.v1.LifecycleService',
       'runbox.v1.ProcessService',

@@ -43,6 +43,7 @@ describe('grpc.health.v1', () => {
       'runbox.v1.ShellService': ServingStatus.SERVING,
       'runbox.v1.FilesService': ServingStatus.SERVING,
       'runbox.v1.LifecycleService': ServingStatus.SERVING,
+      'runbox.v1.ContextService': ServingStatus.SERVING,
       'grpc.health.v1.Health': ServingStatus.SERVING,
     });
   });

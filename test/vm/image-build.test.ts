@@ -21,13 +21,20 @@ const OUT = process.env.RUNBOX_TEST_IMAGES_DIR ?? defaultImagesDir();
 const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
 
 /** Images to build, and a file each must contain. RUNBOX_TEST_IMAGES=bash,python narrows the list. */
-const ALL_IMAGES: { name: string; init: InitSystem; mustHave: string[] }[] = [
+const ALL_IMAGES: { name: string; init: InitSystem; mustHave: string[]; mustNotHave?: string[] }[] = [
   { name: 'bash', init: 'systemd', mustHave: ['/usr/bin/bash'] },
-  { name: 'python', init: 'systemd', mustHave: ['/usr/bin/python3'] },
+  { name: 'python', init: 'systemd', mustHave: ['/usr/bin/python3', '/usr/lib/python3/dist-packages/IPython/__init__.py'] },
   { name: 'nodejs', init: 'systemd', mustHave: ['/usr/bin/node', '/usr/bin/tsc'] },
   { name: 'go', init: 'systemd', mustHave: ['/usr/lib/go-1.23/bin/go', '/var/cache/runbox/go-build/README'] },
   { name: 'rust', init: 'systemd', mustHave: ['/usr/bin/rustc', '/usr/bin/cc'] },
   { name: 'python-jwt', init: 'systemd', mustHave: ['/usr/lib/python3/dist-packages/jwt/__init__.py'] },
+  {
+    name: 'python-data',
+    init: 'systemd',
+    mustHave: ['/usr/lib/python3/dist-packages/pandas/__init__.py', '/usr/lib/python3/dist-packages/matplotlib_inline/backend_inline.py'],
+    // The spec's path filters: the compiler Debian's scipy -> pythran dependency brings.
+    mustNotHave: ['/usr/include/boost', '/usr/lib/gcc/x86_64-linux-gnu/12/cc1plus'],
+  },
   { name: 'bash', init: 'openrc', mustHave: ['/sbin/openrc-init', '/etc/init.d/runbox-agent'] },
 ];
 const IMAGES = ALL_IMAGES.filter((i) => !process.env.RUNBOX_TEST_IMAGES || process.env.RUNBOX_TEST_IMAGES.split(',').includes(i.name));
@@ -154,6 +161,7 @@ describe.skipIf(!IN_CI && (!isRoot || !existsSync(path.join(AGENT_DIR, 'runbox-a
         expect(meta.name).toBe(img.name);
         expect(meta.languages).toEqual(get().entry.languages);
         for (const f of img.mustHave) expect(statIn(fs, f), f).toBeDefined();
+        for (const f of img.mustNotHave ?? []) expect(statIn(fs, f), f).toBeUndefined();
         // Docs, man pages and locales are never unpacked.
         expect(debugfs(fs, 'ls -l /usr/share/man')).not.toMatch(/man1/);
       });
