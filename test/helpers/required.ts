@@ -19,5 +19,6 @@ export function requireInCi(ctx: TestContext, available: boolean, what: string):
  * beforeAll, so CI fails with this message instead of skipping, and a partial machine skips.
  */
 export function requireSuiteInCi(available: boolean, what: string): void {
-  if (!available && IN_CI) throw new Error(`${what} is missing, but init/setup-host.sh installs it and .ci/run runs as root: CI must have it`);
+  if (!available && IN_CI)
+    throw new Error(`${what} is missing, but init/setup-host.sh installs it and .ci/run runs as root: CI must have it`);
 }

@@ -157,7 +157,11 @@ describe.skipIf(!asRoot && !IN_CI)('--isolation per-run', () => {
 
   it("the compile cache: a tenant cannot list bin/ nor read another's binary, and a cached run still works", async (ctx) => {
     const { sb } = fixture;
-    requireInCi(ctx, (await sb.languages()).some((l) => l.name === 'go'), 'the Go toolchain (golang-1.23-go)');
+    requireInCi(
+      ctx,
+      (await sb.languages()).some((l) => l.name === 'go'),
+      'the Go toolchain (golang-1.23-go)',
+    );
     const source = `package main\nimport "fmt"\nfunc main() { fmt.Println("cached ${Date.now()}") }\n`;
     const first = await sb.runCode('go', source, { timeoutMs: 60_000, compileTimeoutMs: 300_000 });
     expect(first.compileCached).toBe(false);
