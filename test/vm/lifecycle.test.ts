@@ -11,9 +11,10 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { SandboxPool } from '../../host/vm/pool.js';
+import { listSandboxes } from '../../host/vm/list.js';
 import { performance } from 'node:perf_hooks';
 import { freezeSandbox, Sandbox, thawSandbox } from '../../host/sandbox.js';
-import { AuthenticationError, NotFoundError } from '../../host/errors.js';
+import { AbortError, AuthenticationError, NotFoundError } from '../../host/errors.js';
 import { ensureImage, figure, figures, IMAGES_DIR } from './vm-helpers.js';
 
 afterAll(() => {
@@ -141,6 +142,44 @@ describe('pause and resume (python image)', () => {
       await expect(resumeSandbox(id)).rejects.toBeInstanceOf(NotFoundError);
     } finally {
       await back.kill();
+    }
+  }, 600_000);
+
+  it('a run in flight ends with AbortError (SANDBOX_CLOSED) at the pause; after 2 minutes paused the resumed clock is the host’s', async () => {
+    const sb = await createSandbox('python', OPTIONS);
+    let back: LocalSandbox | undefined;
+    try {
+      const run = await sb.exec(['sleep', '600'], { background: true, timeoutMs: 700_000 });
+      const ended = run.wait().then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+      const id = await sb.pause();
+      // docs/lifecycle.md: calls in flight end, they do not finish.
+      const error = await ended;
+      expect(error).toBeInstanceOf(AbortError);
+      expect((error as AbortError).reason).toBe('SANDBOX_CLOSED');
+      expect((error as Error).message).toMatch(/the Sandbox was closed/);
+
+      // The guest's clock stands still while it is paused; the resume's Claim sets it to the host's.
+      await new Promise((resolve) => setTimeout(resolve, 120_000));
+      back = await resumeSandbox(id, { imagesDir: IMAGES_DIR, readyTimeoutMs: 240_000 });
+      expect(back.claim.clockSet).toBe(true);
+      const before = Date.now();
+      const guest = Number((await back.exec(['date', '+%s.%N'], { timeoutMs: 30_000 })).stdout.trim()) * 1000;
+      const after = Date.now();
+      // The guest read its clock between these two host readings: within the 1 s the contract allows.
+      expect(guest).toBeGreaterThanOrEqual(before - 1_000);
+      expect(guest).toBeLessThanOrEqual(after + 1_000);
+      // The aborted run's processes were killed (as whenever a client goes away); nothing of it runs on.
+      await expect
+        .poll(
+          async () => (await back!.exec(['sh', '-c', 'grep -lx sleep /proc/[0-9]*/comm 2>/dev/null; true'], { timeoutMs: 30_000 })).stdout,
+          { timeout: 60_000 },
+        )
+        .toBe('');
+    } finally {
+      await (back ?? sb).kill();
     }
   }, 600_000);
 
@@ -302,6 +341,27 @@ describe('SandboxPool (python image)', () => {
       expect(taken[0]!.token).not.toBe(taken[1]!.token);
       // It refills to its size behind the takes.
       await expect.poll(() => pool.ready, { timeout: 120_000, interval: 500 }).toBe(2);
+
+      // createSandbox(image, { pool }) hands out one of the pool's, already running: no new VM.
+      const runningBefore = new Set((await listSandboxes({ clean: false })).filter((s) => s.status === 'running').map((s) => s.id));
+      taken.push(await createSandbox('python', { pool }));
+      expect(runningBefore.has(taken[2]!.vm.id)).toBe(true);
+      expect(pool.ready).toBe(1);
+      expect((await taken[2]!.runCode('python', 'print(7)', { timeoutMs: 60_000 })).stdout).toBe('7\n');
+      // A pool of another image, or options the pool decides, are refused before anything is made.
+      await expect(createSandbox('go', { pool })).rejects.toMatchObject({
+        reason: 'POOL_MISMATCH',
+        message: expect.stringMatching(/the pool holds python sandboxes; pass a pool of go, or no pool/),
+      });
+      await expect(createSandbox('python', { pool, memoryMiB: 512 })).rejects.toThrow(/memoryMiB are the pool's to decide/);
+      // Empty (every ready one taken; the refill restores one at a time): createSandbox restores one of its own.
+      while (pool.ready > 0) taken.push(await pool.take());
+      expect(pool.ready).toBe(0);
+      const own = await createSandbox('python', { pool, readyTimeoutMs: 240_000 });
+      taken.push(own);
+      expect(runningBefore.has(own.vm.id)).toBe(false);
+      expect(own.vm.state.restoredFrom).toBe(`template ${own.templateKey}`);
+      expect((await own.runCode('python', 'print(8)', { timeoutMs: 60_000 })).stdout).toBe('8\n');
     } finally {
       await pool.close();
     }
