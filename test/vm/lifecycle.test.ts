@@ -264,19 +264,22 @@ describe('user code frozen across a snapshot (python image)', () => {
     try {
       const clock = async () => Number((await sb.exec(['date', '+%s%3N'], { timeoutMs: 60_000 })).stdout);
       expect(Math.abs((await clock()) - Date.now())).toBeLessThan(2_000);
+      // Guest times are compared with guest times only: the guest clock may be up to a second
+      // off the host's (the contract allows 1 s), which a host-time bound would mistake for a run.
+      const beforeFreeze = await clock();
       expect(await freezeSandbox(sb, { autoThawMs: 600_000 })).toEqual({ frozen: true, detail: '' });
       const during = clock();
       await new Promise((resolve) => setTimeout(resolve, 1_500));
-      const thawedAt = Date.now();
       expect(await thawSandbox(sb)).toBe(true);
-      // The run could only start once its cgroup was thawed.
-      expect(await during).toBeGreaterThanOrEqual(thawedAt - 500);
+      // The run could only start once its cgroup was thawed: after the 1.5 s the host waited
+      // (1 s allowed, for the guest clock's rate under TCG).
+      expect(await during).toBeGreaterThanOrEqual(beforeFreeze + 1_000);
       expect(await thawSandbox(sb)).toBe(false);
 
-      const frozenAt = Date.now();
+      const frozenAt = await clock();
       expect((await freezeSandbox(sb, { autoThawMs: 2_000 })).frozen).toBe(true);
-      // Nobody thaws: the agent does, after 2 s of guest time.
-      expect(await clock()).toBeGreaterThanOrEqual(frozenAt + 2_000 - 500);
+      // Nobody thaws: the agent does, after 2 s of guest time from a freeze that came after frozenAt.
+      expect(await clock()).toBeGreaterThanOrEqual(frozenAt + 2_000);
     } finally {
       await sb.kill();
     }
