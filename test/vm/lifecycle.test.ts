@@ -264,16 +264,17 @@ describe('user code frozen across a snapshot (python image)', () => {
     try {
       const clock = async () => Number((await sb.exec(['date', '+%s%3N'], { timeoutMs: 60_000 })).stdout);
       expect(Math.abs((await clock()) - Date.now())).toBeLessThan(2_000);
-      // Guest times are compared with guest times only: the guest clock may be up to a second
-      // off the host's (the contract allows 1 s), which a host-time bound would mistake for a run.
+      // Guest times are compared with guest times only: the guest's clock may be off the host's
+      // (up to the 1 s the contract allows), and under TCG its rate differs from the host's by a
+      // few percent: one run here saw 2.94 s pass in the guest while the host waited 3 s.
       const beforeFreeze = await clock();
       expect(await freezeSandbox(sb, { autoThawMs: 600_000 })).toEqual({ frozen: true, detail: '' });
       const during = clock();
       await new Promise((resolve) => setTimeout(resolve, 3_000));
       expect(await thawSandbox(sb)).toBe(true);
-      // The run could only start once its cgroup was thawed, after the 3 s the host waited (the
-      // guest clock runs at the host's rate; only their offsets may differ).
-      expect(await during).toBeGreaterThanOrEqual(beforeFreeze + 3_000);
+      // The run could only start once its cgroup was thawed, after the host's 3 s: two thirds
+      // of that in guest time is far more than a run that was not held (one exec) could take.
+      expect(await during).toBeGreaterThanOrEqual(beforeFreeze + 2_000);
       expect(await thawSandbox(sb)).toBe(false);
 
       const frozenAt = await clock();
