@@ -140,49 +140,39 @@ export function parseUidRange(value: string): { first: number; last: number } {
   return { first, last };
 }
 
-export function parseConfig(argv: string[]): AgentConfig | 'help' {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        listen: { type: 'string', multiple: true },
-        'token-file': { type: 'string' },
-        'claimed-token-file': { type: 'string' },
-        'manage-guest': { type: 'boolean' },
-        'env-file': { type: 'string' },
-        user: { type: 'string' },
-        'max-concurrent': { type: 'string' },
-        'max-source-bytes': { type: 'string' },
-        'max-message-bytes': { type: 'string' },
-        cgroups: { type: 'string' },
-        'work-dir': { type: 'string' },
-        'cache-dir': { type: 'string' },
-        'default-timeout-ms': { type: 'string' },
-        'default-output-bytes': { type: 'string' },
-        'default-memory-bytes': { type: 'string' },
-        'default-max-processes': { type: 'string' },
-        'shell-grace-ms': { type: 'string' },
-        'file-timeout-ms': { type: 'string' },
-        'idle-timeout-ms': { type: 'string' },
-        'max-shells': { type: 'string' },
-        'max-contexts': { type: 'string' },
-        'context-idle-ms': { type: 'string' },
-        isolation: { type: 'string' },
-        'run-uids': { type: 'string' },
-        help: { type: 'boolean' },
-      },
-    });
-  } catch (error) {
-    throw new ConfigError((error as Error).message);
-  }
-  const v = parsed.values;
-  if (v.help) return 'help';
-  const cgroups = v.cgroups ?? 'auto';
-  if (cgroups !== 'auto' && cgroups !== 'off') throw new ConfigError(`--cgroups ${cgroups}: expected auto or off`);
-  const isRoot = process.getuid?.() === 0;
+/** The flags parseArgs accepts: every value is a string checked below, so an error can name the flag. */
+const FLAGS = {
+  listen: { type: 'string', multiple: true },
+  'token-file': { type: 'string' },
+  'claimed-token-file': { type: 'string' },
+  'manage-guest': { type: 'boolean' },
+  'env-file': { type: 'string' },
+  user: { type: 'string' },
+  'max-concurrent': { type: 'string' },
+  'max-source-bytes': { type: 'string' },
+  'max-message-bytes': { type: 'string' },
+  cgroups: { type: 'string' },
+  'work-dir': { type: 'string' },
+  'cache-dir': { type: 'string' },
+  'default-timeout-ms': { type: 'string' },
+  'default-output-bytes': { type: 'string' },
+  'default-memory-bytes': { type: 'string' },
+  'default-max-processes': { type: 'string' },
+  'shell-grace-ms': { type: 'string' },
+  'file-timeout-ms': { type: 'string' },
+  'idle-timeout-ms': { type: 'string' },
+  'max-shells': { type: 'string' },
+  'max-contexts': { type: 'string' },
+  'context-idle-ms': { type: 'string' },
+  isolation: { type: 'string' },
+  'run-uids': { type: 'string' },
+  help: { type: 'boolean' },
+} as const;
+
+type FlagValues = ReturnType<typeof parseArgs<{ options: typeof FLAGS }>>['values'];
+
+/** The per-run defaults a request falls back to, and the message-size pair that must stay ordered. */
+function limitsOf(v: FlagValues): Pick<AgentConfig, 'defaults' | 'maximums' | 'maxSourceBytes' | 'maxMessageBytes'> {
   const defaults: RunLimitDefaults = {
     timeoutMs: positiveInt('default-timeout-ms', v['default-timeout-ms'], 30_000),
     compileTimeoutMs: 120_000,
@@ -195,6 +185,23 @@ export function parseConfig(argv: string[]): AgentConfig | 'help' {
   if (maxMessageBytes <= maxSourceBytes) {
     throw new ConfigError('--max-message-bytes must be larger than --max-source-bytes so oversized sources get a precise error');
   }
+  return {
+    defaults,
+    maxSourceBytes,
+    maxMessageBytes,
+    // What a request may ask for at most: generous, but bounded so one run can't hold the agent forever.
+    maximums: {
+      timeoutMs: 60 * 60_000,
+      compileTimeoutMs: 30 * 60_000,
+      outputLimitBytes: 64 << 20,
+      memoryBytes: Math.max(defaults.memoryBytes, os.totalmem()),
+      maxProcesses: 32_768,
+    },
+  };
+}
+
+/** How many tenants may be live at once, and (per-run) whether the uid range holds them all. */
+function tenancyOf(v: FlagValues): Pick<AgentConfig, 'isolation' | 'runUids' | 'maxConcurrent' | 'maxShells' | 'maxContexts'> {
   const isolation = v.isolation ?? 'shared';
   if (isolation !== 'shared' && isolation !== 'per-run') throw new ConfigError(`--isolation ${isolation}: expected shared or per-run`);
   const maxConcurrent = positiveInt('max-concurrent', v['max-concurrent'], 32);
@@ -207,6 +214,20 @@ export function parseConfig(argv: string[]): AgentConfig | 'help' {
       `--run-uids ${runUids.first}-${runUids.last}: ${runUids.last - runUids.first + 1} uids, fewer than --max-concurrent + --max-shells + --max-contexts (${tenants})`,
     );
   }
+  return { isolation, runUids, maxConcurrent, maxShells, maxContexts };
+}
+
+export function parseConfig(argv: string[]): AgentConfig | 'help' {
+  let v: FlagValues;
+  try {
+    v = parseArgs({ args: argv, strict: true, allowPositionals: false, options: FLAGS }).values;
+  } catch (error) {
+    throw new ConfigError((error as Error).message);
+  }
+  if (v.help) return 'help';
+  const cgroups = v.cgroups ?? 'auto';
+  if (cgroups !== 'auto' && cgroups !== 'off') throw new ConfigError(`--cgroups ${cgroups}: expected auto or off`);
+  const isRoot = process.getuid?.() === 0;
   return {
     listen: (v.listen ?? ['tcp://0.0.0.0:5000', 'unix:///run/runbox/agent.sock']).map(parseListen),
     tokenFile: v['token-file'],
@@ -214,28 +235,14 @@ export function parseConfig(argv: string[]): AgentConfig | 'help' {
     manageGuest: v['manage-guest'] ?? false,
     envFile: v['env-file'],
     user: v.user,
-    maxConcurrent,
-    maxSourceBytes,
-    maxMessageBytes,
     cgroups,
     workDir: v['work-dir'] ?? (isRoot ? '/var/lib/runbox/runs' : path.join(os.tmpdir(), 'runbox-runs')),
     cacheDir: v['cache-dir'] ?? (isRoot ? '/var/cache/runbox' : path.join(os.homedir(), '.cache', 'runbox-agent')),
-    defaults,
     shellGraceMs: positiveInt('shell-grace-ms', v['shell-grace-ms'], 60_000),
     fileTimeoutMs: positiveInt('file-timeout-ms', v['file-timeout-ms'], 60_000),
     idleTimeoutMs: positiveInt('idle-timeout-ms', v['idle-timeout-ms'], 120_000),
-    maxShells,
-    maxContexts,
     contextIdleMs: positiveInt('context-idle-ms', v['context-idle-ms'], 30 * 60_000),
-    isolation,
-    runUids,
-    // What a request may ask for at most: generous, but bounded so one run can't hold the agent forever.
-    maximums: {
-      timeoutMs: 60 * 60_000,
-      compileTimeoutMs: 30 * 60_000,
-      outputLimitBytes: 64 << 20,
-      memoryBytes: Math.max(defaults.memoryBytes, os.totalmem()),
-      maxProcesses: 32_768,
-    },
+    ...limitsOf(v),
+    ...tenancyOf(v),
   };
 }

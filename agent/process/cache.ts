@@ -1,12 +1,16 @@
 // Compiled binaries by sha256(language, version, source), so a repeated run skips the
 // compile stage. The cache directory is root-owned (the agent takes it over, without ever
-// following a link, if an image or a run left it otherwise) and only readable by runs: a compile
-// stage writes its output into the run's private directory, and the agent copies it in
-// (never following links, only regular files the run-as user owns). A run therefore
-// cannot plant a binary under another source's key.
+// following a link, if an image or a run left it otherwise): a compile stage writes its output
+// into the run's private directory, and the agent copies it in (never following links, only
+// regular files the run-as user owns). A run therefore cannot plant a binary under another
+// source's key. `bin/` is 0711: a run can open an entry whose name (the key) it knows, which
+// takes knowing the source, but cannot list what other runs compiled. An ELF entry is 0711
+// too (execve needs no read permission), so even a known name cannot be read; a script output
+// (TypeScript's main.js, run by node) must stay readable, 0644.
 import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import {
+  chmodSync,
   closeSync,
   constants,
   fchmodSync,
@@ -31,6 +35,14 @@ const MAX_ENTRIES = 512;
 /** Largest compile output the cache copies (a static Go or Rust binary is a few MiB). */
 const MAX_OUTPUT_BYTES = 256 << 20;
 const isRoot = () => process.getuid?.() === 0;
+/** Searchable, not listable: an entry is reached only by its key. */
+const BIN_DIR_MODE = 0o711;
+const ELF_MAGIC = Buffer.from([0x7f, 0x45, 0x4c, 0x46]);
+
+/** Execute-only for an ELF binary (the kernel maps it without read permission); readable for a script an interpreter must read. */
+function entryMode(data: Buffer): number {
+  return data.subarray(0, 4).equals(ELF_MAGIC) ? 0o711 : 0o644;
+}
 
 /**
  * Makes `dir` a real directory with this owner and mode, never following a link: a link or
@@ -68,17 +80,17 @@ export class CompileCache {
   ) {
     this.binDir = path.join(cacheDir, 'bin');
     if (!isRoot()) {
-      mkdirSync(this.binDir, { recursive: true, mode: 0o755 });
+      mkdirSync(this.binDir, { recursive: true, mode: BIN_DIR_MODE });
       return;
     }
     // Order matters: once the cache directory is root's, user code can no longer add, swap
     // or rename anything in it, so its children are checked against a stable directory.
     mkdirSync(path.dirname(cacheDir), { recursive: true, mode: 0o755 });
     ownDirectory(cacheDir, 0, 0, 0o755);
-    if (ownDirectory(this.binDir, 0, 0, 0o755).ownerBefore !== 0) {
+    if (ownDirectory(this.binDir, 0, 0, BIN_DIR_MODE).ownerBefore !== 0) {
       // A bin directory someone else owned may hold binaries planted under a source's key.
       execFileSync('/bin/rm', ['-rf', '--one-file-system', '--', this.binDir]);
-      ownDirectory(this.binDir, 0, 0, 0o755);
+      ownDirectory(this.binDir, 0, 0, BIN_DIR_MODE);
     }
     // The Go build cache and GOPATH must be writable by the compiler, which runs as the user.
     for (const name of ['go-build', 'gopath']) ownDirectory(path.join(cacheDir, name), user.uid, user.gid, 0o700);
@@ -122,7 +134,8 @@ export class CompileCache {
     }
     const final = path.join(this.binDir, key);
     const temp = `${final}.${process.pid}.${freshHex(8)}.tmp`;
-    writeFileSync(temp, data, { mode: 0o755, flag: 'wx' });
+    writeFileSync(temp, data, { mode: entryMode(data), flag: 'wx' });
+    chmodSync(temp, entryMode(data)); // the mode given to open() is filtered by the umask
     renameSync(temp, final); // atomic: a concurrent run sees the old or the new file, never half
     this.#evict();
     return final;

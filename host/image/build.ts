@@ -16,7 +16,10 @@ import { dirDigest, sha256, specHash } from './digests.js';
 import { dpkgPackages, ext4Blocks } from './inspect.js';
 
 export { specHash } from './digests.js';
-import { FailedPreconditionError, InvalidArgumentError, RunboxError, type ErrorCode } from '../errors.js';
+import { FailedPreconditionError, InvalidArgumentError } from '../errors.js';
+import { BuildError } from './errors.js';
+
+export { BuildError };
 
 /** Bump when a builder change alters image contents: it invalidates every cache entry. */
 export const BUILDER_VERSION = '3';
@@ -60,18 +63,6 @@ export interface BuildResult {
 export function imagePaths(name: string, init: InitSystem): { dir: string; rootfs: string; log: string } {
   const dir = join(name, init);
   return { dir, rootfs: join(dir, 'rootfs.ext4'), log: join(dir, 'build.log') };
-}
-
-/** An image build failed; the message ends with the path of the full build log. */
-export class BuildError extends RunboxError {
-  static override readonly code: ErrorCode = 'build_failed';
-  constructor(
-    message: string,
-    readonly logFile: string,
-    options: { cause?: unknown } = {},
-  ) {
-    super(`${message}\n(full build log: ${logFile})`, { reason: 'BUILD_FAILED', ...options });
-  }
 }
 
 interface BuildInputs {

@@ -9,6 +9,10 @@ import { gzipSync } from 'node:zlib';
 import { createHash } from 'node:crypto';
 import { runCommand } from '../local/command.js';
 import { initDir } from './paths.js';
+import { BuildError } from './errors.js';
+
+/** A kernel step's failure: which step, and what to change. */
+const failed = (step: 'kernel' | 'vmlinux' | 'initramfs', message: string) => new BuildError(message, undefined, { metadata: { step } });
 
 export const KERNEL_META_PACKAGE = 'linux-image-cloud-amd64';
 /** Drivers a runbox VM needs: virtio-mmio transport (Firecracker / QEMU microvm), disk, NIC, vsock. */
@@ -34,11 +38,11 @@ export interface KernelFiles {
 async function concretePackage(log: WriteStream): Promise<{ name: string; version: string }> {
   const deps = await runCommand(['apt-cache', 'depends', KERNEL_META_PACKAGE], { captureStdout: true, log });
   const m = /Depends:\s*(linux-image-[0-9][^\s]*)/.exec(deps);
-  if (!m) throw new Error(`cannot resolve ${KERNEL_META_PACKAGE} to a kernel package (run apt-get update?)`);
+  if (!m) throw failed('kernel', `cannot resolve ${KERNEL_META_PACKAGE} to a kernel package (run apt-get update?)`);
   const name = m[1]!;
   const policy = await runCommand(['apt-cache', 'policy', name], { captureStdout: true, log });
   const v = /Candidate:\s*(\S+)/.exec(policy);
-  if (!v || v[1] === '(none)') throw new Error(`no installable version of ${name}`);
+  if (!v || v[1] === '(none)') throw failed('kernel', `no installable version of ${name} (run apt-get update?)`);
   return { name, version: v[1]! };
 }
 
@@ -56,7 +60,7 @@ async function unpackKernel(
   await mkdir(join(dir, 'deb'), { recursive: true });
   await runCommand(['apt-get', 'download', `${name}=${version}`], { cwd: join(dir, 'deb'), log });
   const debs = (await readdir(join(dir, 'deb'))).filter((f) => f.endsWith('.deb'));
-  if (debs.length !== 1) throw new Error(`expected one .deb in ${join(dir, 'deb')}, found ${debs.length}`);
+  if (debs.length !== 1) throw failed('kernel', `expected one .deb in ${join(dir, 'deb')}, found ${debs.length}`);
   await runCommand(['dpkg-deb', '-x', join(dir, 'deb', debs[0]!), join(dir, 'tree')], { log });
   await writeFile(join(dir, '.complete'), `${name} ${version}\n`);
   return { dir, name, version };
@@ -69,9 +73,9 @@ async function unpackKernel(
  * setup_sects at 0x1f1, payload_offset/payload_length at 0x248/0x24c relative to the protected-mode code.
  */
 export function bzImagePayload(bz: Buffer): Buffer {
-  if (bz.readUInt32LE(0x202) !== 0x53726448) throw new Error('not a bzImage (no "HdrS" boot header)');
+  if (bz.readUInt32LE(0x202) !== 0x53726448) throw failed('vmlinux', 'not a bzImage (no "HdrS" boot header)');
   const version = bz.readUInt16LE(0x206);
-  if (version < 0x208) throw new Error(`boot protocol ${version.toString(16)} too old to locate the payload`);
+  if (version < 0x208) throw failed('vmlinux', `boot protocol ${version.toString(16)} too old to locate the payload`);
   const setupSects = bz[0x1f1] || 4;
   const pmStart = (setupSects + 1) * 512;
   const off = pmStart + bz.readUInt32LE(0x248);
@@ -99,7 +103,7 @@ function lz4Block(src: Buffer, out: Buffer, outPos: number): number {
     if (i >= src.length) break; // last sequence has literals only
     const offset = src[i]! | (src[i + 1]! << 8);
     i += 2;
-    if (offset === 0) throw new Error('lz4: zero match offset');
+    if (offset === 0) throw failed('vmlinux', 'lz4: zero match offset');
     let matchLen = token & 15;
     if (matchLen === 15) {
       let b;
@@ -120,7 +124,7 @@ function lz4Block(src: Buffer, out: Buffer, outPos: number): number {
 
 /** LZ4 "legacy" frames (the kernel's CONFIG_KERNEL_LZ4 format): magic, then [u32 size][block]... */
 function lz4Legacy(data: Buffer, expected: number): Buffer {
-  if (data.readUInt32LE(0) !== 0x184c2102) throw new Error('lz4: not a legacy frame');
+  if (data.readUInt32LE(0) !== 0x184c2102) throw failed('vmlinux', 'lz4: not a legacy frame');
   const out = Buffer.alloc(expected);
   let i = 4;
   let o = 0;
@@ -154,7 +158,7 @@ export async function extractVmlinux(bzPath: string, outPath: string, log: Write
           : payload.readUInt32LE(0) === 0xfd2fb528
             ? ['zstd', '-dc']
             : null;
-    if (!tool) throw new Error(`unknown kernel compression (magic ${payload.subarray(0, 4).toString('hex')})`);
+    if (!tool) throw failed('vmlinux', `unknown kernel compression (magic ${payload.subarray(0, 4).toString('hex')})`);
     const tmp = `${outPath}.payload`;
     await writeFile(tmp, payload);
     const chunks: Buffer[] = [];
@@ -165,12 +169,12 @@ export async function extractVmlinux(bzPath: string, outPath: string, log: Write
       c.stderr.on('data', (d: Buffer) => log.write(d));
       // gzip complains about the trailing size word; the ELF is complete anyway (checked below).
       c.on('close', () => res());
-      c.on('error', rej);
+      c.on('error', (error) => rej(failed('vmlinux', `${tool[0]} could not run (install it): ${error.message}`)));
     });
     await rm(tmp, { force: true });
     elf = Buffer.concat(chunks);
   }
-  if (!elf.subarray(0, 4).equals(Buffer.from([0x7f, 0x45, 0x4c, 0x46]))) throw new Error('decompressed kernel is not an ELF file');
+  if (!elf.subarray(0, 4).equals(Buffer.from([0x7f, 0x45, 0x4c, 0x46]))) throw failed('vmlinux', 'decompressed kernel is not an ELF file');
   await writeFile(outPath, elf);
 }
 
@@ -223,8 +227,8 @@ export async function resolveModules(
       return;
     }
     const path = idx.get(name);
-    if (!path) throw new Error(`kernel module ${name} is neither built in nor present in ${modRoot}`);
-    if (visiting.has(name)) throw new Error(`module dependency cycle at ${name}`);
+    if (!path) throw failed('initramfs', `kernel module ${name} is neither built in nor present in ${modRoot}`);
+    if (visiting.has(name)) throw failed('initramfs', `module dependency cycle at ${name}`);
     visiting.add(name);
     for (const dep of moduleDepends(await readFile(path))) await visit(dep.replace(/-/g, '_'));
     order.push({ name, path });

@@ -14,6 +14,7 @@ import { effectiveLimits } from './result.js';
 import type { EffectiveLimits, OutputChunk, OutputListener, RunResult } from './types.js';
 
 export type RunResponse = RunCodeResponse | ExecResponse;
+/** @internal The call a ProcessHandle wraps (grpc-js: not part of the public types). */
 export type RunCall = grpc.ClientDuplexStream<unknown, RunResponse>;
 
 /**

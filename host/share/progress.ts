@@ -1,7 +1,7 @@
 // Progress of a transfer: bytes so far, total, rate and time left, at most every 500 ms per
 // step (and once at its end), so a CLI line or a log is neither silent nor flooded.
 export interface TransferProgress {
-  stage: 'pack' | 'upload' | 'download' | 'unpack' | 'skip' | 'manifest';
+  stage: 'pack' | 'upload' | 'mount' | 'download' | 'unpack' | 'skip' | 'manifest';
   /** What moves: rootfs, kernel, vmlinux, initrd, config or manifest. */
   what: string;
   bytes: number;

@@ -1,11 +1,12 @@
 // pushImage: one built image (an entry of the image manifest) to an OCI registry as one
 // artifact — its entry as the config, its four artifacts as layers — then the manifest under
-// the reference's tag. Blobs the registry already has (another image's kernel, an earlier
-// push) are not uploaded again.
+// the reference's tag. Blobs the repository already has (an earlier push) are not uploaded
+// again, and blobs another repository of the same registry received from this host (the
+// kernel another image shares) are mounted from there instead of uploaded.
 import { createHash } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { InvalidArgumentError } from '../errors.js';
+import { AuthenticationError, InvalidArgumentError } from '../errors.js';
 import type { ImageEntry } from '../image/manifest.js';
 import type { InitSystem } from '../image/spec.js';
 import { localImage } from './local-image.js';
@@ -24,6 +25,7 @@ import {
 import { Meter, type OnProgress } from './progress.js';
 import { formatReference, parseReference } from './reference.js';
 import { RegistryClient } from './registry.js';
+import { rememberBlobs, reposWithBlob } from './blob-repos.js';
 
 export interface TransferOptions {
   /** Image directory (default $RUNBOX_HOME/images). */
@@ -40,8 +42,10 @@ export interface PushedLayer {
   kind: ArtifactKind | 'config';
   digest: string;
   size: number;
-  /** false: the registry had it already. */
+  /** false: the repository had it already, or it was mounted. */
   uploaded: boolean;
+  /** The repository of the same registry it was mounted from (cross-repository mount: no bytes moved). */
+  mountedFrom?: string;
 }
 
 export interface PushResult {
@@ -73,19 +77,15 @@ export async function pushImage(image: string, init: InitSystem, reference: stri
   const config = await configBlob(entry);
 
   const pushed: PushedLayer[] = [];
-  let bytesUploaded = 0;
   for (const { kind, layer } of [...layers, { kind: 'config' as const, layer: config }]) {
-    if (await client.hasBlob(layer.digest)) {
-      options.onProgress?.({ stage: 'skip', what: kind, bytes: layer.size, total: layer.size, rate: 0, etaSeconds: 0 });
-      pushed.push({ kind, digest: layer.digest, size: layer.size, uploaded: false });
-      continue;
-    }
-    const meter = new Meter(options.onProgress, 'upload', kind, layer.size);
-    await client.uploadBlob(layer.file, layer.digest, layer.size, (n) => meter.add(n));
-    meter.end();
-    bytesUploaded += layer.size;
-    pushed.push({ kind, digest: layer.digest, size: layer.size, uploaded: true });
+    pushed.push({ kind, digest: layer.digest, size: layer.size, ...(await sendBlob(client, kind, layer, options.onProgress)) });
   }
+  const bytesUploaded = pushed.reduce((sum, l) => sum + (l.uploaded ? l.size : 0), 0);
+  await rememberBlobs(
+    ref.registry,
+    ref.repository,
+    pushed.map((l) => l.digest),
+  );
 
   const manifest: OciManifest = {
     schemaVersion: 2,
@@ -110,6 +110,44 @@ export async function pushImage(image: string, init: InitSystem, reference: stri
   options.onProgress?.({ stage: 'manifest', what: 'manifest', bytes: body.length, total: body.length, rate: 0, etaSeconds: 0 });
   const reported = await client.putManifest(ref.tag, body);
   return { reference: formatReference(ref), digest: reported || digest, layers: pushed, bytesUploaded };
+}
+
+/**
+ * One blob into the client's repository: nothing when it is there, a mount from a repository
+ * of the same registry that received it from this host, else an upload (into the upload a
+ * refused mount started, if it started one).
+ */
+async function sendBlob(
+  client: RegistryClient,
+  kind: PushedLayer['kind'],
+  layer: Layer,
+  onProgress: OnProgress | undefined,
+): Promise<Pick<PushedLayer, 'uploaded' | 'mountedFrom'>> {
+  const done = (stage: 'skip' | 'mount') =>
+    onProgress?.({ stage, what: kind, bytes: layer.size, total: layer.size, rate: 0, etaSeconds: 0 });
+  if (await client.hasBlob(layer.digest)) {
+    done('skip');
+    return { uploaded: false };
+  }
+  let upload: URL | undefined;
+  for (const from of await reposWithBlob(client.ref.registry, layer.digest, client.ref.repository)) {
+    try {
+      const mounted = await client.mountBlob(layer.digest, from);
+      if (mounted === true) {
+        done('mount');
+        return { uploaded: false, mountedFrom: from };
+      }
+      upload = mounted;
+      break; // the registry started an upload instead: continue with that one
+    } catch (error) {
+      // No pull right on `from` (a token scoped to this repository only): a plain upload will do.
+      if (!(error instanceof AuthenticationError)) throw error;
+    }
+  }
+  const meter = new Meter(onProgress, 'upload', kind, layer.size);
+  await client.uploadBlob(layer.file, layer.digest, layer.size, (n) => meter.add(n), upload);
+  meter.end();
+  return { uploaded: true };
 }
 
 /** The entry as the config blob, kept in the blob cache so it uploads like any other. */

@@ -99,7 +99,10 @@ export class RegistryClient {
       throw this.#refused(`its auth scheme ${challenge.scheme} is not supported`);
     const realm = new URL(challenge.params.realm);
     if (challenge.params.service) realm.searchParams.set('service', challenge.params.service);
-    realm.searchParams.set('scope', challenge.params.scope ?? `repository:${this.ref.repository}:${scope}`);
+    // A challenge may name several scopes, space-separated (a mount needs pull on the source
+    // repository too): the token endpoint takes each as a scope parameter of its own.
+    for (const one of (challenge.params.scope ?? `repository:${this.ref.repository}:${scope}`).split(' ').filter(Boolean))
+      realm.searchParams.append('scope', one);
     let answer: HttpResponse;
     try {
       answer = await request({ method: 'GET', url: realm, headers: basic ? { authorization: basic } : {}, signal: this.#signal });
@@ -160,17 +163,51 @@ export class RegistryClient {
     throw this.#failed(r.status, '', `blob ${digest}`);
   }
 
-  /** Uploads `file` (its sha256 is `digest`, its size `size`) in one PUT; `onBytes` sees progress. */
-  async uploadBlob(file: string, digest: string, size: number, onBytes: (n: number) => void): Promise<void> {
-    const start = await this.#expect(
-      await this.send({ method: 'POST', url: this.#url(`/v2/${this.ref.repository}/blobs/uploads/`), body: Buffer.alloc(0) }, 'pull,push'),
-      [202],
-      'starting an upload',
-    );
-    await start.text();
-    const location = start.headers.location;
+  /** Where the registry takes a new upload: the Location of a 202 answer to POST …/blobs/uploads/. */
+  #uploadLocation(answer: HttpResponse): URL {
+    const location = answer.headers.location;
     if (!location) throw new RegistryError(`${this.#where}: the upload answer has no Location`, { reason: 'REGISTRY_PROTOCOL' });
-    const url = new URL(location, this.#url('/'));
+    return new URL(location, this.#url('/'));
+  }
+
+  /**
+   * Asks the registry to mount `digest` from the repository `from` of the same registry into
+   * this one (no bytes move): true when it did (201). When it cannot (the blob is not in
+   * `from`, or mounting is off) it starts a normal upload instead (202) and this returns that
+   * upload's URL, for uploadBlob to continue.
+   */
+  async mountBlob(digest: string, from: string): Promise<true | URL> {
+    const url = this.#url(`/v2/${this.ref.repository}/blobs/uploads/`);
+    url.searchParams.set('mount', digest);
+    url.searchParams.set('from', from);
+    const answer = await this.#expect(
+      await this.send({ method: 'POST', url, body: Buffer.alloc(0) }, 'pull,push'),
+      [201, 202],
+      `mounting blob ${digest}`,
+    );
+    await answer.text();
+    return answer.status === 201 ? true : this.#uploadLocation(answer);
+  }
+
+  /**
+   * Uploads `file` (its sha256 is `digest`, its size `size`) in one PUT, into `upload` (an
+   * upload a mount request started) or a new one; `onBytes` sees progress.
+   */
+  async uploadBlob(file: string, digest: string, size: number, onBytes: (n: number) => void, upload?: URL): Promise<void> {
+    let url = upload;
+    if (!url) {
+      const start = await this.#expect(
+        await this.send(
+          { method: 'POST', url: this.#url(`/v2/${this.ref.repository}/blobs/uploads/`), body: Buffer.alloc(0) },
+          'pull,push',
+        ),
+        [202],
+        'starting an upload',
+      );
+      await start.text();
+      url = this.#uploadLocation(start);
+    }
+    url = new URL(url);
     url.searchParams.set('digest', digest);
     const put = await this.send(
       {

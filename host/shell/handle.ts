@@ -12,6 +12,7 @@ import {
 import { InvalidArgumentError } from '../errors.js';
 import { checkSize, type ShellExit } from './types.js';
 
+/** @internal The call a ShellHandle wraps (grpc-js: not part of the public types). */
 export type ShellStream = grpc.ClientDuplexStream<ShellRequest, ShellResponse>;
 
 /** Input goes out in messages of at most this: the agent reads ahead a few messages per stream. */

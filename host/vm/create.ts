@@ -28,6 +28,8 @@ import { pauseVm, readPaused, removePaused } from './pause.js';
 import { forkVm } from './fork.js';
 import { SnapshotError } from './migrate.js';
 import { machineBootOptions, readMachine, resolveMachine, type ResolveOptions } from '../share/machine.js';
+import { InvalidArgumentError } from '../errors.js';
+import type { SandboxPool } from './pool.js';
 
 export interface CreateOptions extends Pick<
   BootOptions,
@@ -51,6 +53,50 @@ export interface CreateOptions extends Pick<
    * from the package's repos when they are not in the image directory.
    */
   fetch?: Pick<ResolveOptions, 'credentials' | 'allowHttp' | 'onProgress' | 'onStep'>;
+  /**
+   * A warm pool of the same image: a pooled sandbox is handed out at once, or one is restored
+   * with the pool's options when the pool is empty. The pool decides the shape: options that
+   * would change it (net, memory, cpus, init, ...) and `token` are refused with it.
+   */
+  pool?: SandboxPool;
+}
+
+/** What a pool decides for its sandboxes: createSandbox refuses them beside `pool`. */
+const POOL_DECIDES = [
+  'net',
+  'memoryMiB',
+  'cpus',
+  'init',
+  'accel',
+  'machine',
+  'imagesDir',
+  'isolation',
+  'detached',
+  'token',
+  'fetch',
+] as const satisfies readonly (keyof CreateOptions)[];
+
+/** createSandbox(image, { pool }): the pool's sandbox, if it holds `image` and nothing in `options` asks for another shape. */
+function fromPool(image: string, pool: SandboxPool, options: CreateOptions): Promise<LocalSandbox> {
+  const call = `createSandbox(${JSON.stringify(image)}, { pool })`;
+  if (pool.image !== image) {
+    throw new InvalidArgumentError(`${call}: the pool holds ${pool.image} sandboxes; pass a pool of ${image}, or no pool`, {
+      reason: 'POOL_MISMATCH',
+      metadata: { option: 'pool', image, poolImage: pool.image },
+    });
+  }
+  const decided = POOL_DECIDES.filter((key) => options[key] !== undefined);
+  if (decided.length > 0) {
+    throw new InvalidArgumentError(
+      `${call}: ${decided.join(', ')} are the pool's to decide (SandboxPool.start's options); leave them out`,
+      {
+        reason: 'POOL_MISMATCH',
+        metadata: { option: decided.join(',') },
+      },
+    );
+  }
+  const { signal, onProgress, readyTimeoutMs } = options;
+  return pool.takeOrRestore({ signal, onProgress, readyTimeoutMs });
 }
 
 /** A Sandbox on a VM this process started: `kill()` ends the VM and removes everything it made. */
@@ -176,10 +222,14 @@ async function makeTemplate(image: string, options: CreateOptions, key: string, 
  * `image` is an image name, or the path of a machine package (`runbox machine export`,
  * docs/sharing.md): its assets are found by content id or fetched from its repos, verified,
  * and its machine shape is used where the options do not set one.
- * @throws NotFoundError (image not built; a package no repo can resolve), InvalidArgumentError (a bad option), VmBootError,
+ * With `options.pool` (a SandboxPool of `image`) a pooled sandbox is handed out at once, or
+ * one restored with the pool's options when none is ready.
+ * @throws NotFoundError (image not built; a package no repo can resolve), InvalidArgumentError (a bad option; POOL_MISMATCH:
+ *   a pool of another image, or options the pool decides), VmBootError,
  *   SnapshotError, AbortError (options.signal).
  */
 export async function createSandbox(image: string, options: CreateOptions = {}): Promise<LocalSandbox> {
+  if (options.pool) return fromPool(image, options.pool, options);
   if (image.endsWith('.json')) {
     // A machine package: its image made present by content id, its shape under the options given.
     const { fetch, ...rest } = options;

@@ -2,9 +2,10 @@
 import { readFileSync, openSync, closeSync, constants } from 'node:fs';
 
 /**
- * The host's TSC frequency in kHz, for the guest boot arg `tsc_early_khz=`: under TCG the guest's TSC
- * ticks at the host's rate, and a loaded host made the guest hang while calibrating it (DESIGN.md,
- * "Running VMs here"). Taken from /proc/cpuinfo (constant inside a VM; on bare metal with frequency scaling a rough value is still far better than a hung calibration).
+ * The host's TSC frequency in kHz, for the guest boot arg `tsc_early_khz=`: under TCG the guest's
+ * TSC ticks at the host's rate, and on a loaded host the guest hung while calibrating it
+ * (docs/vms.md). Taken from /proc/cpuinfo: constant inside a VM; on bare metal with frequency
+ * scaling a rough value is still far better than a hung calibration.
  */
 export function hostTscKhz(): number | undefined {
   try {

@@ -9,7 +9,7 @@ import { createSandbox, type CreateOptions, type LocalSandbox } from './create.j
 /** The largest pool: every pooled VM holds its memory. */
 export const MAX_POOL_SIZE = 16;
 
-export interface PoolOptions extends Omit<CreateOptions, 'token' | 'signal'> {
+export interface PoolOptions extends Omit<CreateOptions, 'token' | 'signal' | 'pool'> {
   /** Sandboxes kept ready (1 to 16). */
   size: number;
 }
@@ -69,6 +69,18 @@ export class SandboxPool {
         { once: true },
       );
     });
+  }
+
+  /**
+   * A pooled sandbox at once, or, when none is ready, one restored now with the pool's own
+   * options (instead of waiting for the refill in progress); the pool refills behind either
+   * way. What `createSandbox(image, { pool })` does.
+   */
+  takeOrRestore(options: Pick<CreateOptions, 'signal' | 'onProgress' | 'readyTimeoutMs'> = {}): Promise<LocalSandbox> {
+    if (this.#closed) return Promise.reject(new AbortError('SandboxPool: the pool is closed'));
+    const sandbox = this.#ready.shift();
+    this.#refill();
+    return sandbox ? Promise.resolve(sandbox) : createSandbox(this.image, { ...this.#options, ...options });
   }
 
   /** Ends every sandbox still in the pool and stops refilling; handed-out ones are not touched. */

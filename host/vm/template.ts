@@ -14,7 +14,7 @@ import { existsSync, type Stats } from 'node:fs';
 import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { runboxHome } from '../image/paths.js';
-import { sha256File } from '../image/manifest.js';
+import { sha256File, type ImageEntry } from '../image/manifest.js';
 import { runCommand, TOOL_TIMEOUT_MS } from '../local/command.js';
 import { backingFileOf } from './disks.js';
 import type { BootableImage } from './image.js';
@@ -100,18 +100,22 @@ export function templatesDir(env: NodeJS.ProcessEnv = process.env): string {
 let qemuVersion: Promise<string> | undefined;
 
 /** `qemu-system-x86_64 --version`'s first line: a different QEMU may not load another's stream. */
-function qemuVersionLine(): Promise<string> {
+export function qemuVersionLine(): Promise<string> {
   qemuVersion ??= runCommand(['qemu-system-x86_64', '--version'], { timeoutMs: TOOL_TIMEOUT_MS }).then((out) => out.split('\n')[0]!.trim());
   return qemuVersion;
 }
 
 /** The template key: sha256 over the image's artifacts, QEMU's version and the shape. */
 export async function templateKey(image: BootableImage, shape: TemplateShape): Promise<string> {
-  const e = image.entry;
+  return templateKeyOf(image.entry, shape, await qemuVersionLine());
+}
+
+/** The key of `templateKey` for a given `qemu --version` line: every input that a restore must match goes in. */
+export function templateKeyOf(e: ImageEntry, shape: TemplateShape, qemuVersion: string): string {
   const what = {
     format: TEMPLATE_FORMAT,
     image: { name: e.name, cacheKey: e.cacheKey, rootfs: e.rootfs.id, kernel: e.kernel.id, initrd: e.initrd.id, bootArgs: e.bootArgs },
-    qemu: await qemuVersionLine(),
+    qemu: qemuVersion,
     shape,
   };
   return createHash('sha256').update(JSON.stringify(what)).digest('hex').slice(0, 32);

@@ -65,7 +65,13 @@ async function startTokenService(
       res.writeHead(401, { 'content-type': 'application/json' }).end('{"details":"bad credentials"}');
       return;
     }
-    const [, name = '', actions = ''] = /^repository:([^:]+):(.+)$/.exec(url.searchParams.get('scope') ?? '') ?? [];
+    // One scope parameter per scope (a cross-repository mount asks for two), granted as asked.
+    const access = url.searchParams
+      .getAll('scope')
+      .flatMap((scope) => scope.split(' '))
+      .map((scope) => /^repository:([^:]+):(.+)$/.exec(scope))
+      .filter((m): m is RegExpExecArray => m !== null)
+      .map(([, name, actions]) => ({ type: 'repository', name, actions: actions!.split(',') }));
     const now = Math.floor(Date.now() / 1000);
     const claims = {
       iss: 'runbox-test-issuer',
@@ -75,7 +81,7 @@ async function startTokenService(
       nbf: now - 10,
       iat: now,
       jti: randomBytes(8).toString('hex'),
-      access: name ? [{ type: 'repository', name, actions: actions.split(',') }] : [],
+      access,
     };
     const body = `${b64({ alg: 'RS256', typ: 'JWT', x5c: [der] })}.${b64(claims)}`;
     const token = `${body}.${sign('sha256', Buffer.from(body), privateKey).toString('base64url')}`;

@@ -12,3 +12,13 @@ export function requireInCi(ctx: TestContext, available: boolean, what: string):
   console.log(`SKIPPED: ${what} is not available on this machine`);
   ctx.skip();
 }
+
+/**
+ * For a whole describe block whose setup already needs the thing (an agent that drops to pool
+ * uids): run it as `describe.skipIf(!available && !IN_CI)` and call this in its first
+ * beforeAll, so CI fails with this message instead of skipping, and a partial machine skips.
+ */
+export function requireSuiteInCi(available: boolean, what: string): void {
+  if (!available && IN_CI)
+    throw new Error(`${what} is missing, but init/setup-host.sh installs it and .ci/run runs as root: CI must have it`);
+}

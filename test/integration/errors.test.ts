@@ -93,6 +93,22 @@ describe('error reasons', () => {
     expect(error.metadata.language!.length).toBeLessThan(1024);
   });
 
+  it("an 8 MiB echoed field leaves the agent's log lines bounded: the rejection is logged, cut", async () => {
+    const logged = agent.log.length;
+    const language = 'y'.repeat(8 << 20);
+    const error = await failure(sb.runCode(language, 'x'));
+    expect(error.reason).toMatch(/^[A-Z_]+$/);
+    // The rejection's line is written before the status goes out: it is there once the call failed.
+    const lines = agent.log.slice(logged);
+    const rejected = lines.filter((line) => line.includes('event=run.rejected'));
+    expect(rejected).toHaveLength(1);
+    expect(rejected[0]).toContain(`reason=${error.reason}`);
+    // Each field is cut at 512 characters with a note of how much was left out (the message
+    // echoes the language after its own cut at 2048).
+    expect(rejected[0]).toMatch(/ message="language \\"y+\.\.\.\(\d+ more\)"$/);
+    for (const line of lines) expect(line.length).toBeLessThan(4096);
+  });
+
   it('docs/errors.md lists exactly the reasons the agent has, each with its gRPC code', () => {
     const doc = readFileSync(path.join(REPO, 'docs/errors.md'), 'utf8');
     const rows = [...doc.matchAll(/^\| `([A-Z_]+)` \| `([A-Z_]+)` \|/gm)].map((m) => [m[1], m[2]]);

@@ -5,11 +5,14 @@
 // ours): what these tests prove holds with the `none` limits backend too.
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, chmodSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ProcessHandle } from '../../host/index.js';
 import { runboxUserExists, startAgent, useAgent } from '../helpers/agent.js';
+import { IN_CI, requireInCi, requireSuiteInCi } from '../helpers/required.js';
 
 const asRoot = process.getuid?.() === 0 && runboxUserExists();
+/** Outside CI a machine without root or the runbox user skips these; CI, which has both, fails without them. */
+const requireRoot = () => requireSuiteInCi(asRoot, 'root with the runbox user (per-run isolation drops to pool uids)');
 const FIRST_UID = 61000;
 const LAST_UID = 61099;
 
@@ -51,7 +54,8 @@ function firstLine(start: (onStdout: (text: string) => void) => Promise<ProcessH
   });
 }
 
-describe.runIf(asRoot)('--isolation per-run', () => {
+describe.skipIf(!asRoot && !IN_CI)('--isolation per-run', () => {
+  beforeAll(requireRoot);
   // Not under /tmp: every tenant gets a private /tmp, so the agent's directories live elsewhere.
   const base = mkdtempSync('/var/lib/runbox-isolation-test-');
   chmodSync(base, 0o755);
@@ -151,6 +155,32 @@ describe.runIf(asRoot)('--isolation per-run', () => {
     for (const name of written) expect(statSync(path.join(probe, name)).uid).not.toBe(0);
   });
 
+  it("the compile cache: a tenant cannot list bin/ nor read another's binary, and a cached run still works", async (ctx) => {
+    const { sb } = fixture;
+    requireInCi(
+      ctx,
+      (await sb.languages()).some((l) => l.name === 'go'),
+      'the Go toolchain (golang-1.23-go)',
+    );
+    const source = `package main\nimport "fmt"\nfunc main() { fmt.Println("cached ${Date.now()}") }\n`;
+    const first = await sb.runCode('go', source, { timeoutMs: 60_000, compileTimeoutMs: 300_000 });
+    expect(first.compileCached).toBe(false);
+    const bin = path.join(base, 'cache', 'bin');
+    expect(statSync(bin).mode & 0o777).toBe(0o711);
+    // The test runs as root: it may list what a tenant may not.
+    const [entry] = readdirSync(bin).filter((name) => /^[0-9a-f]{64}$/.test(name));
+    expect(entry).toBeDefined();
+    expect(statSync(path.join(bin, entry!)).mode & 0o777).toBe(0o711);
+    const probe = await sb.exec(['sh', '-c', `ls ${bin}; echo "ls=$?"; cat ${bin}/${entry} > /dev/null; echo "cat=$?"`]);
+    expect(probe.stdout).toBe('ls=2\ncat=1\n');
+    expect(probe.stderr).toMatch(/ls: cannot open directory .*Permission denied/);
+    expect(probe.stderr).toMatch(/cat: .*Permission denied/);
+    // Another tenant (another uid) runs the cached binary: execute needs no read permission.
+    const again = await sb.runCode('go', source, { timeoutMs: 60_000 });
+    expect(again.compileCached).toBe(true);
+    expect(again.stdout).toBe(first.stdout);
+  });
+
   it('a shell is a tenant of its own too, and gives its uid back when it ends', async () => {
     const { sb } = fixture;
     const shell = await sb.shells.open({ command: ['/bin/sh', '-c', 'id -u; echo "$HOME"; ls -A /tmp | wc -l'] });
@@ -175,7 +205,8 @@ function safeExists(file: string): boolean {
   }
 }
 
-describe.runIf(asRoot)('--isolation per-run refuses to start where it cannot hold', () => {
+describe.skipIf(!asRoot && !IN_CI)('--isolation per-run refuses to start where it cannot hold', () => {
+  beforeAll(requireRoot);
   const elsewhere = ['--work-dir', '/var/lib/runbox-per-run-refused/runs', '--cache-dir', '/var/lib/runbox-per-run-refused/cache'];
   afterAll(() => rmSync('/var/lib/runbox-per-run-refused', { recursive: true, force: true }));
   it.each([

@@ -7,6 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
@@ -18,6 +19,7 @@ import { makeImagesDir, sha } from '../helpers/fake-image.js';
 import { failure } from '../helpers/assert.js';
 import { REPO } from '../helpers/agent.js';
 import { freePort } from '../helpers/registry.js';
+import { cli } from '../helpers/run.js';
 
 const root = mkdtempSync(path.join(os.tmpdir(), 'runbox-listing-'));
 process.env.RUNBOX_HOME = path.join(root, 'home');
@@ -85,6 +87,35 @@ describe('listings served by a static web server', () => {
     const local = path.join(root, 'from-disk');
     await pullFromListing(path.join(site, 'bundles.json'), 'demo@1.0', { imagesDir: local });
     expect(sha(path.join(local, source.entry.rootfs.file))).toBe(source.entry.rootfs.id);
+  });
+
+  it('runbox image publish --to <listing.json>: a listing file of that name, the artifacts beside it; image pull --listing reads it', async () => {
+    const listingFile = path.join(root, 'named-site', 'runbox-images.json');
+    // Served from where it is written (a local disk, a mounted share): the URIs are file: URLs.
+    const uriBase = pathToFileURL(path.join(root, 'named-site') + '/').href;
+    const env = { RUNBOX_HOME: process.env.RUNBOX_HOME };
+    const published = await cli(
+      ['image', 'publish', 'demo', '--to', listingFile, '--uri-base', uriBase, '--version', '2.0', '--out', source.dir],
+      { env },
+    );
+    expect(published.stderr).not.toMatch(/runbox:/);
+    expect(published.code).toBe(0);
+    expect(published.stdout.toString()).toBe(`published demo@2.0 in ${listingFile} (4 files copied)\n`);
+    expect(existsSync(path.join(root, 'named-site', 'bundles.json'))).toBe(false);
+    const listing = JSON.parse(readFileSync(listingFile, 'utf8')) as Listing;
+    expect(validate(listing), JSON.stringify(validate.errors)).toBe(true);
+    for (const kind of ['rootfs', 'kernel', 'vmlinux', 'initrd'] as const) {
+      const bundle = listing.bundles.find((b) => b.id === source.entry[kind].id)!;
+      expect(bundle.uri).toBe(`${uriBase}${bundle.file}`);
+      expect(sha(path.join(root, 'named-site', bundle.file))).toBe(bundle.digest);
+    }
+    const target = path.join(root, 'from-named-listing');
+    const pulled = await cli(['image', 'pull', '--listing', listingFile, 'demo@2.0', '--out', target], { env });
+    expect(pulled.stderr).not.toMatch(/runbox:/);
+    expect(pulled.code).toBe(0);
+    expect(pulled.stdout.toString()).toMatch(/^pulled demo@2\.0 \(systemd\) from .*runbox-images\.json: [\d.]+ MiB downloaded\n$/);
+    for (const kind of ['rootfs', 'kernel', 'vmlinux', 'initrd'] as const)
+      expect(sha(path.join(target, source.entry[kind].file))).toBe(source.entry[kind].id);
   });
 
   it('names what is wrong: an unknown image or version, a corrupted bundle (nothing installed)', async () => {

@@ -5,7 +5,7 @@
 // that dies in the middle of a download. The VM test pushes and boots a real image.
 import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,6 +17,8 @@ import { hasRegistry, slowFront, startRegistry, type TestRegistry } from '../hel
 import { makeImagesDir as makeImagesDirIn, sha } from '../helpers/fake-image.js';
 import { requireInCi } from '../helpers/required.js';
 import { failure } from '../helpers/assert.js';
+import { rememberBlobs } from '../../host/share/blob-repos.js';
+import { cli } from '../helpers/run.js';
 
 const root = mkdtempSync(path.join(os.tmpdir(), 'runbox-share-'));
 const home = path.join(root, 'home');
@@ -27,6 +29,19 @@ const makeImagesDir = (name: string, dataMiB?: number) => makeImagesDirIn(root, 
 
 // The blob cache ($RUNBOX_HOME/blobs) of this file's pushes: its own.
 process.env.RUNBOX_HOME = home;
+
+/** A second image directory whose kernel, vmlinux and initramfs are `other`'s (the same content ids), its rootfs its own. */
+function sharingKernelWith(other: { dir: string; entry: ImageEntry }, name: string): { dir: string; entry: ImageEntry } {
+  const made = makeImagesDir(name);
+  for (const kind of ['kernel', 'vmlinux', 'initrd'] as const)
+    copyFileSync(path.join(other.dir, other.entry[kind].file), path.join(made.dir, other.entry[kind].file));
+  return { dir: made.dir, entry: { ...made.entry, kernel: other.entry.kernel, vmlinux: other.entry.vmlinux, initrd: other.entry.initrd } };
+}
+
+/** Does `repo` of the registry have the blob (HEAD, as a registry answers per repository)? */
+async function repoHasBlob(host: string, repo: string, digest: string): Promise<boolean> {
+  return (await fetch(`http://${host}/v2/${repo}/blobs/${digest}`, { method: 'HEAD' })).status === 200;
+}
 
 function needRegistry(): void {
   if (!hasRegistry) throw new Error('docker-registry is missing: init/setup-host.sh installs it (apt-get install docker-registry skopeo)');
@@ -95,6 +110,78 @@ describe('push and pull through a registry (open)', () => {
     expect(again.artifacts.every((a) => !a.downloaded)).toBe(true);
     // A pull by the digest the tag resolved to gives the same.
     expect((await pullImage(`oci://${registry.host}/runbox/demo@${pulled.digest}`, { imagesDir: target })).digest).toBe(pulled.digest);
+  });
+
+  it('a blob another repository of the registry got from this host is mounted, not uploaded again; skopeo and a pull read the second repository whole', async (ctx) => {
+    const a = makeImagesDir('mount-a');
+    await upsertImage(a.dir, a.entry);
+    const b = sharingKernelWith(a, 'mount-b');
+    await upsertImage(b.dir, b.entry);
+    const first = await pushImage('mount-a', 'systemd', `${registry.host}/runbox/mount-a:v1`, { imagesDir: a.dir });
+    expect(first.layers.every((l) => l.uploaded)).toBe(true);
+    const kernel = first.layers.find((l) => l.kind === 'kernel')!.digest;
+    // A registry answers HEAD per repository: runbox/mount-b does not have the kernel yet.
+    expect(await repoHasBlob(registry.host, 'runbox/mount-b', kernel)).toBe(false);
+
+    const stages: TransferProgress[] = [];
+    const second = await pushImage('mount-b', 'systemd', `${registry.host}/runbox/mount-b:v1`, {
+      imagesDir: b.dir,
+      onProgress: (p) => stages.push(p),
+    });
+    expect(second.layers.map((l) => [l.kind, l.uploaded, l.mountedFrom])).toEqual([
+      ['rootfs', true, undefined],
+      ['kernel', false, 'runbox/mount-a'],
+      ['vmlinux', false, 'runbox/mount-a'],
+      ['initrd', false, 'runbox/mount-a'],
+      ['config', true, undefined],
+    ]);
+    expect(second.bytesUploaded).toBe(second.layers.filter((l) => l.uploaded).reduce((n, l) => n + l.size, 0));
+    expect(stages.filter((p) => p.stage === 'upload').map((p) => p.what)).not.toContain('kernel');
+    expect(stages.filter((p) => p.stage === 'mount').map((p) => p.what)).toEqual(['kernel', 'vmlinux', 'initrd']);
+    expect(await repoHasBlob(registry.host, 'runbox/mount-b', kernel)).toBe(true);
+
+    const pulled = await pullImage(`${registry.host}/runbox/mount-b:v1`, { imagesDir: path.join(root, 'mount-b-pulled') });
+    for (const kind of ['rootfs', 'kernel', 'vmlinux', 'initrd'] as const)
+      expect(sha(path.join(root, 'mount-b-pulled', b.entry[kind].file))).toBe(b.entry[kind].id);
+    expect(pulled.digest).toBe(second.digest);
+
+    requireInCi(ctx, hasSkopeo, 'skopeo (Debian package)');
+    const copy = path.join(root, 'skopeo-mount-b');
+    execFileSync('skopeo', ['copy', '--src-tls-verify=false', `docker://${registry.host}/runbox/mount-b:v1`, `dir:${copy}`], {
+      stdio: 'pipe',
+    });
+    for (const layer of second.layers) expect(sha(path.join(copy, layer.digest.replace(/^sha256:/, '')))).toBe(layer.digest);
+  });
+
+  it('a mount the registry cannot make (202) goes on as a normal upload into the upload it started', async () => {
+    const c = makeImagesDir('mount-c');
+    await upsertImage(c.dir, c.entry);
+    const kernelId = c.entry.kernel.id; // the kernel layer is the file as it is: its digest is its content id
+    // This host believes runbox/gone has the kernel; the registry has never seen it.
+    await rememberBlobs(registry.host, 'runbox/gone', [kernelId]);
+    const pushed = await pushImage('mount-c', 'systemd', `${registry.host}/runbox/mount-c:v1`, { imagesDir: c.dir });
+    expect(pushed.layers.find((l) => l.kind === 'kernel')).toMatchObject({ uploaded: true, digest: kernelId });
+    expect(pushed.layers.every((l) => l.mountedFrom === undefined)).toBe(true);
+    const pulled = await pullImage(`${registry.host}/runbox/mount-c:v1`, { imagesDir: path.join(root, 'mount-c-pulled') });
+    expect(pulled.artifacts.every((a) => a.downloaded)).toBe(true);
+    expect(sha(path.join(root, 'mount-c-pulled', c.entry.kernel.file))).toBe(kernelId);
+  });
+
+  it('the CLI prints progress lines with rate and time left while a transfer moves', async () => {
+    // A front passing 1 MiB/s: the ~8 MiB rootfs layer takes several seconds, so the CLI's
+    // every-2-s line comes while the download is in the middle, with a rate and a time left.
+    const front = await slowFront(registry.host, 1 << 20);
+    try {
+      const out = path.join(root, 'cli-progress');
+      const r = await cli(['image', 'pull', `${front.host}/runbox/demo:v1`, '--out', out], { env: { RUNBOX_HOME: home } });
+      expect(r.stderr).toMatch(/^download rootfs: \d+\.\d MiB of \d+\.\d MiB, \d+\.\d (KiB|MiB)\/s, \d+ s left$/m);
+      // Each step ends with a line of its own: all bytes, the rate, no time left.
+      expect(r.stderr).toMatch(/^download rootfs: (\d+\.\d MiB) of \1, \d+\.\d (KiB|MiB)\/s$/m);
+      expect(r.code).toBe(0);
+      expect(r.stdout.toString()).toMatch(/^pulled demo \(systemd\) from .*: \d+\.\d MiB downloaded\n$/);
+    } finally {
+      await front.close();
+    }
   });
 
   it('names what is wrong: an unknown tag, a bad reference, an image not built here', async () => {
@@ -199,6 +286,20 @@ describe('push and pull through a registry behind htpasswd (basic auth)', () => 
     expect(wrong.message).not.toContain('nope-secret');
   });
 
+  it('a pull refused for a wrong password installs nothing, and a later pull with the right one succeeds', async () => {
+    const ref = `${registry.host}/runbox/authed:v2`;
+    await pushImage('authed', 'systemd', ref, { imagesDir: source.dir, credentials: auth });
+    const target = path.join(root, 'authed-retry');
+    const wrong = await failure(pullImage(ref, { imagesDir: target, credentials: { username: auth.username, password: 'wrong-secret' } }));
+    expect(wrong).toBeInstanceOf(AuthenticationError);
+    expect(wrong.message).toMatch(/the credentials were refused/);
+    expect(wrong.message).not.toContain('wrong-secret');
+    expect(existsSync(path.join(target, 'manifest.json'))).toBe(false);
+    const pulled = await pullImage(ref, { imagesDir: target, credentials: auth });
+    expect(pulled.artifacts.every((a) => a.downloaded)).toBe(true);
+    expect(sha(path.join(target, source.entry.rootfs.file))).toBe(source.entry.rootfs.id);
+  });
+
   it('with the credentials of ~/.docker/config.json ($DOCKER_CONFIG): push and pull work', async () => {
     const dockerDir = path.join(root, 'docker-config');
     mkdirSync(dockerDir, { recursive: true });
@@ -245,5 +346,16 @@ describe('push and pull through a registry behind a bearer token service', () =>
     );
     expect(wrong).toBeInstanceOf(AuthenticationError);
     expect(wrong.message).toMatch(/the token service refused the credentials/);
+  });
+
+  it('mounts a shared kernel into another repository with a token for both (two scopes)', async () => {
+    const credentials = { username: auth.username, password: auth.password };
+    const b = sharingKernelWith(source, 'tokened-b');
+    await upsertImage(b.dir, b.entry);
+    await pushImage('tokened', 'systemd', `${registry.host}/runbox/tokened:v1`, { imagesDir: source.dir, credentials });
+    const second = await pushImage('tokened-b', 'systemd', `${registry.host}/runbox/tokened-b:v1`, { imagesDir: b.dir, credentials });
+    expect(second.layers.filter((l) => l.mountedFrom === 'runbox/tokened').map((l) => l.kind)).toEqual(['kernel', 'vmlinux', 'initrd']);
+    const pulled = await pullImage(`${registry.host}/runbox/tokened-b:v1`, { imagesDir: path.join(root, 'tokened-b-pulled'), credentials });
+    expect(pulled.digest).toBe(second.digest);
   });
 });

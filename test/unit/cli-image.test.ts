@@ -109,7 +109,7 @@ describe('image push and pull options', () => {
     [pull, ['reg/a:1', '--password-stdin'], '--username and --password-stdin go together'],
     [pull, ['reg/a:1', '--init', 'openrc'], '--init goes with --listing'],
     [pull, ['python', '--listing', 'l.json', '--username', 'u', '--password-stdin'], '--username is for registries'],
-    [publish, ['python', '--to', '/s'], 'image publish needs --to <dir> and --uri-base <url>'],
+    [publish, ['python', '--to', '/s'], 'image publish needs --to <dir|listing.json> and --uri-base <url>'],
     [publish, ['--to', '/s', '--uri-base', 'https://x'], 'image publish takes one image'],
   ] as const)('%#: refuses %j', (command, argv, message) => {
     expect(usageError(command as Command<unknown>, [...argv])).toContain(message);
@@ -154,6 +154,8 @@ describe('runbox image dispatch and exit codes', () => {
     const help = memoryIo();
     expect(await main(['--help'], help)).toBe(0);
     expect(help.out()).toBe(USAGE);
+    // publish takes a listing file as well as a directory, and the group's usage says so.
+    expect(help.out()).toContain('runbox image publish <name>[/<init>] --to <dir|listing.json> --uri-base <url>');
   });
 
   it('an unknown subcommand is 2 with the known ones', async () => {

@@ -186,6 +186,23 @@ describe('runbox vm dispatch', () => {
     }
   });
 
+  it('the overall usage shows each subcommand with the arguments and flags it takes', () => {
+    expect(USAGE).toContain('runbox vm run <image|machine.json>');
+    expect(USAGE).toContain('runbox vm create <image|machine.json>');
+    expect(USAGE).toContain('runbox vm resume <id> [--wait-ms N]');
+    // run's and create's synopses (each two or three lines) both name --isolation and --wait-ms.
+    const synopsis = (verb: string) =>
+      USAGE.slice(USAGE.indexOf(`runbox vm ${verb} `), USAGE.indexOf('runbox vm', USAGE.indexOf(`runbox vm ${verb} `) + 1));
+    for (const verb of ['run', 'create']) {
+      expect(synopsis(verb)).toContain('[--isolation shared|per-run]');
+      expect(synopsis(verb)).toContain('[--wait-ms N]');
+    }
+    expect(USAGE).toMatch(/^ {6}--isolation I {4}shared/m);
+    expect(USAGE).toMatch(/^ {6}--wait-ms N {6}give up/m);
+    // vm ls names the CLI verb that brings a paused sandbox back, not only the SDK.
+    expect(ls.usage).toContain('runbox vm resume <id>');
+  });
+
   it('an unknown subcommand is 2 with the known ones and the overall usage', async () => {
     const io = memoryIo();
     expect(await main(['start'], io)).toBe(2);

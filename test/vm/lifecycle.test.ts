@@ -11,9 +11,10 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { SandboxPool } from '../../host/vm/pool.js';
+import { listSandboxes } from '../../host/vm/list.js';
 import { performance } from 'node:perf_hooks';
 import { freezeSandbox, Sandbox, thawSandbox } from '../../host/sandbox.js';
-import { AuthenticationError, NotFoundError } from '../../host/errors.js';
+import { AbortError, AuthenticationError, NotFoundError } from '../../host/errors.js';
 import { ensureImage, figure, figures, IMAGES_DIR } from './vm-helpers.js';
 
 afterAll(() => {
@@ -144,6 +145,44 @@ describe('pause and resume (python image)', () => {
     }
   }, 600_000);
 
+  it('a run in flight ends with AbortError (SANDBOX_CLOSED) at the pause; after 2 minutes paused the resumed clock is the host’s', async () => {
+    const sb = await createSandbox('python', OPTIONS);
+    let back: LocalSandbox | undefined;
+    try {
+      const run = await sb.exec(['sleep', '600'], { background: true, timeoutMs: 700_000 });
+      const ended = run.wait().then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+      const id = await sb.pause();
+      // docs/lifecycle.md: calls in flight end, they do not finish.
+      const error = await ended;
+      expect(error).toBeInstanceOf(AbortError);
+      expect((error as AbortError).reason).toBe('SANDBOX_CLOSED');
+      expect((error as Error).message).toMatch(/the Sandbox was closed/);
+
+      // The guest's clock stands still while it is paused; the resume's Claim sets it to the host's.
+      await new Promise((resolve) => setTimeout(resolve, 120_000));
+      back = await resumeSandbox(id, { imagesDir: IMAGES_DIR, readyTimeoutMs: 240_000 });
+      expect(back.claim.clockSet).toBe(true);
+      const before = Date.now();
+      const guest = Number((await back.exec(['date', '+%s.%N'], { timeoutMs: 30_000 })).stdout.trim()) * 1000;
+      const after = Date.now();
+      // The guest read its clock between these two host readings: within the 1 s the contract allows.
+      expect(guest).toBeGreaterThanOrEqual(before - 1_000);
+      expect(guest).toBeLessThanOrEqual(after + 1_000);
+      // The aborted run's processes were killed (as whenever a client goes away); nothing of it runs on.
+      await expect
+        .poll(
+          async () => (await back!.exec(['sh', '-c', 'grep -lx sleep /proc/[0-9]*/comm 2>/dev/null; true'], { timeoutMs: 30_000 })).stdout,
+          { timeout: 60_000 },
+        )
+        .toBe('');
+    } finally {
+      await (back ?? sb).kill();
+    }
+  }, 600_000);
+
   it('a paused id that does not exist is NotFoundError naming it', async () => {
     await expect(resumeSandbox('0badc0de')).rejects.toThrow(/paused sandbox 0badc0de: not found/);
     await expect(resumeSandbox('../etc')).rejects.toBeInstanceOf(NotFoundError);
@@ -225,19 +264,23 @@ describe('user code frozen across a snapshot (python image)', () => {
     try {
       const clock = async () => Number((await sb.exec(['date', '+%s%3N'], { timeoutMs: 60_000 })).stdout);
       expect(Math.abs((await clock()) - Date.now())).toBeLessThan(2_000);
+      // Guest times are compared with guest times only: the guest's clock may be off the host's
+      // (up to the 1 s the contract allows), and under TCG its rate differs from the host's by a
+      // few percent: one run here saw 2.94 s pass in the guest while the host waited 3 s.
+      const beforeFreeze = await clock();
       expect(await freezeSandbox(sb, { autoThawMs: 600_000 })).toEqual({ frozen: true, detail: '' });
       const during = clock();
-      await new Promise((resolve) => setTimeout(resolve, 1_500));
-      const thawedAt = Date.now();
+      await new Promise((resolve) => setTimeout(resolve, 3_000));
       expect(await thawSandbox(sb)).toBe(true);
-      // The run could only start once its cgroup was thawed.
-      expect(await during).toBeGreaterThanOrEqual(thawedAt - 500);
+      // The run could only start once its cgroup was thawed, after the host's 3 s: two thirds
+      // of that in guest time is far more than a run that was not held (one exec) could take.
+      expect(await during).toBeGreaterThanOrEqual(beforeFreeze + 2_000);
       expect(await thawSandbox(sb)).toBe(false);
 
-      const frozenAt = Date.now();
+      const frozenAt = await clock();
       expect((await freezeSandbox(sb, { autoThawMs: 2_000 })).frozen).toBe(true);
-      // Nobody thaws: the agent does, after 2 s of guest time.
-      expect(await clock()).toBeGreaterThanOrEqual(frozenAt + 2_000 - 500);
+      // Nobody thaws: the agent does, after 2 s of guest time from a freeze that came after frozenAt.
+      expect(await clock()).toBeGreaterThanOrEqual(frozenAt + 2_000);
     } finally {
       await sb.kill();
     }
@@ -302,6 +345,27 @@ describe('SandboxPool (python image)', () => {
       expect(taken[0]!.token).not.toBe(taken[1]!.token);
       // It refills to its size behind the takes.
       await expect.poll(() => pool.ready, { timeout: 120_000, interval: 500 }).toBe(2);
+
+      // createSandbox(image, { pool }) hands out one of the pool's, already running: no new VM.
+      const runningBefore = new Set((await listSandboxes({ clean: false })).filter((s) => s.status === 'running').map((s) => s.id));
+      taken.push(await createSandbox('python', { pool }));
+      expect(runningBefore.has(taken[2]!.vm.id)).toBe(true);
+      expect(pool.ready).toBe(1);
+      expect((await taken[2]!.runCode('python', 'print(7)', { timeoutMs: 60_000 })).stdout).toBe('7\n');
+      // A pool of another image, or options the pool decides, are refused before anything is made.
+      await expect(createSandbox('go', { pool })).rejects.toMatchObject({
+        reason: 'POOL_MISMATCH',
+        message: expect.stringMatching(/the pool holds python sandboxes; pass a pool of go, or no pool/),
+      });
+      await expect(createSandbox('python', { pool, memoryMiB: 512 })).rejects.toThrow(/memoryMiB are the pool's to decide/);
+      // Empty (every ready one taken; the refill restores one at a time): createSandbox restores one of its own.
+      while (pool.ready > 0) taken.push(await pool.take());
+      expect(pool.ready).toBe(0);
+      const own = await createSandbox('python', { pool, readyTimeoutMs: 240_000 });
+      taken.push(own);
+      expect(runningBefore.has(own.vm.id)).toBe(false);
+      expect(own.vm.state.restoredFrom).toBe(`template ${own.templateKey}`);
+      expect((await own.runCode('python', 'print(8)', { timeoutMs: 60_000 })).stdout).toBe('8\n');
     } finally {
       await pool.close();
     }

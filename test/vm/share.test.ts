@@ -1,10 +1,10 @@
 // The worked example of docs/sharing.md against real parts: the python image built here is
 // pushed to a registry (Debian's docker-registry on loopback), pulled into an empty image
-// directory with the CLI as a new host would; a third empty host gets only a machine package
+// directory with the CLI as a new host would and booted there by name; a third empty host gets only a machine package
 // naming the registry and boots it with `runbox vm run ./machine.json`, then createSandbox
 // takes the same package: no build on either. Prints push and pull figures against the rootfs size.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -66,6 +66,24 @@ describe('push python to a registry, pull it into an empty RUNBOX_HOME, boot it'
     const pulledRootfs = statSync(path.join(fresh, 'images', entry.rootfs.file));
     expect(pulledRootfs.size).toBe(entry.rootfs.size);
     expect(pulledRootfs.blocks * 512).toBeLessThan(entry.rootfs.size);
+
+    // After the pull, the image boots by name on the pulling host: no build, no package.
+    started = Date.now();
+    const booted = JSON.parse(cli(['vm', 'run', 'python', '--net', 'user', '--detach', '--json'])) as { id: string; target: string };
+    figure(`vm run python on the pulling RUNBOX_HOME (cold boot): ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    try {
+      const sb = await Sandbox.connect(booted.target);
+      try {
+        const r = await sb.runCode('python', 'print(6 * 7)', { timeoutMs: 60_000 });
+        expect(r.stdout).toBe('42\n');
+      } finally {
+        await sb.close();
+      }
+    } finally {
+      cli(['vm', 'stop', booted.id]);
+    }
+    // vm run never builds (a missing image is an error); nothing a build leaves is here either.
+    expect(existsSync(path.join(fresh, 'kernel-cache'))).toBe(false);
 
     // A third host gets only a machine package naming the registry: vm run fetches and boots.
     const third = mkdtempSync(path.join(os.tmpdir(), 'runbox-machine-home-'));

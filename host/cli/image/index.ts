@@ -9,7 +9,7 @@ export const USAGE = `Usage:
   runbox image verify [<name>] [--init systemd|openrc] [--out DIR] [--json]
   runbox image push <name>[/<init>] <host[:port]/repo:tag> [--username U --password-stdin] [--json]
   runbox image pull <host[:port]/repo[:tag|@digest]> [--username U --password-stdin] [--json]
-  runbox image publish <name>[/<init>] --to <dir> --uri-base <url> [--version V] [--json]
+  runbox image publish <name>[/<init>] --to <dir|listing.json> --uri-base <url> [--version V] [--json]
   runbox image pull --listing <path|url> <name>[@<version>] [--init I] [--json]
 
 Builds per-language VM images (ext4 root filesystem + kernel + initramfs) from specs in

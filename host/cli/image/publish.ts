@@ -16,7 +16,9 @@ its version. Serve the directory with any static web server or git host; pull wi
 \`runbox image pull --listing <url>/bundles.json <image>[@<version>]\`.
 
 Options:
-      --to D           the listing directory (or its .json file); created if missing
+      --to D|FILE      the listing directory (its listing is D/bundles.json), or the
+                       listing file itself (a path ending in .json; the artifacts go
+                       beside it); created if missing
       --uri-base URL   where the directory will be served from
       --version V      the version to list it as (default: the first 12 hex of its cache key)
       --out DIR        image directory (default: $RUNBOX_HOME/images, RUNBOX_HOME=~/.cache/runbox)
@@ -61,7 +63,7 @@ export const command = defineCommand({
     if (positionals.length !== 1)
       throw new UsageError('image publish takes one image: runbox image publish python --to ./site --uri-base https://example.org/runbox');
     if (values.to === undefined || values['uri-base'] === undefined)
-      throw new UsageError('image publish needs --to <dir> and --uri-base <url>');
+      throw new UsageError('image publish needs --to <dir|listing.json> and --uri-base <url>');
     return {
       ...imageAndInit(positionals[0]!),
       to: values.to,

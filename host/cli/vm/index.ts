@@ -5,18 +5,22 @@ import type { CliIo } from '../io.js';
 import { RUN_FLAGS_HELP } from './run-flags.js';
 
 export const USAGE = `Usage:
-  runbox vm run <image> [--net tap|user] [--memory MiB] [--cpus N] [--token-file F]
-                        [--init systemd|openrc] [--accel tcg|kvm] [--machine microvm|q35] [--detach] [--json]
-  runbox vm create <image> [--net tap|user] [--memory MiB] [--cpus N] [--isolation shared|per-run] [--json]
+  runbox vm run <image|machine.json> [--net tap|user] [--memory MiB] [--cpus N] [--token-file F]
+                        [--init systemd|openrc] [--accel tcg|kvm] [--machine microvm|q35]
+                        [--isolation shared|per-run] [--wait-ms N] [--detach] [--json]
+  runbox vm create <image|machine.json> [--net tap|user] [--memory MiB] [--cpus N] [--init systemd|openrc]
+                        [--accel tcg|kvm] [--machine microvm|q35] [--isolation shared|per-run]
+                        [--wait-ms N] [--json]
   runbox vm pause <id> [--json]
-  runbox vm resume <id> [--json]
+  runbox vm resume <id> [--wait-ms N] [--json]
   runbox vm fork <id> [-n N] [--json]
   runbox vm stop <id>... | --all
   runbox vm ls [--json]
   runbox vm firecracker-config <image> --tap NAME --vsock PATH [--out DIR] [--init systemd|openrc]
                         [--memory MiB] [--cpus N] [--token-file F]
 
-run      boots a built image (runbox image build <image>) under QEMU, waits until its agent answers
+run      boots a built image (runbox image build <image>), or a machine package (runbox machine
+         export, fetched and verified when missing), under QEMU, waits until its agent answers
          Health, prints the target to dial and the console log, and stays in the foreground until
          Ctrl-C or SIGTERM, then stops the VM and removes everything it created. --detach returns
          once the agent answers and leaves the VM running (state under $RUNBOX_HOME/vms/<id>/).
@@ -30,7 +34,7 @@ firecracker-config
          writes <out>/firecracker.json for \`firecracker --config-file\`, plus a sparse copy of the
          rootfs (Firecracker writes to its root drive) and token.img with --token-file.
 
-Options:
+Options of run (create takes the same but --token-file and --detach; resume takes --wait-ms):
 ${RUN_FLAGS_HELP}      --all            (stop) every VM listed by vm ls
       --tap NAME       (firecracker-config) host TAP device for the guest's eth0
       --vsock PATH     (firecracker-config) Unix socket Firecracker creates for vsock

@@ -7,8 +7,9 @@ import { listSandboxes, type SandboxInfo } from '../../vm/list.js';
 export const USAGE = `Usage: runbox vm ls [--json]
 
 Lists this host's sandboxes: VMs that run (started with --detach, or by a program that is
-still running), paused ones on disk (resume them with the SDK's resumeSandbox), and dead ones
-(QEMU gone, left behind by a runbox process that crashed), which are cleaned up once listed.
+still running), paused ones on disk (bring one back with runbox vm resume <id>, or the SDK's
+resumeSandbox), and dead ones (QEMU gone, left behind by a runbox process that crashed), which
+are cleaned up once listed.
 Shows id, image/init, status, age, memory (resident/assigned) and what it was restored from.
 
 Options:
