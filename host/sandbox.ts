@@ -67,7 +67,10 @@ export class Sandbox {
     connectionOf = (sandbox) => sandbox.#connection;
   }
 
+  /** Not public: `Sandbox.connect()` (or `createSandbox` of `runbox/vm`) makes a Sandbox. */
+  protected constructor(...internal: [never, never]);
   /** @internal Sandbox.connect, or a subclass made by the VM code (LocalSandbox). */
+  protected constructor(target: Target, connection: Connection);
   protected constructor(target: Target, connection: Connection) {
     this.target = target;
     this.#connection = connection;

@@ -22,7 +22,10 @@ export class CodeContext {
   readonly cwd: string;
   readonly #connection: Connection;
 
+  /** Not public: `sb.contexts.create()` or `get()` makes a CodeContext. */
+  constructor(...internal: [never, never]);
   /** @internal Made by ContextApi. */
+  constructor(connection: Connection, info: ContextInfo);
   constructor(connection: Connection, info: ContextInfo) {
     this.#connection = connection;
     this.id = info.id;

@@ -32,7 +32,10 @@ function checkLimit(name: 'memoryBytes' | 'maxProcesses', value: number | undefi
 export class ContextApi {
   readonly #connection: Connection;
 
+  /** Not public: a Sandbox has one. */
+  constructor(internal: never);
   /** @internal Created by Sandbox. */
+  constructor(connection: Connection);
   constructor(connection: Connection) {
     this.#connection = connection;
   }

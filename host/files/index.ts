@@ -36,7 +36,10 @@ export type * from './types.js';
 export class FilesApi {
   readonly #connection: Connection;
 
+  /** Not public: a Sandbox has one. */
+  constructor(internal: never);
   /** @internal Created by Sandbox. */
+  constructor(connection: Connection);
   constructor(connection: Connection) {
     this.#connection = connection;
   }

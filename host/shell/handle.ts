@@ -41,7 +41,15 @@ export class ShellHandle {
   /** drained() calls waiting for 'drain' or the end of the stream. */
   #drainWaiters = new Set<() => void>();
 
+  /** Not public: `sb.shells.open()` or `attach()` makes a ShellHandle. */
+  constructor(...internal: [never, never, never, never]);
   /** @internal Built by ShellApi once the agent confirmed the session. */
+  constructor(
+    stream: ShellStream,
+    opened: { sessionId: string; pid: number; replay: Uint8Array; replayTruncated: boolean },
+    ended: Promise<ShellExit>,
+    onOutput: (deliver: (data: Uint8Array) => void) => void,
+  );
   constructor(
     stream: ShellStream,
     opened: { sessionId: string; pid: number; replay: Uint8Array; replayTruncated: boolean },

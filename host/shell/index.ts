@@ -27,7 +27,10 @@ export { ShellHandle } from './handle.js';
 export class ShellApi {
   readonly #connection: Connection;
 
+  /** Not public: a Sandbox has one. */
+  constructor(internal: never);
   /** @internal Created by Sandbox. */
+  constructor(connection: Connection);
   constructor(connection: Connection) {
     this.#connection = connection;
   }

@@ -19,7 +19,10 @@ export type { SystemInfo } from './sysinfo.js';
 export class SystemApi {
   readonly #connection: Connection;
 
+  /** Not public: a Sandbox has one. */
+  constructor(internal: never);
   /** @internal Created by Sandbox. */
+  constructor(connection: Connection);
   constructor(connection: Connection) {
     this.#connection = connection;
   }

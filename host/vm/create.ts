@@ -111,7 +111,10 @@ export class LocalSandbox extends Sandbox {
 
   readonly #imagesDir: string | undefined;
 
+  /** Not public: `createSandbox`, `resumeSandbox` and `fork` make a LocalSandbox. */
+  constructor(...internal: [never, never, never, never, never, never]);
   /** @internal Made by createSandbox, resumeSandbox and fork. */
+  constructor(vm: VmHandle, connection: Connection, token: string, claim: ClaimResult, key: string, imagesDir: string | undefined);
   constructor(vm: VmHandle, connection: Connection, token: string, claim: ClaimResult, key: string, imagesDir: string | undefined) {
     super(parseTarget(vm.target), connection);
     this.vm = vm;

@@ -89,4 +89,37 @@ describe('public type declarations', () => {
     expect(text).toContain(`export declare class ${name} `);
     expect(text).not.toMatch(/@grpc\/grpc-js|ClientDuplexStream|\bConnection\b/);
   });
+
+  it('does not let a user construct what only runbox makes (Sandbox, LocalSandbox, the APIs and handles)', () => {
+    // The constructors taking internals are stripped; what is published takes `never`, so each
+    // `new` below must be a type error in user code.
+    const calls = [
+      ['Sandbox', "import { Sandbox } from './index.js'; new Sandbox();"],
+      ['CodeContext', "import { CodeContext } from './index.js'; new CodeContext();"],
+      ['ShellHandle', "import { ShellHandle } from './index.js'; new ShellHandle();"],
+      ['LocalSandbox', "import { LocalSandbox } from './vm-api.js'; new LocalSandbox();"],
+      ['ContextApi', "import { ContextApi } from './context/index.js'; new ContextApi();"],
+    ] as const;
+    // One program for all snippets: each file must have an error of its own.
+    const files = new Map(calls.map(([name, code]) => [path.join(TYPES, `__construct_${name}.ts`), code]));
+    const options: ts.CompilerOptions = {
+      strict: true,
+      noEmit: true,
+      module: ts.ModuleKind.NodeNext,
+      moduleResolution: ts.ModuleResolutionKind.NodeNext,
+      target: ts.ScriptTarget.ES2022,
+      types: ['node'],
+    };
+    const host = ts.createCompilerHost(options);
+    const read = host.readFile.bind(host);
+    const exists = host.fileExists.bind(host);
+    host.readFile = (f) => files.get(f) ?? read(f);
+    host.fileExists = (f) => files.has(f) || exists(f);
+    const diagnostics = ts.getPreEmitDiagnostics(ts.createProgram([...files.keys()], options, host));
+    for (const [file] of files) {
+      const errors = diagnostics.filter((d) => d.file?.fileName === file).map((d) => ts.flattenDiagnosticMessageText(d.messageText, ' '));
+      const constructs = errors.some((e) => /Expected \d+ argument|is protected|not assignable to parameter of type 'never'/.test(e));
+      expect(constructs, `${path.basename(file)}: ${errors.join('; ') || 'no error'}`).toBe(true);
+    }
+  });
 });
