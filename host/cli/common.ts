@@ -59,6 +59,17 @@ export function readToken(file: string | undefined, env: CliIo['env']): string |
   }
 }
 
+/** Repeated --env NAME=VALUE flags as an environment; a pair without a name is a usage error. */
+export function parseEnv(pairs: string[] | undefined): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const pair of pairs ?? []) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) throw new UsageError(`--env ${pair}: expected NAME=VALUE`);
+    env[pair.slice(0, eq)] = pair.slice(eq + 1);
+  }
+  return env;
+}
+
 /** --target, else $RUNBOX_TARGET. */
 export function targetOf(values: { target?: string }, io: CliIo): string | undefined {
   return values.target ?? io.env.RUNBOX_TARGET;

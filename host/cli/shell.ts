@@ -5,7 +5,7 @@ import { constants } from 'node:os';
 import { printable } from './printable.js';
 import type { Sandbox } from '../sandbox.js';
 import type { ShellHandle } from '../shell/index.js';
-import { EXIT, TARGET_OPTIONS, TARGET_USAGE, UsageError, connect, parse, runVerb, targetOf } from './common.js';
+import { EXIT, TARGET_OPTIONS, TARGET_USAGE, UsageError, connect, parse, parseEnv, runVerb, targetOf } from './common.js';
 import type { CliEvent, CliIo } from './io.js';
 
 const USAGE = `Usage: runbox shell --target T [options] [-- COMMAND [ARG...]]
@@ -24,16 +24,6 @@ function terminalSize(io: CliIo): { cols: number; rows: number } {
   const cols = io.stdout.isTTY ? (io.stdout.columns ?? 0) : 0;
   const rows = io.stdout.isTTY ? (io.stdout.rows ?? 0) : 0;
   return { cols: cols > 0 ? cols : 80, rows: rows > 0 ? rows : 24 };
-}
-
-function parseEnv(pairs: string[] | undefined): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const pair of pairs ?? []) {
-    const eq = pair.indexOf('=');
-    if (eq <= 0) throw new UsageError(`--env ${pair}: expected NAME=VALUE`);
-    env[pair.slice(0, eq)] = pair.slice(eq + 1);
-  }
-  return env;
 }
 
 /** Puts the local terminal in raw mode; the returned function puts it back (idempotent). */

@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { CodeContext } from '../../context/handle.js';
 import type { Sandbox } from '../../sandbox.js';
-import { TARGET_OPTIONS, TARGET_USAGE, UsageError, connect, intFlag, parse, runVerb } from '../common.js';
+import { TARGET_OPTIONS, TARGET_USAGE, UsageError, connect, intFlag, parse, parseEnv, runVerb } from '../common.js';
 import type { CliIo } from '../io.js';
 import { printable } from '../printable.js';
 import type { ReplLanguage } from './complete.js';
@@ -37,16 +37,6 @@ const LANGUAGES: Record<string, ReplLanguage> = {
   js: 'javascript',
   node: 'javascript',
 };
-
-function parseEnv(pairs: string[] | undefined): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const pair of pairs ?? []) {
-    const eq = pair.indexOf('=');
-    if (eq <= 0) throw new UsageError(`--env ${pair}: expected NAME=VALUE`);
-    env[pair.slice(0, eq)] = pair.slice(eq + 1);
-  }
-  return env;
-}
 
 function readHistory(file: string): string[] {
   try {
