@@ -240,6 +240,11 @@ export class CodeContext {
         },
       );
     }
+    if (this.state === 'starting') {
+      throw rpcError('CONTEXT_BUSY', `context ${this.id} is starting (a restart); run the cell once RestartContext has answered`, {
+        context: this.id,
+      });
+    }
     if (this.state !== 'idle') {
       throw rpcError(
         'CONTEXT_BUSY',
