@@ -258,6 +258,17 @@ describe('python image with a token: isolation, limits, restart (tap network)', 
 
   it('runs each of its languages', async () => runsEachLanguage('python', 'systemd', booted));
 
+  it('has IPython for code contexts: state survives between cells', async () => {
+    const ctx = await booted.sandbox.contexts.create('python');
+    try {
+      expect(ctx.version).toMatch(/^IPython \d/);
+      await ctx.run('x = 6', { timeoutMs: 120_000 });
+      expect((await ctx.run('x * 7', { timeoutMs: 120_000 })).text).toBe('42');
+    } finally {
+      await ctx.close();
+    }
+  });
+
   it('runs user code as runbox, which cannot read the token disk', async () => {
     const who = await booted.sandbox.exec(['id', '-un'], { timeoutMs: 30_000 });
     expect(who.stdout.trim()).toBe('runbox');
