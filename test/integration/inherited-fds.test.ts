@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, onTestFinished } from 'vitest';
 import { Sandbox } from '../../host/index.js';
 import { AGENT_BUNDLE } from '../helpers/agent.js';
 
@@ -36,6 +36,10 @@ describe('inherited file descriptors', () => {
     const agent = spawn('/bin/bash', ['-c', wrapper, leaked, process.execPath, ...args], {
       stdio: ['ignore', 'ignore', 'pipe'],
     });
+    // Whatever fails below, the agent must not outlive the test.
+    onTestFinished(() => {
+      agent.kill('SIGTERM');
+    });
     let log = '';
     await new Promise<void>((resolve, reject) => {
       agent.stderr.setEncoding('utf8').on('data', (text: string) => {
@@ -59,7 +63,6 @@ describe('inherited file descriptors', () => {
       expect(out.trim().split(/\s+/)).not.toContain('40');
     } finally {
       await sb.close();
-      agent.kill('SIGTERM');
     }
   });
 });
