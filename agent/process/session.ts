@@ -7,7 +7,6 @@ import { create } from '@bufbuild/protobuf';
 import * as grpc from '@grpc/grpc-js';
 import {
   FinishedSchema,
-  OutputSchema,
   OutputStream,
   Stage,
   StartedSchema,
@@ -30,6 +29,8 @@ import { userEnv } from '../usercode/env.js';
 import type { Identity, Tenant } from '../usercode/isolation.js';
 import { asRpcError, failCall, rpcError, type RpcError } from '../server/errors.js';
 import { RunningStage, type StreamName } from './stage.js';
+import { OutputFlow } from './flow.js';
+import { encodeOutputResponse } from './output-wire.js';
 import { createPrivateDir, removePrivateDir, writePrivateFile } from './workdir.js';
 
 import { STATUS_NAMES, execResponder, internalResult, runCodeResponder, type Responder } from './responder.js';
@@ -44,8 +45,8 @@ export class RunSession implements Killable {
   #plan: RunPlan | undefined;
   /** The stage whose processes are alive right now. */
   #stage: RunningStage | undefined;
-  /** call.write said the client is behind; cleared on 'drain'. */
-  #congested = false;
+  /** Holds the program's pipes while the client is behind (flow.ts). */
+  readonly #flow: OutputFlow;
   /** The run stage is up and takes stdin directly. */
   #stdinLive = false;
   #queued: Uint8Array[] = [];
@@ -60,6 +61,7 @@ export class RunSession implements Killable {
     private readonly call: RunCall,
     private readonly kind: 'runCode' | 'exec',
   ) {
+    this.#flow = new OutputFlow(call, (held) => this.#stage?.setOutputPaused(held));
     call.on('data', (request: RunCodeRequest | ExecRequest) => this.#onRequest(request));
     call.on('end', () => this.#onHalfClose());
     call.on('cancelled', () => this.#cancel('the client cancelled the call or disconnected'));
@@ -80,17 +82,8 @@ export class RunSession implements Killable {
     this.#cancel(`the agent is shutting down (${reason})`);
   }
 
-  #send(message: unknown): void {
-    if (message === undefined || this.call.cancelled || this.call.writableEnded) return;
-    if (this.call.write(message) || this.#congested) return;
-    // The client is not taking output as fast as it comes: stop reading the program's pipes
-    // until it has (RunningStage.setOutputPaused), so the agent holds no backlog.
-    this.#congested = true;
-    this.#stage?.setOutputPaused(true);
-    this.call.once('drain', () => {
-      this.#congested = false;
-      this.#stage?.setOutputPaused(false);
-    });
+  #send(message: unknown, outputBytes = 0): void {
+    if (message !== undefined) this.#flow.send(message, outputBytes);
   }
 
   #fail(error: RpcError): void {
@@ -256,19 +249,15 @@ export class RunSession implements Killable {
       });
   }
 
-  #onOutput(stage: Stage): (stream: StreamName, data: Buffer) => void {
-    return (stream, data) =>
-      this.#send(
-        this.#responder.output(
-          create(OutputSchema, { stage, stream: stream === 'stdout' ? OutputStream.STDOUT : OutputStream.STDERR, data }),
-        ),
-      );
+  #onOutput(stage: Stage): (stream: StreamName, pieces: Buffer[], bytes: number) => void {
+    return (stream, pieces, bytes) =>
+      this.#send(encodeOutputResponse(stage, stream === 'stdout' ? OutputStream.STDOUT : OutputStream.STDERR, pieces, bytes), bytes);
   }
 
   /** Starts a stage and makes it the live one until it ends. */
   async #runStage(stage: RunningStage): Promise<StageResult> {
     this.#stage = stage;
-    if (this.#congested) stage.setOutputPaused(true);
+    if (this.#flow.held) stage.setOutputPaused(true);
     if (this.#cancelled !== undefined) stage.cancel(this.#cancelled);
     try {
       return await stage.result;

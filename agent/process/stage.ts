@@ -38,8 +38,8 @@ export interface StageSpec {
   timeoutMs: number;
   outputLimitBytes: number;
   limits: StageLimits;
-  /** Receives kept output as it arrives. */
-  onOutput(stream: StreamName, data: Buffer): void;
+  /** Receives kept output as it arrives: pieces in order and their total length. */
+  onOutput(stream: StreamName, pieces: Buffer[], bytes: number): void;
 }
 
 /** How long output pipes may stay open after the tree is dead before they are cut. */
@@ -53,8 +53,8 @@ const needsUserSwitch = (user: RunAsUser) => process.getuid?.() === 0 && user.ui
 /** Caps and forwards a child's stdout and stderr; `drained` settles when both pipes closed. */
 function collectOutput(child: ChildProcess, spec: StageSpec): { outputs: Record<StreamName, CappedOutput>; drained: Promise<unknown> } {
   const outputs = {
-    stdout: new CappedOutput(spec.outputLimitBytes, (data) => spec.onOutput('stdout', data)),
-    stderr: new CappedOutput(spec.outputLimitBytes, (data) => spec.onOutput('stderr', data)),
+    stdout: new CappedOutput(spec.outputLimitBytes, (pieces, bytes) => spec.onOutput('stdout', pieces, bytes)),
+    stderr: new CappedOutput(spec.outputLimitBytes, (pieces, bytes) => spec.onOutput('stderr', pieces, bytes)),
   };
   const drained = Promise.all(
     (['stdout', 'stderr'] as const).map(
