@@ -71,7 +71,7 @@ async function buildAgent() {
 async function buildHost() {
   rmSync('dist/host', { recursive: true, force: true });
   await build({
-    entryPoints: { index: 'host/index.ts', vm: 'host/vm-api.ts', cli: 'host/cli.ts' },
+    entryPoints: { index: 'host/index.ts', vm: 'host/vm-api.ts' },
     outdir: 'dist/host',
     bundle: true,
     splitting: true,
@@ -82,9 +82,41 @@ async function buildHost() {
     define: { RUNBOX_VERSION: JSON.stringify(version) },
     logLevel: 'warning',
   });
+  await buildCli();
   chmodSync('dist/host/cli.js', 0o755);
   execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
   console.log(`host: dist/host/index.js ${kib('dist/host/index.js')}, dist/host/cli.js ${kib('dist/host/cli.js')}`);
+}
+
+// The runbox command: host/cli.ts with every dependency in one CommonJS file (one file to
+// read and compile instead of grpc-js's and protobuf-es's hundred-odd modules), run by the
+// loader (host/cli-loader.ts, dist/host/cli.js) through a per-user V8 code cache. Verbs stay
+// lazy: esbuild initialises a dynamically imported module when it is first imported.
+async function buildCli() {
+  await build({
+    entryPoints: ['host/cli.ts'],
+    outfile: 'dist/host/cli-bundle.cjs',
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'cjs',
+    minify: true,
+    // ws's optional native helpers; the web terminal's assets are read from node_modules.
+    external: ['bufferutil', 'utf-8-validate'],
+    // import.meta is ESM's: the bundle's modules (repoRoot, the web assets) get its URL.
+    define: { RUNBOX_VERSION: JSON.stringify(version), 'import.meta.url': 'runboxBundleUrl' },
+    banner: { js: "'use strict'; const runboxBundleUrl = require('node:url').pathToFileURL(__filename).href;" },
+    logLevel: 'warning',
+  });
+  await build({
+    entryPoints: { cli: 'host/cli-loader.ts' },
+    outdir: 'dist/host',
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'esm',
+    logLevel: 'warning',
+  });
 }
 
 const only = process.argv[2];
