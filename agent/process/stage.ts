@@ -2,7 +2,7 @@
 // process group (and cgroup), capture capped output, enforce the wall-clock limit, end the
 // whole process tree however the stage ends, and describe how it ended.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { performance } from 'node:perf_hooks';
+import { monotonicMs } from '../core/clock.js';
 import type { Writable } from 'node:stream';
 import { create } from '@bufbuild/protobuf';
 import { StageResultSchema, Stage, Status, type StageResult } from '../../proto/gen/runbox/v1/process_pb.js';
@@ -203,7 +203,7 @@ export class RunningStage {
 
   async #spawnAndWait(): Promise<StageResult> {
     const { spec } = this;
-    const startedAt = performance.now();
+    const startedAt = monotonicMs();
     const child = this.#spawn();
     this.#child = child;
     this.#applyOutputPause();
@@ -214,7 +214,7 @@ export class RunningStage {
     );
     if (child.pid === undefined) {
       const error = await spawnError;
-      return this.#spawnFailure(error, performance.now() - startedAt);
+      return this.#spawnFailure(error, monotonicMs() - startedAt);
     }
     // The agent's own oom_score_adj (-1000) is inherited: reset it, or the kernel finds no
     // victim in a cgroup at memory.max and the stage stalls there instead of being OOM-killed.
@@ -259,7 +259,7 @@ export class RunningStage {
       spec.timeoutMs,
     );
     const { code, signal } = await exited;
-    const wallMs = performance.now() - startedAt;
+    const wallMs = monotonicMs() - startedAt;
     clearTimeout(timer);
     stopMemoryWatch?.();
     this.#mainExited = true;

@@ -1,5 +1,6 @@
 // A run's private directory: <workDir>/<id>, owned by the run-as user, mode 0700, removed
-// after the run. The parent is root-owned 0711 (traversable, not listable), so the random
+// after the run (node:fs's callback API throughout: node:fs/promises would load seven more of
+// Node's modules at every agent start). The parent is root-owned 0711 (traversable, not listable), so the random
 // id is the only way in: other runs cannot find, let alone change, this run's files.
 import { spawn } from 'node:child_process';
 import {
@@ -12,11 +13,11 @@ import {
   mkdirSync,
   opendirSync,
   openSync,
+  rm,
   rmdirSync,
   unlinkSync,
   writeSync,
 } from 'node:fs';
-import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { log } from '../core/log.js';
 import type { RunAsUser } from '../core/users.js';
@@ -91,7 +92,7 @@ export async function removePrivateDir(dir: string): Promise<void> {
   if (removed || !existsSync(dir)) return;
   try {
     // No coreutils rm (or it failed): only the unprivileged case can get here safely.
-    if (!isRoot()) await rm(dir, { recursive: true, force: true, maxRetries: 3 });
+    if (!isRoot()) await new Promise((resolve) => rm(dir, { recursive: true, force: true, maxRetries: 3 }, resolve));
     else log.warn('run.dir_left', { path: dir, reason: `${RM} could not remove it` });
   } catch {
     /* best effort; the next run uses a fresh id anyway */
