@@ -6,12 +6,15 @@ import {
   ExecResponseSchema,
   RunCodeResponseSchema,
   StageResultSchema,
+  StartedSchema,
   Stage,
   Status,
   type Finished,
+  type RunLimits,
   type StageResult,
   type Started,
 } from '../../proto/gen/runbox/v1/process_pb.js';
+import type { LanguageInfo } from '../languages/languages.js';
 
 /** The two RPCs differ only in their message types; this maps events to each one's response. */
 export interface Responder {
@@ -31,6 +34,11 @@ export const execResponder: Responder = {
   stageResult: () => undefined, // Exec has no compile stage
   finished: (value) => create(ExecResponseSchema, { event: { case: 'finished', value } }),
 };
+
+/** Started: the run's id, its language and version ('' for exec), effective limits, cache hit. */
+export function startedMessage(runId: string, language: LanguageInfo | undefined, limits: RunLimits, compileCached: boolean): Started {
+  return create(StartedSchema, { runId, language: language?.name ?? '', version: language?.version ?? '', limits, compileCached });
+}
 
 export function internalResult(stage: Stage, message: string): StageResult {
   return create(StageResultSchema, { stage, status: Status.INTERNAL_ERROR, exitCode: -1, message });

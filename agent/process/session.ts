@@ -9,7 +9,6 @@ import {
   FinishedSchema,
   OutputStream,
   Stage,
-  StartedSchema,
   Status,
   StageResultSchema,
   type ExecRequest,
@@ -33,7 +32,7 @@ import { OutputFlow } from './flow.js';
 import { encodeOutputResponse } from './output-wire.js';
 import { createPrivateDir, removePrivateDir, writePrivateFile } from './workdir.js';
 
-import { STATUS_NAMES, execResponder, internalResult, runCodeResponder, type Responder } from './responder.js';
+import { STATUS_NAMES, execResponder, internalResult, runCodeResponder, startedMessage, type Responder } from './responder.js';
 
 /** Stdin bytes queued while no process can take them (compile stage) before the call is paused. */
 const MAX_QUEUED_STDIN = 1 << 20;
@@ -54,6 +53,8 @@ export class RunSession implements Killable {
   #closeQueued = false;
   #stdinClosed = false;
   #cancelled: string | undefined;
+  /** Sends Started; set by #execute, cleared once it ran. */
+  #announce: (() => void) | undefined;
 
   constructor(
     private readonly ctx: AgentContext,
@@ -254,8 +255,16 @@ export class RunSession implements Killable {
       this.#send(encodeOutputResponse(stage, stream === 'stdout' ? OutputStream.STDOUT : OutputStream.STDERR, pieces, bytes), bytes);
   }
 
-  /** Starts a stage and makes it the live one until it ends. */
+  /** Sends Started (and logs run.start) the first time only. */
+  #announceStarted(): void {
+    const announce = this.#announce;
+    this.#announce = undefined;
+    announce?.();
+  }
+
+  /** Makes a stage the live one until it ends; its process was started by its constructor. */
   async #runStage(stage: RunningStage): Promise<StageResult> {
+    this.#announceStarted();
     this.#stage = stage;
     if (this.#flow.held) stage.setOutputPaused(true);
     if (this.#cancelled !== undefined) stage.cancel(this.#cancelled);
@@ -278,18 +287,12 @@ export class RunSession implements Killable {
     let finished: Finished | undefined;
     try {
       if (cacheKey) cached = this.cache().lookup(cacheKey);
-      log.info('run.start', { id: runId, rpc: this.kind, language: language?.name, cached: cacheKey ? cached !== undefined : undefined });
-      this.#send(
-        this.#responder.started(
-          create(StartedSchema, {
-            runId,
-            language: language?.name ?? '',
-            version: language?.version ?? '',
-            limits: limitsMessage(plan.limits),
-            compileCached: cached !== undefined,
-          }),
-        ),
-      );
+      // Announced once the first stage's process is started (#runStage), while it runs, or
+      // before any result if none starts: serialising and sending it is then off the spawn's path.
+      this.#announce = () => {
+        log.info('run.start', { id: runId, rpc: this.kind, language: language?.name, cached: cacheKey ? cached !== undefined : undefined });
+        this.#send(this.#responder.started(startedMessage(runId, language, limitsMessage(plan.limits), cached !== undefined)));
+      };
       // Under per-run isolation the private directory is also HOME: always there.
       if (who.isolated || plan.cwd === undefined || plan.kind === 'runCode') {
         privateDir = createPrivateDir(this.ctx.config.workDir, runId, who.user);
@@ -316,6 +319,7 @@ export class RunSession implements Killable {
     });
     if (this.#state === 'running') {
       this.#state = 'done';
+      this.#announceStarted();
       this.#send(this.#responder.finished(finished));
       if (!this.call.cancelled && !this.call.writableEnded) this.call.end();
     }
