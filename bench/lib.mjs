@@ -1,7 +1,7 @@
 // What the benchmarks share: timing calls side by side, starting a local agent, and memory
 // figures of a process.
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, chmodSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, chmodSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,7 +18,9 @@ export function percentile(sorted, p) {
 /**
  * Times each of `ops` (name -> async function) `runs` times, interleaved (one of each per
  * round), after `warmup` untimed rounds: a load that comes and goes on this shared machine
- * hits every operation alike, so their ratios hold even when the absolute times do not.
+ * hits every operation alike, so their ratios hold even when the absolute times do not. Each
+ * round starts one operation later, so each follows every other equally often (what one
+ * leaves behind, a GC or a closing stream, lands on whichever comes next).
  * Returns { name, p50, p95 } in ms per operation, in order.
  */
 export async function interleaved(ops, { runs, warmup }) {
@@ -26,7 +28,8 @@ export async function interleaved(ops, { runs, warmup }) {
   for (let i = 0; i < warmup; i++) for (const [, once] of entries) await once();
   const times = entries.map(() => []);
   for (let i = 0; i < runs; i++) {
-    for (let j = 0; j < entries.length; j++) {
+    for (let k = 0; k < entries.length; k++) {
+      const j = (i + k) % entries.length;
       const start = performance.now();
       await entries[j][1]();
       times[j].push(performance.now() - start);
@@ -107,11 +110,16 @@ export async function startLocalAgent(extraArgs = []) {
     path.join(dir, 'cache'),
     ...extraArgs,
   ];
+  // Its log goes to a file, as it goes to the journal in a VM: a pipe read by this process would
+  // make the benchmark's own event loop handle two log lines per run.
+  const logFile = path.join(dir, 'agent.log');
+  const log = openSync(logFile, 'w');
   const started = performance.now();
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', log] });
+  closeSync(log);
   await new Promise((resolve, reject) => {
-    child.stderr.on('data', (chunk) => String(chunk).includes('agent.ready') && resolve());
-    child.once('exit', (code) => reject(new Error(`agent exited with ${code}`)));
+    const timer = setInterval(() => readFileSync(logFile, 'utf8').includes('agent.ready') && (clearInterval(timer), resolve()), 2);
+    child.once('exit', (code) => (clearInterval(timer), reject(new Error(`agent exited with ${code}`))));
   });
   return {
     target: `unix://${dir}/agent.sock`,
