@@ -1,7 +1,7 @@
 // A run's private directory: <workDir>/<id>, owned by the run-as user, mode 0700, removed
-// after the run (node:fs's callback API throughout: node:fs/promises would load seven more of
-// Node's modules at every agent start). The parent is root-owned 0711 (traversable, not listable), so the random
-// id is the only way in: other runs cannot find, let alone change, this run's files.
+// after the run. The parent is root-owned 0711 (traversable, not listable), so the random id
+// is the only way in: other runs cannot find, let alone change, this run's files. (node:fs's
+// callback API, not node:fs/promises: that would load seven more of Node's modules at start.)
 import { spawn } from 'node:child_process';
 import {
   chmodSync,
