@@ -22,8 +22,9 @@ const source = readFileSync(bundle, 'utf8').replace(/^#!.*/, '');
 const wrapper = `(function (exports, require, module, __filename, __dirname) {${source}\n})`;
 const script = new vm.Script(wrapper, { filename: bundle, cachedData });
 if (file && (cachedData === undefined || script.cachedDataRejected)) {
-  // After the command ran: the cache then holds the functions it compiled on the way.
-  process.once('exit', () => writeCache(file, script.createCachedData()));
+  // After the command ran: the cache then holds the functions it compiled on the way. Not for
+  // a usage error (exit 2): an unknown verb would otherwise leave a file of its own.
+  process.once('exit', (code) => code !== 2 && writeCache(file, script.createCachedData()));
 }
 const module = { exports: {} };
 const run = script.runInThisContext() as (...args: unknown[]) => void;
