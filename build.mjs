@@ -30,6 +30,18 @@ const ptyBesideBundle = {
   },
 };
 
+// SystemInfo's module (systeminformation: a third of the agent's code) is its own file beside
+// the bundle, required on first use: V8 parses every byte of the bundle at each start, used or
+// not (~5 MB of RSS and a tenth of its start here, far more under emulation).
+const sysinfoBesideBundle = {
+  name: 'sysinfo-beside-bundle',
+  setup(b) {
+    b.onResolve({ filter: /^\.\/sysinfo\.js$/ }, (args) =>
+      args.importer.endsWith(path.join('agent', 'system', 'service.ts')) ? { path: './sysinfo.js', external: true } : undefined,
+    );
+  },
+};
+
 function kib(file) {
   return `${(statSync(file).size / 1024).toFixed(0)} KiB`;
 }
@@ -55,8 +67,12 @@ async function buildAgent() {
     outfile: `${agentDir}/runbox-agent.js`,
     banner: { js: '#!/usr/bin/env node' },
     define: { RUNBOX_VERSION: JSON.stringify(version) },
-    plugins: [ptyBesideBundle],
+    plugins: [ptyBesideBundle, sysinfoBesideBundle],
+    // grpc-js loads it only to build the channelz and ORCA services from .proto files in its own
+    // package directory, which a bundle does not have: dead code the agent never calls.
+    external: ['@grpc/proto-loader'],
   });
+  await build({ ...guestBundle, entryPoints: ['agent/system/sysinfo.ts'], outfile: `${agentDir}/sysinfo.js` });
   // The file worker runs as the user in its own process; the agent starts it from this file.
   await build({ ...guestBundle, entryPoints: ['agent/files/worker/main.ts'], outfile: `${agentDir}/file-worker.js` });
   // Code context drivers, fed to their interpreter on stdin (agent/context/driver.ts). The
@@ -80,7 +96,7 @@ async function buildAgent() {
 async function buildHost() {
   rmSync('dist/host', { recursive: true, force: true });
   await build({
-    entryPoints: { index: 'host/index.ts', vm: 'host/vm-api.ts', cli: 'host/cli.ts' },
+    entryPoints: { index: 'host/index.ts', vm: 'host/vm-api.ts' },
     outdir: 'dist/host',
     bundle: true,
     splitting: true,
@@ -91,9 +107,41 @@ async function buildHost() {
     define: { RUNBOX_VERSION: JSON.stringify(version) },
     logLevel: 'warning',
   });
+  await buildCli();
   chmodSync('dist/host/cli.js', 0o755);
   execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
   console.log(`host: dist/host/index.js ${kib('dist/host/index.js')}, dist/host/cli.js ${kib('dist/host/cli.js')}`);
+}
+
+// The runbox command: host/cli.ts with every dependency in one CommonJS file (one file to
+// read and compile instead of grpc-js's and protobuf-es's hundred-odd modules), run by the
+// loader (host/cli-loader.ts, dist/host/cli.js) through a per-user V8 code cache. Verbs stay
+// lazy: esbuild initialises a dynamically imported module when it is first imported.
+async function buildCli() {
+  await build({
+    entryPoints: ['host/cli.ts'],
+    outfile: 'dist/host/cli-bundle.cjs',
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'cjs',
+    minify: true,
+    // ws's optional native helpers; the web terminal's assets are read from node_modules.
+    external: ['bufferutil', 'utf-8-validate'],
+    // import.meta is ESM's: the bundle's modules (repoRoot, the web assets) get its URL.
+    define: { RUNBOX_VERSION: JSON.stringify(version), 'import.meta.url': 'runboxBundleUrl' },
+    banner: { js: "'use strict'; const runboxBundleUrl = require('node:url').pathToFileURL(__filename).href;" },
+    logLevel: 'warning',
+  });
+  await build({
+    entryPoints: { cli: 'host/cli-loader.ts' },
+    outdir: 'dist/host',
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'esm',
+    logLevel: 'warning',
+  });
 }
 
 const only = process.argv[2];

@@ -3,7 +3,7 @@ import { parseConfig, ConfigError, USAGE } from './core/config.js';
 import { resolveRunAs } from './core/users.js';
 import { AgentToken, readToken } from './server/auth.js';
 import { readEnvFile } from './core/env-file.js';
-import { detectLanguages } from './languages/languages.js';
+import { detectLanguages, detectingRegistry } from './languages/languages.js';
 import { initLimits } from './limits/cgroups.js';
 import { Admission, type AgentContext } from './core/context.js';
 import { createServer, listen } from './server/server.js';
@@ -36,12 +36,14 @@ async function main(): Promise<number> {
     return 2;
   }
   const startedAt = Date.now();
+  // The toolchains' version commands run while the agent sets up and serves (languages.ts).
+  const languages = detectingRegistry(detectLanguages());
   // A claimed clone's own token wins over the template's --token-file, which all its clones share.
   const claimed = config.claimedTokenFile === undefined ? undefined : readClaimedToken(config.claimedTokenFile);
   const token = new AgentToken(claimed ?? (config.tokenFile === undefined ? undefined : readToken(config.tokenFile)));
   const runAs = resolveRunAs(config.user);
   const userEnv = config.envFile === undefined ? {} : readEnvFile(config.envFile);
-  const [languages, limits] = await Promise.all([detectLanguages(), initLimits(config)]);
+  const limits = await initLimits(config);
   const ctx: AgentContext = {
     config,
     runAs,
@@ -64,13 +66,18 @@ async function main(): Promise<number> {
     limits: limits.kind,
     auth: token.required,
     claimed: claimed !== undefined || undefined,
-    languages: languages
-      .list()
-      .map((l) => l.name)
-      .join(','),
     start_ms: Date.now() - startedAt,
     inherited_fds_closed: inherited || undefined,
   });
+  void languages.ready.then(() =>
+    log.info('agent.languages', {
+      languages: languages
+        .list()
+        .map((l) => l.name)
+        .join(','),
+      found_ms: Date.now() - startedAt,
+    }),
+  );
 
   return new Promise<number>((resolve) => {
     let stopping = false;

@@ -10,7 +10,12 @@ import * as grpc from '@grpc/grpc-js';
 type Shape<M> = M extends DescMessage ? MessageShape<M> : never;
 
 function serializer<M extends DescMessage>(schema: M): (value: MessageShape<M>) => Buffer {
-  return (value) => Buffer.from(toBinary(schema, value));
+  // A view, not a copy: grpc-js copies the bytes once more into its length-prefixed frame. A
+  // value that is already bytes is a message encoded ahead (agent/process/output-wire.ts).
+  return (value) => {
+    const bytes = value instanceof Uint8Array ? value : toBinary(schema, value);
+    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  };
 }
 
 function deserializer<M extends DescMessage>(schema: M): (bytes: Buffer) => MessageShape<M> {

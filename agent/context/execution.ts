@@ -67,8 +67,10 @@ export class Execution {
   ) {
     this.seq = seq;
     this.#budget = new ResultBudget(limits.resultLimitBytes);
-    const forward = (stream: OutputStream) => (data: Buffer) =>
+    const forward = (stream: OutputStream) => (pieces: Buffer[], bytes: number) => {
+      const data = pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces, bytes);
       this.sink.send(respond({ case: 'output', value: create(ExecuteOutputSchema, { stream, data }) }));
+    };
     this.#outputs = {
       stdout: new CappedOutput(limits.outputLimitBytes, forward(OutputStream.STDOUT)),
       stderr: new CappedOutput(limits.outputLimitBytes, forward(OutputStream.STDERR)),

@@ -54,6 +54,8 @@ export class ContextRegistry {
   }
 
   async create(request: CreateContextRequest): Promise<CodeContext> {
+    // The interpreter and the PATH come from the toolchains the agent finds after it starts serving.
+    await this.ctx.languages.ready;
     const checked = checkCreate(this.ctx, request);
     const { maxContexts } = this.ctx.config;
     if (this.#entries.size + this.#starting >= maxContexts) {

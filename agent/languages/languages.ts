@@ -51,6 +51,11 @@ export interface LanguageRegistry {
   spec(nameOrAlias: string): LanguageSpec | undefined;
   /** The PATH every run gets: the fixed system path plus the Go toolchain's bin, when found. */
   readonly searchPath: string;
+  /**
+   * Settles once the toolchains are known: the agent serves while they are being found, and
+   * whatever needs them (runs, shells, ListLanguages) waits for this first.
+   */
+  readonly ready: Promise<void>;
 }
 
 /** Directories TypeScript's compiler module may live in (Debian's node-typescript first). */
@@ -274,6 +279,28 @@ export function registry(specs: LanguageSpec[], searchPath: string): LanguageReg
     },
     spec: (name) => byName.get(name.toLowerCase()),
     searchPath,
+    ready: Promise.resolve(),
+  };
+}
+
+/**
+ * The registry while `detecting` runs: empty, with the fixed search path, until it settles,
+ * then the detected one. Finding the toolchains means starting each one's version command
+ * (half the agent's start here; more under emulation), so the agent listens meanwhile.
+ */
+export function detectingRegistry(detecting: Promise<LanguageRegistry>): LanguageRegistry {
+  let found: LanguageRegistry | undefined;
+  const ready = detecting.then((registry) => {
+    found = registry;
+  });
+  return {
+    list: () => found?.list() ?? [],
+    resolve: (name) => found?.resolve(name),
+    spec: (name) => found?.spec(name),
+    get searchPath() {
+      return found?.searchPath ?? SYSTEM_PATH;
+    },
+    ready,
   };
 }
 

@@ -19,7 +19,7 @@
 //   being read back (memory.stat workingset refaults, when the kernel counts them) → thrashing.
 // A program merely streaming files through a full page cache also hits `max` all the time,
 // but it neither stalls on memory for long (clean cache is cheap to drop) nor refaults.
-import { performance } from 'node:perf_hooks';
+import { monotonicMs } from '../core/clock.js';
 import type { MemorySample, RunCgroup } from './cgroups.js';
 
 export const WATCH_INTERVAL_MS = 200;
@@ -93,7 +93,7 @@ export class ThrashDetector {
 export function watchMemory(cgroup: RunCgroup, onThrashing: (why: string) => void): () => void {
   const detector = new ThrashDetector();
   const timer = setInterval(() => {
-    const why = detector.observe(performance.now(), cgroup.memorySample());
+    const why = detector.observe(monotonicMs(), cgroup.memorySample());
     if (why === undefined) return;
     clearInterval(timer);
     onThrashing(why);

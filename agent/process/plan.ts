@@ -13,6 +13,7 @@ import { checkEnv, checkExecSize, checkStrings } from '../usercode/argv.js';
 export interface EffectiveLimits {
   timeoutMs: number;
   compileTimeoutMs: number;
+  /** Infinity with unlimited_output: every byte is sent. */
   outputLimitBytes: number;
   /** 0 when the limits backend cannot enforce it. */
   memoryBytes: number;
@@ -48,23 +49,30 @@ function effective(requested: bigint | number | undefined, fallback: number, max
   return value === 0 ? fallback : Math.min(value, maximum);
 }
 
+/** unlimited_output counts only with output_limit_bytes left at 0: an explicit limit wins. */
+const unlimitedOutput = (requested: RunLimits | undefined) => requested?.unlimitedOutput === true && !requested.outputLimitBytes;
+
 export function effectiveLimits(ctx: AgentContext, requested: RunLimits | undefined): EffectiveLimits {
   const { defaults: d, maximums: m } = ctx.config;
   const enforced = ctx.limits.kind === 'cgroup_v2';
   return {
     timeoutMs: effective(requested?.timeoutMs, d.timeoutMs, m.timeoutMs),
     compileTimeoutMs: effective(requested?.compileTimeoutMs, d.compileTimeoutMs, m.compileTimeoutMs),
-    outputLimitBytes: effective(requested?.outputLimitBytes, d.outputLimitBytes, m.outputLimitBytes),
+    outputLimitBytes: unlimitedOutput(requested)
+      ? Number.POSITIVE_INFINITY
+      : effective(requested?.outputLimitBytes, d.outputLimitBytes, m.outputLimitBytes),
     memoryBytes: enforced ? effective(requested?.memoryBytes, d.memoryBytes, m.memoryBytes) : 0,
     maxProcesses: enforced ? effective(requested?.maxProcesses, d.maxProcesses, m.maxProcesses) : 0,
   };
 }
 
 export function limitsMessage(limits: EffectiveLimits): RunLimits {
+  const unlimited = limits.outputLimitBytes === Number.POSITIVE_INFINITY;
   return create(RunLimitsSchema, {
     timeoutMs: BigInt(limits.timeoutMs),
     compileTimeoutMs: BigInt(limits.compileTimeoutMs),
-    outputLimitBytes: BigInt(limits.outputLimitBytes),
+    outputLimitBytes: unlimited ? 0n : BigInt(limits.outputLimitBytes),
+    unlimitedOutput: unlimited,
     memoryBytes: BigInt(limits.memoryBytes),
     maxProcesses: limits.maxProcesses,
   });

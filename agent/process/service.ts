@@ -9,8 +9,10 @@ export function processService(ctx: AgentContext): ImplementationOf<typeof Proce
   let cache: CompileCache | undefined;
   // Created on first use, so a read-only cache dir only fails compiled languages, and says so.
   const getCache = () => (cache ??= new CompileCache(ctx.config.cacheDir, ctx.runAs));
+  // A call that comes while the agent still finds its toolchains waits for them (its messages
+  // wait in grpc-js meanwhile; a cancel is seen through call.cancelled).
   return {
-    runCode: (call) => void new RunSession(ctx, getCache, call, 'runCode'),
-    exec: (call) => void new RunSession(ctx, getCache, call, 'exec'),
+    runCode: (call) => void ctx.languages.ready.then(() => new RunSession(ctx, getCache, call, 'runCode')),
+    exec: (call) => void ctx.languages.ready.then(() => new RunSession(ctx, getCache, call, 'exec')),
   };
 }

@@ -7,10 +7,8 @@ import { create } from '@bufbuild/protobuf';
 import * as grpc from '@grpc/grpc-js';
 import {
   FinishedSchema,
-  OutputSchema,
   OutputStream,
   Stage,
-  StartedSchema,
   Status,
   StageResultSchema,
   type ExecRequest,
@@ -30,9 +28,11 @@ import { userEnv } from '../usercode/env.js';
 import type { Identity, Tenant } from '../usercode/isolation.js';
 import { asRpcError, failCall, rpcError, type RpcError } from '../server/errors.js';
 import { RunningStage, type StreamName } from './stage.js';
+import { OutputFlow } from './flow.js';
+import { encodeOutputResponse } from './output-wire.js';
 import { createPrivateDir, removePrivateDir, writePrivateFile } from './workdir.js';
 
-import { STATUS_NAMES, execResponder, internalResult, runCodeResponder, type Responder } from './responder.js';
+import { STATUS_NAMES, execResponder, internalResult, runCodeResponder, startedMessage, type Responder } from './responder.js';
 
 /** Stdin bytes queued while no process can take them (compile stage) before the call is paused. */
 const MAX_QUEUED_STDIN = 1 << 20;
@@ -44,8 +44,8 @@ export class RunSession implements Killable {
   #plan: RunPlan | undefined;
   /** The stage whose processes are alive right now. */
   #stage: RunningStage | undefined;
-  /** call.write said the client is behind; cleared on 'drain'. */
-  #congested = false;
+  /** Holds the program's pipes while the client is behind (flow.ts). */
+  readonly #flow: OutputFlow;
   /** The run stage is up and takes stdin directly. */
   #stdinLive = false;
   #queued: Uint8Array[] = [];
@@ -53,6 +53,8 @@ export class RunSession implements Killable {
   #closeQueued = false;
   #stdinClosed = false;
   #cancelled: string | undefined;
+  /** Sends Started; set by #execute, cleared once it ran. */
+  #announce: (() => void) | undefined;
 
   constructor(
     private readonly ctx: AgentContext,
@@ -60,6 +62,7 @@ export class RunSession implements Killable {
     private readonly call: RunCall,
     private readonly kind: 'runCode' | 'exec',
   ) {
+    this.#flow = new OutputFlow(call, (held) => this.#stage?.setOutputPaused(held));
     call.on('data', (request: RunCodeRequest | ExecRequest) => this.#onRequest(request));
     call.on('end', () => this.#onHalfClose());
     call.on('cancelled', () => this.#cancel('the client cancelled the call or disconnected'));
@@ -80,17 +83,8 @@ export class RunSession implements Killable {
     this.#cancel(`the agent is shutting down (${reason})`);
   }
 
-  #send(message: unknown): void {
-    if (message === undefined || this.call.cancelled || this.call.writableEnded) return;
-    if (this.call.write(message) || this.#congested) return;
-    // The client is not taking output as fast as it comes: stop reading the program's pipes
-    // until it has (RunningStage.setOutputPaused), so the agent holds no backlog.
-    this.#congested = true;
-    this.#stage?.setOutputPaused(true);
-    this.call.once('drain', () => {
-      this.#congested = false;
-      this.#stage?.setOutputPaused(false);
-    });
+  #send(message: unknown, outputBytes = 0): void {
+    if (message !== undefined) this.#flow.send(message, outputBytes);
   }
 
   #fail(error: RpcError): void {
@@ -256,19 +250,23 @@ export class RunSession implements Killable {
       });
   }
 
-  #onOutput(stage: Stage): (stream: StreamName, data: Buffer) => void {
-    return (stream, data) =>
-      this.#send(
-        this.#responder.output(
-          create(OutputSchema, { stage, stream: stream === 'stdout' ? OutputStream.STDOUT : OutputStream.STDERR, data }),
-        ),
-      );
+  #onOutput(stage: Stage): (stream: StreamName, pieces: Buffer[], bytes: number) => void {
+    return (stream, pieces, bytes) =>
+      this.#send(encodeOutputResponse(stage, stream === 'stdout' ? OutputStream.STDOUT : OutputStream.STDERR, pieces, bytes), bytes);
   }
 
-  /** Starts a stage and makes it the live one until it ends. */
+  /** Sends Started (and logs run.start) the first time only. */
+  #announceStarted(): void {
+    const announce = this.#announce;
+    this.#announce = undefined;
+    announce?.();
+  }
+
+  /** Makes a stage the live one until it ends; its process was started by its constructor. */
   async #runStage(stage: RunningStage): Promise<StageResult> {
+    this.#announceStarted();
     this.#stage = stage;
-    if (this.#congested) stage.setOutputPaused(true);
+    if (this.#flow.held) stage.setOutputPaused(true);
     if (this.#cancelled !== undefined) stage.cancel(this.#cancelled);
     try {
       return await stage.result;
@@ -289,18 +287,12 @@ export class RunSession implements Killable {
     let finished: Finished | undefined;
     try {
       if (cacheKey) cached = this.cache().lookup(cacheKey);
-      log.info('run.start', { id: runId, rpc: this.kind, language: language?.name, cached: cacheKey ? cached !== undefined : undefined });
-      this.#send(
-        this.#responder.started(
-          create(StartedSchema, {
-            runId,
-            language: language?.name ?? '',
-            version: language?.version ?? '',
-            limits: limitsMessage(plan.limits),
-            compileCached: cached !== undefined,
-          }),
-        ),
-      );
+      // Announced once the first stage's process is started (#runStage), while it runs, or
+      // before any result if none starts: serialising and sending it is then off the spawn's path.
+      this.#announce = () => {
+        log.info('run.start', { id: runId, rpc: this.kind, language: language?.name, cached: cacheKey ? cached !== undefined : undefined });
+        this.#send(this.#responder.started(startedMessage(runId, language, limitsMessage(plan.limits), cached !== undefined)));
+      };
       // Under per-run isolation the private directory is also HOME: always there.
       if (who.isolated || plan.cwd === undefined || plan.kind === 'runCode') {
         privateDir = createPrivateDir(this.ctx.config.workDir, runId, who.user);
@@ -327,6 +319,7 @@ export class RunSession implements Killable {
     });
     if (this.#state === 'running') {
       this.#state = 'done';
+      this.#announceStarted();
       this.#send(this.#responder.finished(finished));
       if (!this.call.cancelled && !this.call.writableEnded) this.call.end();
     }

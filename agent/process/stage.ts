@@ -2,7 +2,7 @@
 // process group (and cgroup), capture capped output, enforce the wall-clock limit, end the
 // whole process tree however the stage ends, and describe how it ended.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { performance } from 'node:perf_hooks';
+import { monotonicMs } from '../core/clock.js';
 import type { Writable } from 'node:stream';
 import { create } from '@bufbuild/protobuf';
 import { StageResultSchema, Stage, Status, type StageResult } from '../../proto/gen/runbox/v1/process_pb.js';
@@ -38,8 +38,8 @@ export interface StageSpec {
   timeoutMs: number;
   outputLimitBytes: number;
   limits: StageLimits;
-  /** Receives kept output as it arrives. */
-  onOutput(stream: StreamName, data: Buffer): void;
+  /** Receives kept output as it arrives: pieces in order and their total length. */
+  onOutput(stream: StreamName, pieces: Buffer[], bytes: number): void;
 }
 
 /** How long output pipes may stay open after the tree is dead before they are cut. */
@@ -53,8 +53,8 @@ const needsUserSwitch = (user: RunAsUser) => process.getuid?.() === 0 && user.ui
 /** Caps and forwards a child's stdout and stderr; `drained` settles when both pipes closed. */
 function collectOutput(child: ChildProcess, spec: StageSpec): { outputs: Record<StreamName, CappedOutput>; drained: Promise<unknown> } {
   const outputs = {
-    stdout: new CappedOutput(spec.outputLimitBytes, (data) => spec.onOutput('stdout', data)),
-    stderr: new CappedOutput(spec.outputLimitBytes, (data) => spec.onOutput('stderr', data)),
+    stdout: new CappedOutput(spec.outputLimitBytes, (pieces, bytes) => spec.onOutput('stdout', pieces, bytes)),
+    stderr: new CappedOutput(spec.outputLimitBytes, (pieces, bytes) => spec.onOutput('stderr', pieces, bytes)),
   };
   const drained = Promise.all(
     (['stdout', 'stderr'] as const).map(
@@ -203,7 +203,7 @@ export class RunningStage {
 
   async #spawnAndWait(): Promise<StageResult> {
     const { spec } = this;
-    const startedAt = performance.now();
+    const startedAt = monotonicMs();
     const child = this.#spawn();
     this.#child = child;
     this.#applyOutputPause();
@@ -214,7 +214,7 @@ export class RunningStage {
     );
     if (child.pid === undefined) {
       const error = await spawnError;
-      return this.#spawnFailure(error, performance.now() - startedAt);
+      return this.#spawnFailure(error, monotonicMs() - startedAt);
     }
     // The agent's own oom_score_adj (-1000) is inherited: reset it, or the kernel finds no
     // victim in a cgroup at memory.max and the stage stalls there instead of being OOM-killed.
@@ -259,7 +259,7 @@ export class RunningStage {
       spec.timeoutMs,
     );
     const { code, signal } = await exited;
-    const wallMs = performance.now() - startedAt;
+    const wallMs = monotonicMs() - startedAt;
     clearTimeout(timer);
     stopMemoryWatch?.();
     this.#mainExited = true;

@@ -13,7 +13,8 @@ import { serveStream } from './stream.js';
 export function shellService(ctx: AgentContext): ImplementationOf<typeof ShellService> {
   const registry = new ShellRegistry(ctx);
   return {
-    shell: (call) => serveStream(call, registry),
+    // A shell's PATH includes the toolchains the agent finds: opened once they are known.
+    shell: (call) => void ctx.languages.ready.then(() => serveStream(call, registry)),
     listShells: (_call, callback) => {
       callback(
         null,

@@ -42,11 +42,13 @@ export function systemService(ctx: AgentContext, token: AgentToken): Implementat
       );
     },
     listLanguages: (_call, callback) => {
-      callback(
-        null,
-        create(ListLanguagesResponseSchema, {
-          languages: ctx.languages.list().map((l) => create(LanguageSchema, l)),
-        }),
+      void ctx.languages.ready.then(() =>
+        callback(
+          null,
+          create(ListLanguagesResponseSchema, {
+            languages: ctx.languages.list().map((l) => create(LanguageSchema, l)),
+          }),
+        ),
       );
     },
     systemInfo: (_call, callback) => {

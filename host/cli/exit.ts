@@ -13,6 +13,8 @@ export const EXIT = {
   timeout: 124,
   /** runbox itself failed: unreachable agent, bad token, rejected request, failed image build. */
   runbox: 125,
+  /** Our stdout or stderr was closed under the run, which was cancelled (128 + SIGPIPE, as a shell shows it). */
+  brokenPipe: 141,
 } as const;
 
 /** A bad flag or argument: the verb's usage is printed after the message. */

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { printable } from './printable.js';
 import { constants } from 'node:os';
 import { EXIT, UsageError, intFlag } from './common.js';
-import type { CliEvent, CliIo } from './io.js';
+import type { CliEvent, CliIo, CliOutput } from './io.js';
 import type { ProcessHandle, RunResult, StdinSource } from '../process/index.js';
 
 export const PROCESS_OPTIONS = {
@@ -23,7 +23,8 @@ export const COMPILE_OPTIONS = {
 } as const;
 
 export const PROCESS_USAGE = `      --timeout-ms N          wall-clock limit of the run (default: the agent's, 30000)
-      --output-limit-bytes N  bytes kept per stream (default: the agent's, 1 MiB)
+      --output-limit-bytes N  cut each stream after N bytes (default: no cut; output is
+                              streamed, never held)
       --memory-bytes N        memory limit (agents with cgroup v2 only)
       --max-processes N       process/thread limit (agents with cgroup v2 only)
       --stdin-file F          the program's stdin (default: ours when it is not a terminal)
@@ -33,7 +34,7 @@ export const PROCESS_USAGE = `      --timeout-ms N          wall-clock limit of 
 
 Exit status: the program's own; 124 when it timed out; 128+N when signal N killed it
 (137 for the memory limit); 1 for a compile error; 125 when runbox itself failed;
-2 for a usage error.`;
+141 when our stdout or stderr was closed (the run is cancelled); 2 for a usage error.`;
 
 type ProcessValues = {
   'timeout-ms'?: string;
@@ -81,12 +82,26 @@ export function stdinFor(values: ProcessValues, stdinTaken: boolean, io: CliIo):
   return io.stdin;
 }
 
-/** Writes output bytes to our stdout/stderr as they come. */
+/** Settles when `out` can take more (or will never: closed, failed). */
+function drained(out: CliOutput): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      out.off('drain', done).off('close', done).off('error', done);
+      resolve();
+    };
+    out.on('drain', done).on('close', done).on('error', done);
+  });
+}
+
+/**
+ * Writes output bytes to our stdout/stderr as they come, keeping none: so nothing is cut at
+ * the agent's default output limit (only --output-limit-bytes caps), and a stdout that takes
+ * bytes slowly (a pipe, a slow disk) holds the call until it drained, which stops the program
+ * through the agent, as ssh does. No text is decoded.
+ */
 export function streamOutput(io: CliIo) {
-  return {
-    onStdout: (_text: string, chunk: { bytes: Uint8Array }) => void io.stdout.write(chunk.bytes),
-    onStderr: (_text: string, chunk: { bytes: Uint8Array }) => void io.stderr.write(chunk.bytes),
-  };
+  const sink = (out: CliOutput) => (_text: string, chunk: { bytes: Uint8Array }) => (out.write(chunk.bytes) ? undefined : drained(out));
+  return { keepOutput: false, decodeOutput: false, onStdout: sink(io.stdout), onStderr: sink(io.stderr) };
 }
 
 /** Forwards Ctrl-C / SIGTERM / SIGHUP to the program's process group; returns a detach function. */
@@ -132,9 +147,23 @@ export function exitCodeOf(result: RunResult, io: CliIo): number {
 /** Waits for the run, with output streamed and signals forwarded, then releases our stdin. */
 export async function finish(handle: ProcessHandle, io: CliIo): Promise<number> {
   const detach = forwardSignals(handle, io);
+  // Whoever read our stdout or stderr went away (`runbox run ... | head`): the run is
+  // cancelled, as a program writing to a closed pipe is ended by SIGPIPE.
+  let broken = false;
+  const onBroken = () => {
+    if (!broken) handle.cancel();
+    broken = true;
+  };
+  io.stdout.on('error', onBroken);
+  io.stderr.on('error', onBroken);
   try {
     return exitCodeOf(await handle.wait(), io);
+  } catch (error) {
+    if (broken) return EXIT.brokenPipe;
+    throw error;
   } finally {
+    io.stdout.off('error', onBroken);
+    io.stderr.off('error', onBroken);
     detach();
     // Our stdin may still be open (a pipe nobody closes): stop reading so the CLI can exit.
     io.stdin.destroy();

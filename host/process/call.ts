@@ -30,9 +30,9 @@ export interface RunCallSpec {
 
 type Streams = Record<'compile' | 'run', Record<'stdout' | 'stderr', StreamCollector>>;
 
-const newStreams = (): Streams => ({
-  compile: { stdout: new StreamCollector(), stderr: new StreamCollector() },
-  run: { stdout: new StreamCollector(), stderr: new StreamCollector() },
+const newStreams = (keep: boolean): Streams => ({
+  compile: { stdout: new StreamCollector(Infinity, keep), stderr: new StreamCollector(Infinity, keep) },
+  run: { stdout: new StreamCollector(Infinity, keep), stderr: new StreamCollector(Infinity, keep) },
 });
 
 /** Keeps at most `limit` bytes per stream and stage, as the agent promised (0: it named none). */
@@ -56,79 +56,124 @@ function runError(error: unknown, what: string, signal: AbortSignal | undefined,
 
 /** Opens the call, sends `start`, resolves with a handle on Started (or rejects with the agent's refusal). */
 export function openRun(connection: Connection, spec: RunCallSpec, options: ProcessOptions): Promise<ProcessHandle> {
-  const { what } = spec;
-  throwIfAborted(options.signal, what);
+  throwIfAborted(options.signal, spec.what);
   const call = connection.track(spec.open());
-  const detach = cancelOnAbort(options.signal, call);
-  const streams = newStreams();
-  let handle: ProcessHandle | undefined;
-  let started: Started | undefined;
-  let compileMessage: StageResultMessage | undefined;
-  let finished: { compile?: StageResultMessage; run?: StageResultMessage } | undefined;
-  let settle!: { resolve: (r: RunResult) => void; reject: (e: unknown) => void };
-  const done = new Promise<RunResult>((resolve, reject) => (settle = { resolve, reject }));
-  done.catch(() => {
-    /* a background caller may never call wait(); the rejection is theirs to observe */
-  });
-
   return new Promise<ProcessHandle>((resolveHandle, rejectHandle) => {
-    let failed = false;
-    const fail = (error: unknown) => {
-      if (failed) return;
-      failed = true;
-      detach();
-      const mapped = runError(error, what, options.signal, connection);
-      if (handle) settle.reject(mapped);
-      else rejectHandle(mapped);
-    };
-
-    call.on('data', (response: RunResponse) => {
-      const event = response.event;
-      switch (event.case) {
-        case 'started':
-          started = event.value;
-          limitStreams(streams, Number(started.limits?.outputLimitBytes ?? 0n));
-          handle = new ProcessHandle(call, spec.input, started, done);
-          if (options.onStdout) handle.onStdout(options.onStdout);
-          if (options.onStderr) handle.onStderr(options.onStderr);
-          resolveHandle(handle);
-          if (isAsyncIterable(options.stdin)) void pump(handle, options.stdin);
-          return;
-        case 'output': {
-          const stage = event.value.stage === Stage.COMPILE ? 'compile' : 'run';
-          const stream = event.value.stream === OutputStream.STDERR ? 'stderr' : 'stdout';
-          const bytes = event.value.data;
-          const listening = handle?.listening(stream) ?? false;
-          const text = streams[stage][stream].push(bytes, listening);
-          if (listening) handle!.emit(stream, text, { stage, bytes });
-          return;
-        }
-        case 'stageResult':
-          compileMessage = event.value;
-          return;
-        case 'finished':
-          finished = { compile: event.value.compile ?? compileMessage, run: event.value.run };
-          if (!call.writableEnded) call.end();
-          return;
-      }
-    });
-    call.on('error', fail);
-    call.on('status', (status: StatusObject) => {
-      if (status.code !== grpcStatus.OK) return; // 'error' reports it
-      detach();
-      if (!started || !finished) {
-        fail(
-          new AgentError(`${what}: the agent ended the call without a ${started ? 'Finished' : 'Started'} message`, {
-            reason: 'AGENT_ANSWER_INVALID',
-          }),
-        );
-        return;
-      }
-      const compile = finished.compile && stageResult(finished.compile, streams.compile);
-      const run = finished.run && stageResult(finished.run, streams.run);
-      settle.resolve(runResult(started, compile, run));
-    });
+    const receiver = new RunReceiver(call, spec, options, connection, { resolve: resolveHandle, reject: rejectHandle });
+    call.on('data', (response: RunResponse) => receiver.onResponse(response));
+    call.on('error', (error: unknown) => receiver.fail(error));
+    call.on('end', () => receiver.onEnd());
+    call.on('status', (status: StatusObject) => receiver.onStatus(status));
     // The write side stays open after `start`: kill(), sendStdin() and closeStdin() may follow.
     call.write(spec.startRequest);
   });
+}
+
+/** What one call has received so far, and how it settles the handle and the result. */
+class RunReceiver {
+  readonly #streams: Streams;
+  readonly #done: Promise<RunResult>;
+  readonly #detach: () => void;
+  #settle!: { resolve: (r: RunResult) => void; reject: (e: unknown) => void };
+  #handle: ProcessHandle | undefined;
+  #started: Started | undefined;
+  #compileMessage: StageResultMessage | undefined;
+  #finished: { compile?: StageResultMessage; run?: StageResultMessage } | undefined;
+  #failed = false;
+  #statusOk = false;
+  #ended = false;
+
+  constructor(
+    private readonly call: RunCall,
+    private readonly spec: RunCallSpec,
+    private readonly options: ProcessOptions,
+    private readonly connection: Connection,
+    private readonly handleSettle: { resolve: (h: ProcessHandle) => void; reject: (e: unknown) => void },
+  ) {
+    this.#streams = newStreams(options.keepOutput !== false);
+    this.#detach = cancelOnAbort(options.signal, call);
+    this.#done = new Promise<RunResult>((resolve, reject) => (this.#settle = { resolve, reject }));
+    this.#done.catch(() => {
+      /* a background caller may never call wait(); the rejection is theirs to observe */
+    });
+  }
+
+  onResponse(response: RunResponse): void {
+    const event = response.event;
+    switch (event.case) {
+      case 'started':
+        return this.#onStarted(event.value);
+      case 'output': {
+        const stage = event.value.stage === Stage.COMPILE ? 'compile' : 'run';
+        const stream = event.value.stream === OutputStream.STDERR ? 'stderr' : 'stdout';
+        return this.#onOutput(stage, stream, event.value.data);
+      }
+      case 'stageResult':
+        this.#compileMessage = event.value;
+        return;
+      case 'finished':
+        this.#finished = { compile: event.value.compile ?? this.#compileMessage, run: event.value.run };
+        if (!this.call.writableEnded) this.call.end();
+        return;
+    }
+  }
+
+  #onStarted(started: Started): void {
+    const { options } = this;
+    this.#started = started;
+    limitStreams(this.#streams, Number(started.limits?.outputLimitBytes ?? 0n));
+    const handle = (this.#handle = new ProcessHandle(this.call, this.spec.input, started, this.#done));
+    if (options.onStdout) handle.onStdout(options.onStdout);
+    if (options.onStderr) handle.onStderr(options.onStderr);
+    this.handleSettle.resolve(handle);
+    if (isAsyncIterable(options.stdin)) void pump(handle, options.stdin);
+  }
+
+  #onOutput(stage: 'compile' | 'run', stream: 'stdout' | 'stderr', bytes: Uint8Array): void {
+    const listening = this.#handle?.listening(stream) ?? false;
+    const text = this.#streams[stage][stream].push(bytes, listening && this.options.decodeOutput !== false);
+    const held = listening ? this.#handle!.emit(stream, text, { stage, bytes }) : undefined;
+    if (!held) return;
+    // A listener is not done with it yet: read nothing more until it is (flow control).
+    this.call.pause();
+    void held.then(() => this.call.resume());
+  }
+
+  fail(error: unknown): void {
+    if (this.#failed) return;
+    this.#failed = true;
+    this.#detach();
+    const mapped = runError(error, this.spec.what, this.options.signal, this.connection);
+    if (this.#handle) this.#settle.reject(mapped);
+    else this.handleSettle.reject(mapped);
+  }
+
+  // The result needs both the OK status and every message read: a held listener can leave
+  // messages buffered past the status, and 'end' comes once they are all through.
+  onEnd(): void {
+    this.#ended = true;
+    if (this.#statusOk) this.#finish();
+  }
+
+  onStatus(status: StatusObject): void {
+    if (status.code !== grpcStatus.OK) return; // 'error' reports it
+    this.#statusOk = true;
+    if (this.#ended) this.#finish();
+  }
+
+  #finish(): void {
+    this.#detach();
+    const started = this.#started;
+    const finished = this.#finished;
+    if (!started || !finished) {
+      const missing = started ? 'Finished' : 'Started';
+      this.fail(
+        new AgentError(`${this.spec.what}: the agent ended the call without a ${missing} message`, { reason: 'AGENT_ANSWER_INVALID' }),
+      );
+      return;
+    }
+    const compile = finished.compile && stageResult(finished.compile, this.#streams.compile);
+    const run = finished.run && stageResult(finished.run, this.#streams.run);
+    this.#settle.resolve(runResult(started, compile, run));
+  }
 }

@@ -90,9 +90,14 @@ export class ProcessHandle {
     return this.#listeners[stream].size > 0;
   }
 
-  /** @internal */
-  emit(stream: 'stdout' | 'stderr', text: string, chunk: OutputChunk): void {
-    for (const listener of this.#listeners[stream]) listener(text, chunk);
+  /** @internal Calls the listeners; a Promise when one of them asked to hold output until it settles. */
+  emit(stream: 'stdout' | 'stderr', text: string, chunk: OutputChunk): Promise<unknown> | undefined {
+    let held: Promise<unknown>[] | undefined;
+    for (const listener of this.#listeners[stream]) {
+      const result = listener(text, chunk);
+      if (result instanceof Promise) (held ??= []).push(result);
+    }
+    return held && Promise.allSettled(held);
   }
 
   /** Adds a stdout listener; returns a function that removes it. */

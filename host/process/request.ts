@@ -21,11 +21,12 @@ export function commonStart(options: ProcessOptions) {
     cwd: options.cwd ?? '',
     stdin: stdin === undefined || isAsyncIterable(stdin) ? new Uint8Array() : toBytes(stdin),
     keepStdinOpen: Boolean(options.keepStdinOpen) || streamed,
-    limits: limitsRequest(options),
+    limits: limitsRequest(options, options.keepOutput === false && options.outputLimitBytes === undefined),
   };
 }
 
-export function limitsRequest(options: RunLimitOptions): RunLimits {
+/** `unlimitedOutput`: ask the agent for every byte (a caller that keeps none of it). */
+export function limitsRequest(options: RunLimitOptions, unlimitedOutput = false): RunLimits {
   const n = (v: number | undefined, name: string) => nonNegativeOption(v, name) ?? 0;
   return create(RunLimitsSchema, {
     timeoutMs: BigInt(n(options.timeoutMs, 'timeoutMs')),
@@ -33,5 +34,6 @@ export function limitsRequest(options: RunLimitOptions): RunLimits {
     outputLimitBytes: BigInt(n(options.outputLimitBytes, 'outputLimitBytes')),
     memoryBytes: BigInt(n(options.memoryBytes, 'memoryBytes')),
     maxProcesses: n(options.maxProcesses, 'maxProcesses'),
+    unlimitedOutput,
   });
 }

@@ -51,8 +51,11 @@ export interface OutputChunk {
  * Receives output as it arrives. `text` is decoded incrementally per stream, so a UTF-8
  * character split across pieces comes out whole (possibly with the next call; `text` may
  * be '' for a piece that ends mid-character). `chunk.bytes` is exactly what was written.
+ * A listener that returns a Promise (an async one does) holds the run's output until it settles: nothing more is
+ * read from the call meanwhile, so a slow consumer slows the program (flow control end to
+ * end, as `runbox run > file` does) instead of output piling up in memory.
  */
-export type OutputListener = (text: string, chunk: OutputChunk) => void;
+export type OutputListener = (text: string, chunk: OutputChunk) => unknown;
 
 /** Data for a program's stdin: bytes, text (UTF-8), or a stream of either (sent as it comes, then closed). */
 export type StdinSource = string | Uint8Array | AsyncIterable<string | Uint8Array>;
@@ -69,6 +72,18 @@ export interface ProcessOptions extends RunLimitOptions {
   cwd?: string;
   onStdout?: OutputListener;
   onStderr?: OutputListener;
+  /**
+   * false: the result keeps no output (stdout/stderr '' and their bytes empty; the totals and
+   * truncation flags still say what was written): for a caller that only streams it through
+   * onStdout/onStderr. Unless outputLimitBytes is given too, the agent then sends every byte
+   * (no output limit), since nothing piles up here. Default true.
+   */
+  keepOutput?: boolean;
+  /**
+   * false: listeners get '' as `text` and only `chunk.bytes`, for a caller that passes output
+   * on as bytes (decoding a flood as UTF-8 took half the SDK's time). Default true.
+   */
+  decodeOutput?: boolean;
   /** Cancels the run: the agent kills the whole process tree and the promise rejects with AbortError. */
   signal?: AbortSignal;
 }

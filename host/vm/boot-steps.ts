@@ -6,6 +6,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Sandbox } from '../sandbox.js';
+import { waitForFirstBytes } from '../transport/first-bytes.js';
+import { parseTarget } from '../transport/target.js';
 import type { Health } from '../system/index.js';
 import { AbortError, SandboxUnavailableError } from '../errors.js';
 import { spawnDaemon } from '../local/command.js';
@@ -135,6 +137,9 @@ export async function waitForAgent(state: VmState, qemu: RunningQemu, options: W
   options.signal?.addEventListener('abort', onAbort, { once: true });
   void qemu.exited.then(() => ready.abort());
   try {
+    // Below gRPC first: a connection made before the guest has its address can hang for
+    // seconds under user-mode networking (host/transport/first-bytes.ts).
+    await waitForFirstBytes(parseTarget(state.target), { deadline: Date.now() + options.timeoutMs, signal: ready.signal });
     return await sandbox.waitReady({ timeoutMs: options.timeoutMs, signal: ready.signal });
   } catch (error) {
     if (options.signal?.aborted) throw new AbortError('bootVm: aborted while waiting for the agent', { cause: error });

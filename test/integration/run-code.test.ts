@@ -266,6 +266,33 @@ describe('RunCode', () => {
     }
   });
 
+  it('a flat private directory (links, a non-UTF-8 name, no subdirectory) is removed without following its links', async () => {
+    const outside = mkdtempSync(path.join(os.tmpdir(), 'runbox-outside-'));
+    try {
+      chmodSync(outside, 0o777);
+      writeFileSync(path.join(outside, 'keep.txt'), 'keep');
+      const r = await sandboxes.unix.runCode(
+        'sh',
+        'ln -s "$1" dirlink; ln -s "$1/keep.txt" filelink; : > "$(printf \'name-\\377\')"; ls | wc -l; pwd',
+        { args: [outside] },
+      );
+      const [count, dir] = r.stdout.trim().split('\n');
+      expect(r.exitCode).toBe(0);
+      expect(count).toBe('4'); // main.sh, the two links, the file with a non-UTF-8 name
+      expect(existsSync(dir!)).toBe(false);
+      expect(readFileSync(path.join(outside, 'keep.txt'), 'utf8')).toBe('keep');
+    } finally {
+      rmSync(outside, { recursive: true, force: true });
+    }
+  });
+
+  it('a private directory with more entries than the agent removes itself is removed too', async () => {
+    const r = await sandboxes.unix.runCode('sh', 'for i in $(seq 1 200); do : > "f$i"; done; ls | wc -l; pwd');
+    const [count, dir] = r.stdout.trim().split('\n');
+    expect(count).toBe('201');
+    expect(existsSync(dir!)).toBe(false);
+  });
+
   it('the compile cache refuses a FIFO or a link in place of the compile output, without blocking', () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'runbox-cache-'));
     try {

@@ -10,7 +10,7 @@ const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
 /** A CappedOutput whose forwarded messages are kept. */
 function capped(limit: number): { out: CappedOutput; sent: Buffer[] } {
   const sent: Buffer[] = [];
-  return { out: new CappedOutput(limit, (data) => sent.push(Buffer.from(data))), sent };
+  return { out: new CappedOutput(limit, (pieces) => sent.push(Buffer.concat(pieces))), sent };
 }
 
 /** Distinct bytes so order and boundaries show: chunk i is filled with the letter i. */
