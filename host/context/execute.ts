@@ -17,6 +17,7 @@ import { AbortError, AgentError, type RunboxError } from '../errors.js';
 import { StreamCollector, lazyText } from '../process/collect.js';
 import { cancelOnAbort, throwIfAborted } from '../transport/calls.js';
 import type { Connection } from '../transport/connection.js';
+import { keptBytes } from '../transport/options.js';
 import { fromGrpcError } from '../transport/grpc-errors.js';
 import { ResultAssembler } from './result.js';
 import type { ContextResult, Execution, ExecutionError, ExecutionStatus, RunCellOptions } from './types.js';
@@ -49,8 +50,8 @@ class CellState {
     switch (event.case) {
       case 'started':
         this.started = event.value;
-        this.stdout.limit = this.stderr.limit = Number(event.value.outputLimitBytes);
-        this.results.limit = Number(event.value.resultLimitBytes);
+        this.stdout.limit = this.stderr.limit = keptBytes(this.options.outputLimitBytes, Number(event.value.outputLimitBytes));
+        this.results.limit = keptBytes(this.options.resultLimitBytes, Number(event.value.resultLimitBytes));
         break;
       case 'output': {
         const stderr = event.value.stream === OutputStream.STDERR;

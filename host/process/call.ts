@@ -12,6 +12,7 @@ import {
 import { AbortError, AgentError } from '../errors.js';
 import { cancelOnAbort, throwIfAborted } from '../transport/calls.js';
 import type { Connection } from '../transport/connection.js';
+import { keptBytes } from '../transport/options.js';
 import { fromGrpcError } from '../transport/grpc-errors.js';
 import { StreamCollector } from './collect.js';
 import { ProcessHandle, pump, type RunCall, type RunResponse } from './handle.js';
@@ -35,9 +36,8 @@ const newStreams = (keep: boolean): Streams => ({
   run: { stdout: new StreamCollector(Infinity, keep), stderr: new StreamCollector(Infinity, keep) },
 });
 
-/** Keeps at most `limit` bytes per stream and stage, as the agent promised (0: it named none). */
+/** Keeps at most `limit` bytes per stream and stage (keptBytes: what was asked and announced). */
 function limitStreams(streams: Streams, limit: number): void {
-  if (limit <= 0) return;
   for (const stage of Object.values(streams)) for (const collector of Object.values(stage)) collector.limit = limit;
 }
 
@@ -121,7 +121,7 @@ class RunReceiver {
   #onStarted(started: Started): void {
     const { options } = this;
     this.#started = started;
-    limitStreams(this.#streams, Number(started.limits?.outputLimitBytes ?? 0n));
+    limitStreams(this.#streams, keptBytes(options.outputLimitBytes, Number(started.limits?.outputLimitBytes ?? 0n)));
     const handle = (this.#handle = new ProcessHandle(this.call, this.spec.input, started, this.#done));
     if (options.onStdout) handle.onStdout(options.onStdout);
     if (options.onStderr) handle.onStderr(options.onStderr);

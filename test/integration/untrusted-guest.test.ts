@@ -13,7 +13,10 @@ import {
   OutputStream,
   Stage,
   Status,
+  RunCodeResponseSchema,
   type ExecRequest,
+  type RunCodeRequest,
+  type RunCodeResponse,
   type ExecResponse,
 } from '../../proto/gen/runbox/v1/process_pb.js';
 import { FilesService, ReadFileResponseSchema, type ReadFileRequest, type ReadFileResponse } from '../../proto/gen/runbox/v1/files_pb.js';
@@ -64,9 +67,27 @@ describe('against a hostile agent', () => {
   beforeAll(async () => {
     server = new grpc.Server();
     const chunk = new Uint8Array(MiB).fill(0x41);
-    // Exec: announce a 1000-byte output limit, then send 40 MiB anyway.
+    // Exec: announce a 1000-byte output limit, then send 40 MiB anyway. RunCode: announce no
+    // limit at all (0), then the same flood.
     addService(server, ProcessService, {
-      runCode: (call) => call.end(),
+      runCode: (call: grpc.ServerDuplexStream<RunCodeRequest, RunCodeResponse>) => {
+        call.once('data', () => {
+          call.write(
+            create(RunCodeResponseSchema, { event: { case: 'started', value: { runId: 'hostile', limits: { outputLimitBytes: 0n } } } }),
+          );
+          for (let sent = 0; sent < FLOOD; sent += chunk.length) {
+            call.write(
+              create(RunCodeResponseSchema, {
+                event: { case: 'output', value: { stage: Stage.RUN, stream: OutputStream.STDOUT, data: chunk } },
+              }),
+            );
+          }
+          call.write(
+            create(RunCodeResponseSchema, { event: { case: 'finished', value: { run: { stage: Stage.RUN, status: Status.EXITED } } } }),
+          );
+          call.end();
+        });
+      },
       exec: (call: grpc.ServerDuplexStream<ExecRequest, ExecResponse>) => {
         call.once('data', () => {
           call.write(
@@ -121,6 +142,15 @@ describe('against a hostile agent', () => {
     expect(r.stdoutTruncated).toBe(true);
     // A listener still sees the stream as it comes (it keeps it, or not, itself).
     expect(streamed).toBe(FLOOD);
+  });
+
+  it('keeps no more than the caller asked for, whatever limit the agent announces (none, or a larger one)', async () => {
+    const none = await sb.runCode('python', 'print(1)', { outputLimitBytes: 1000 });
+    expect(none.stdoutBytes.length).toBe(1000);
+    expect(none.stdoutTruncated).toBe(true);
+    const larger = await sb.exec(['anything'], { outputLimitBytes: 500 });
+    expect(larger.stdoutBytes.length).toBe(500);
+    expect(larger.stdoutTruncated).toBe(true);
   });
 
   it('read() stops at maxBytes whatever size the agent claimed', async () => {
