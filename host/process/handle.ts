@@ -33,7 +33,10 @@ export class ProcessHandle {
   readonly #input: (value: ProcessInput) => unknown;
   readonly #done: Promise<RunResult>;
 
+  /** Not public: `runCode`/`exec` with `background: true` give a ProcessHandle. */
+  constructor(...internal: [never, never, never, never]);
   /** @internal Created by ProcessApi. */
+  constructor(call: RunCall, input: (value: ProcessInput) => unknown, started: Started, done: Promise<RunResult>);
   constructor(call: RunCall, input: (value: ProcessInput) => unknown, started: Started, done: Promise<RunResult>) {
     this.#call = call;
     this.#input = input;

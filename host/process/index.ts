@@ -24,7 +24,10 @@ export { ProcessHandle } from './handle.js';
 export class ProcessApi {
   readonly #connection: Connection;
 
+  /** Not public: a Sandbox has one. */
+  constructor(internal: never);
   /** @internal Created by Sandbox. */
+  constructor(connection: Connection);
   constructor(connection: Connection) {
     this.#connection = connection;
   }

@@ -99,6 +99,9 @@ describe('public type declarations', () => {
       ['ShellHandle', "import { ShellHandle } from './index.js'; new ShellHandle();"],
       ['LocalSandbox', "import { LocalSandbox } from './vm-api.js'; new LocalSandbox();"],
       ['ContextApi', "import { ContextApi } from './context/index.js'; new ContextApi();"],
+      ['ProcessHandle', "import { ProcessHandle } from './index.js'; new ProcessHandle();"],
+      ['ProcessApi', "import { ProcessApi } from './process/index.js'; new ProcessApi();"],
+      ['FilesApi', "import { FilesApi } from './files/index.js'; new FilesApi();"],
     ] as const;
     // One program for all snippets: each file must have an error of its own.
     const files = new Map(calls.map(([name, code]) => [path.join(TYPES, `__construct_${name}.ts`), code]));
