@@ -11,7 +11,7 @@ import { AGENT_VERSION } from './core/version.js';
 import { log } from './core/log.js';
 import { closeInheritedFds } from './core/inherited-fds.js';
 import { Isolation, perRunProblem } from './usercode/isolation.js';
-import { killUser } from './process/kill.js';
+import { killUser } from './usercode/kill.js';
 import { readClaimedToken } from './lifecycle/claimed-token.js';
 
 const SHUTDOWN_GRACE_MS = 3_000;

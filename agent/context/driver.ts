@@ -13,7 +13,7 @@ import { makeOomKillable } from '../limits/oom.js';
 import { gateArgv } from '../usercode/gate.js';
 import { launcherArgv, ROOT_ENV } from '../usercode/launcher.js';
 import type { Identity } from '../usercode/isolation.js';
-import { killTree, MARKER_VARIABLE } from '../process/kill.js';
+import { killTree, MARKER_VARIABLE } from '../usercode/kill.js';
 import { encodeCommand, type DriverCommand } from './protocol.js';
 
 /** The languages that have a driver, and how their interpreter reads a program from stdin. */
@@ -48,7 +48,7 @@ export interface DriverSpec {
   language: ContextLanguage;
   /** The language's interpreter (python3, node), as the language registry found it. */
   interpreter: string;
-  /** The context's id: its processes carry it as their marker (process/kill.ts). */
+  /** The context's id: its processes carry it as their marker (usercode/kill.ts). */
   id: string;
   who: Identity;
   env: Record<string, string>;

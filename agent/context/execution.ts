@@ -15,7 +15,7 @@ import {
   type ExecuteResponse,
 } from '../../proto/gen/runbox/v1/context_pb.js';
 import { freshHex } from '../core/ids.js';
-import { CappedOutput } from '../process/output.js';
+import { CappedOutput } from '../usercode/output.js';
 import type { DriverEvent } from './protocol.js';
 import { ResultBudget, resultMessages } from './results.js';
 

@@ -12,7 +12,7 @@ import { log } from '../core/log.js';
 import { rpcError, RpcError } from '../server/errors.js';
 import { userEnv } from '../usercode/env.js';
 import type { Tenant } from '../usercode/isolation.js';
-import { createPrivateDir, removePrivateDir } from '../process/workdir.js';
+import { createPrivateDir, removePrivateDir } from '../usercode/workdir.js';
 import { CodeContext } from './context.js';
 import { checkCreate } from './validate.js';
 

@@ -30,7 +30,7 @@ import { asRpcError, failCall, rpcError, type RpcError } from '../server/errors.
 import { RunningStage, type StreamName } from './stage.js';
 import { OutputFlow } from './flow.js';
 import { encodeOutputResponse } from './output-wire.js';
-import { createPrivateDir, removePrivateDir, writePrivateFile } from './workdir.js';
+import { createPrivateDir, removePrivateDir, writePrivateFile } from '../usercode/workdir.js';
 
 import { STATUS_NAMES, execResponder, internalResult, runCodeResponder, startedMessage, type Responder } from './responder.js';
 

@@ -9,7 +9,7 @@ import { rpcError } from '../server/errors.js';
 import { KILL_AFTER_MS, ShellSession } from './session.js';
 import { checkStart } from './validate.js';
 import { userEnv } from '../usercode/env.js';
-import { createPrivateDir, removePrivateDir } from '../process/workdir.js';
+import { createPrivateDir, removePrivateDir } from '../usercode/workdir.js';
 
 /** The agent's sessions, their grace timers and their place in ctx.live. */
 export class ShellRegistry {

@@ -36,7 +36,7 @@ export class Isolation {
     readonly mode: AgentConfig['isolation'],
     private readonly runAs: RunAsUser,
     uids: AgentConfig['runUids'],
-    /** Ends every process of a uid (process/kill.ts's killUser; passed in, usercode sits below process). */
+    /** Ends every process of a uid (kill.ts's killUser; passed in, so a test can watch it). */
     private readonly killUser: (uid: number) => void,
   ) {
     this.#pool = mode === 'per-run' ? new UidPool(uids.first, uids.last) : undefined;

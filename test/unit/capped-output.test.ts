@@ -1,9 +1,9 @@
-// One output stream of a run (agent/process/output.ts): the first `limit` bytes are forwarded in
+// One output stream of a run (agent/usercode/output.ts): the first `limit` bytes are forwarded in
 // order, the rest only counted; `truncated` says whether anything was cut. Pieces of one event-loop
 // turn go out as one message, and BATCH_BYTES pending goes out at once. Real timers throughout:
 // `turn()` lets the loop run the flush CappedOutput scheduled.
 import { describe, expect, it } from 'vitest';
-import { BATCH_BYTES, CappedOutput } from '../../agent/process/output.js';
+import { BATCH_BYTES, CappedOutput } from '../../agent/usercode/output.js';
 
 const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
