@@ -14,7 +14,7 @@ import {
   type ExecuteStarted,
 } from '../../proto/gen/runbox/v1/context_pb.js';
 import { AbortError, AgentError, type RunboxError } from '../errors.js';
-import { StreamCollector, lazyText } from '../process/collect.js';
+import { StreamCollector, lazyText } from '../transport/collect.js';
 import { cancelOnAbort, throwIfAborted } from '../transport/calls.js';
 import type { Connection } from '../transport/connection.js';
 import { keptBytes } from '../transport/options.js';

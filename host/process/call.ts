@@ -14,7 +14,7 @@ import { cancelOnAbort, throwIfAborted } from '../transport/calls.js';
 import type { Connection } from '../transport/connection.js';
 import { keptBytes } from '../transport/options.js';
 import { fromGrpcError } from '../transport/grpc-errors.js';
-import { StreamCollector } from './collect.js';
+import { StreamCollector } from '../transport/collect.js';
 import { ProcessHandle, pump, type RunCall, type RunResponse } from './handle.js';
 import { isAsyncIterable } from './request.js';
 import { runResult, stageResult } from './result.js';

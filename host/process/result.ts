@@ -7,7 +7,7 @@ import {
   type StageResult as StageResultMessage,
   type Started,
 } from '../../proto/gen/runbox/v1/process_pb.js';
-import { concat, lazyText, type StreamCollector } from './collect.js';
+import { concat, lazyText, type StreamCollector } from '../transport/collect.js';
 import type { EffectiveLimits, RunResult, RunStatus, StageResult } from './types.js';
 
 const STATUS: Record<Status, RunStatus> = {
