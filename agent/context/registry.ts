@@ -72,7 +72,7 @@ export class ContextRegistry {
     try {
       // Under per-run isolation the context's uid has a private HOME of its own, gone with it.
       if (who.isolated) home = createPrivateDir(this.ctx.config.workDir, `ctx-${id}`, who.user);
-      const env = userEnv(who.user, this.ctx.languages.searchPath, this.ctx.userEnv, who.isolated ? { TMPDIR: '/tmp' } : {}, checked.env);
+      const env = userEnv(who, this.ctx.languages.searchPath, this.ctx.userEnv, checked.env);
       const cwd = checked.cwd || (existsSync(who.user.home) ? who.user.home : '/');
       const context = new CodeContext({
         id,

@@ -334,7 +334,7 @@ export class RunSession implements Killable {
     cached: string | undefined,
   ): Promise<Finished> {
     const { ctx } = this;
-    const env = userEnv(who.user, ctx.languages.searchPath, ctx.userEnv, who.isolated ? { TMPDIR: '/tmp' } : {});
+    const env = userEnv(who, ctx.languages.searchPath, ctx.userEnv);
     let compile: StageResult | undefined;
     let command: { argv: string[]; env: Record<string, string> };
     if (plan.kind === 'runCode') {

@@ -50,14 +50,7 @@ export class ShellRegistry {
       // Like a run: the agent's default memory and process limits, in a cgroup of its own.
       const { memoryBytes, maxProcesses } = this.ctx.config.defaults;
       cgroup = this.ctx.limits.createCgroup(homeId, { memoryBytes, maxProcesses });
-      const env = userEnv(
-        who.user,
-        this.ctx.languages.searchPath,
-        this.ctx.userEnv,
-        { TERM: request.term || 'xterm-256color' },
-        who.isolated ? { TMPDIR: '/tmp' } : {},
-        request.env,
-      );
+      const env = userEnv(who, this.ctx.languages.searchPath, this.ctx.userEnv, { TERM: request.term || 'xterm-256color' }, request.env);
       session = new ShellSession(who, env, request, (s) => this.#exited(s), cgroup?.path);
     } catch (error) {
       void tenant.release(cleanup);
