@@ -1,9 +1,10 @@
 // Checks of ContextService requests, and their limits after defaults and clamping. Each refusal
 // names the field and what is allowed; env rules are those of runs and shells (usercode/).
 import path from 'node:path';
-import type { ContextLimits, CreateContextRequest, ExecuteRequest } from '../../proto/gen/runbox/v1/context_pb.js';
+import type { CreateContextRequest, ExecuteRequest } from '../../proto/gen/runbox/v1/context_pb.js';
 import type { AgentContext } from '../core/context.js';
 import type { StageLimits } from '../limits/cgroups.js';
+import { effectiveLimit, treeLimits } from '../limits/effective.js';
 import { rpcError } from '../server/errors.js';
 import { checkEnv, checkExecSize } from '../usercode/argv.js';
 import { CONTEXT_LANGUAGES, isContextLanguage, type ContextLanguage } from './driver.js';
@@ -12,11 +13,6 @@ import type { ExecutionLimits } from './execution.js';
 /** Bytes of results kept per cell when a request gives no limit, and the most it may ask for. */
 export const DEFAULT_RESULT_BYTES = 16 << 20;
 export const MAX_RESULT_BYTES = 64 << 20;
-
-function effective(requested: bigint | number | undefined, fallback: number, maximum: number): number {
-  const value = Number(requested ?? 0);
-  return value === 0 ? fallback : Math.min(value, maximum);
-}
 
 export interface CheckedCreate {
   language: ContextLanguage;
@@ -55,15 +51,12 @@ export function checkCreate(ctx: AgentContext, request: CreateContextRequest): C
     throw rpcError('CWD_INVALID', `cwd ${JSON.stringify(request.cwd)}: must be an absolute path`, { field: 'cwd' });
   }
   const interpreter = spec.run('-', []).argv[0]!;
-  return { language: spec.name, interpreter, cwd: request.cwd, env: request.env, limits: contextLimits(ctx, request.limits) };
-}
-
-export function contextLimits(ctx: AgentContext, requested: ContextLimits | undefined): StageLimits {
-  const { defaults: d, maximums: m } = ctx.config;
-  const enforced = ctx.limits.kind === 'cgroup_v2';
   return {
-    memoryBytes: enforced ? effective(requested?.memoryBytes, d.memoryBytes, m.memoryBytes) : 0,
-    maxProcesses: enforced ? effective(requested?.maxProcesses, d.maxProcesses, m.maxProcesses) : 0,
+    language: spec.name,
+    interpreter,
+    cwd: request.cwd,
+    env: request.env,
+    limits: treeLimits(ctx.config, ctx.limits, request.limits),
   };
 }
 
@@ -90,9 +83,9 @@ export function checkExecute(ctx: AgentContext, request: ExecuteRequest): Checke
   return {
     code,
     limits: {
-      timeoutMs: effective(request.timeoutMs, d.timeoutMs, m.timeoutMs),
-      outputLimitBytes: effective(request.outputLimitBytes, d.outputLimitBytes, m.outputLimitBytes),
-      resultLimitBytes: effective(request.resultLimitBytes, DEFAULT_RESULT_BYTES, MAX_RESULT_BYTES),
+      timeoutMs: effectiveLimit(request.timeoutMs, d.timeoutMs, m.timeoutMs),
+      outputLimitBytes: effectiveLimit(request.outputLimitBytes, d.outputLimitBytes, m.outputLimitBytes),
+      resultLimitBytes: effectiveLimit(request.resultLimitBytes, DEFAULT_RESULT_BYTES, MAX_RESULT_BYTES),
     },
   };
 }

@@ -8,6 +8,7 @@ import type { AgentContext } from '../core/context.js';
 import type { LanguageSpec } from '../languages/languages.js';
 import { rpcError } from '../server/errors.js';
 import { checkEnv, checkExecSize, checkStrings } from '../usercode/argv.js';
+import { effectiveLimit, treeLimits } from '../limits/effective.js';
 
 /** Effective per-run limits, numbers in ms/bytes. */
 export interface EffectiveLimits {
@@ -44,25 +45,18 @@ export interface ExecPlan extends CommonPlan {
 
 export type RunPlan = RunCodePlan | ExecPlan;
 
-function effective(requested: bigint | number | undefined, fallback: number, maximum: number): number {
-  const value = Number(requested ?? 0);
-  return value === 0 ? fallback : Math.min(value, maximum);
-}
-
 /** unlimited_output counts only with output_limit_bytes left at 0: an explicit limit wins. */
 const unlimitedOutput = (requested: RunLimits | undefined) => requested?.unlimitedOutput === true && !requested.outputLimitBytes;
 
 export function effectiveLimits(ctx: AgentContext, requested: RunLimits | undefined): EffectiveLimits {
   const { defaults: d, maximums: m } = ctx.config;
-  const enforced = ctx.limits.kind === 'cgroup_v2';
   return {
-    timeoutMs: effective(requested?.timeoutMs, d.timeoutMs, m.timeoutMs),
-    compileTimeoutMs: effective(requested?.compileTimeoutMs, d.compileTimeoutMs, m.compileTimeoutMs),
+    timeoutMs: effectiveLimit(requested?.timeoutMs, d.timeoutMs, m.timeoutMs),
+    compileTimeoutMs: effectiveLimit(requested?.compileTimeoutMs, d.compileTimeoutMs, m.compileTimeoutMs),
     outputLimitBytes: unlimitedOutput(requested)
       ? Number.POSITIVE_INFINITY
-      : effective(requested?.outputLimitBytes, d.outputLimitBytes, m.outputLimitBytes),
-    memoryBytes: enforced ? effective(requested?.memoryBytes, d.memoryBytes, m.memoryBytes) : 0,
-    maxProcesses: enforced ? effective(requested?.maxProcesses, d.maxProcesses, m.maxProcesses) : 0,
+      : effectiveLimit(requested?.outputLimitBytes, d.outputLimitBytes, m.outputLimitBytes),
+    ...treeLimits(ctx.config, ctx.limits, requested),
   };
 }
 
